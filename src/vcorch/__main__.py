@@ -1,0 +1,3 @@
+from vcorch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""The root of every domain error tree.
+
+Each package derives its own documented errors from these; each ``routes.py`` maps
+them to HTTP.  Domain code raises these and never an HTTP exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One offending field of a request, named as the client wrote it."""
+
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    """Base of every error a vcorch domain package raises on purpose."""
+
+    code = "domain-error"
+
+    def __init__(self, detail: str, *, problems: list[FieldProblem] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.problems: list[FieldProblem] = problems or []
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or is outside the caller's scope (not told apart on purpose)."""
+
+    code = "not-found"
+
+
+class InvalidInput(DomainError):
+    """Well-formed input that breaks a rule (unknown parent, cycle, bad level...)."""
+
+    code = "invalid-input"
+
+
+class Conflict(DomainError):
+    """The change clashes with the current state (duplicate code, still referenced...)."""
+
+    code = "conflict"
+
+
+class PermissionDenied(DomainError):
+    """The caller's role or unit scope does not allow this."""
+
+    code = "forbidden"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Something that still refers to a thing one tries to delete."""
+
+    kind: str
+    id: int
+    name: str
+
+
+class StillReferenced(Conflict):
+    """Deleting is refused while other records refer to the thing."""
+
+    code = "still-referenced"
+
+    def __init__(self, detail: str, references: list[Reference]) -> None:
+        super().__init__(detail)
+        self.references = references

@@ -1,0 +1,1 @@
+"""mcu_adapter."""

@@ -1,0 +1,210 @@
+"""Request and response models of units, rooms and endpoints (they also make the OpenAPI)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from vcorch.text import Code, Line, LongText, ShortLine
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"unknown time zone {value!r}") from err
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+Zone = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
+HttpUrl = Annotated[str, Field(max_length=500), AfterValidator(_http_url)]
+EndpointKind = Literal["sip", "h323", "webrtc"]
+Limit = Annotated[int, Field(ge=1, le=500)]
+
+_SIP = re.compile(r"^sips?:([^@\s]+@)?[A-Za-z0-9.\-\[\]:]+(;[^\s]*)?$")
+_H323 = re.compile(r"^(h323:)?([^@\s]+@)?[A-Za-z0-9.\-\[\]:#*]+$")
+
+
+def check_address(kind: str, address: str) -> str | None:
+    """Why ``address`` cannot be dialled as ``kind``, or None when it can."""
+    if kind == "sip" and not _SIP.match(address):
+        return "a SIP address looks like sip:room@10.0.0.5 or sip:1001@sip.example.vn:5060"
+    if kind == "h323" and not _H323.match(address):
+        return "an H.323 address looks like h323:10.0.0.6 or h323:0215001@10.0.0.6"
+    if kind == "webrtc" and (not address.strip() or any(c.isspace() for c in address)):
+        return "a WebRTC address is a label without spaces"
+    return None
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Page(StrictModel):
+    next: str | None = Field(description="Cursor of the next page, or null on the last one")
+
+
+class ListQuery(StrictModel):
+    limit: Limit = 50
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+    q: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="Text search, accent- and case-insensitive"
+    )
+
+
+# -- units ----------------------------------------------------------------------------------
+
+
+class UnitCreate(StrictModel):
+    code: Code
+    name: Line
+    level: ShortLine
+    parent_id: int | None = None
+    timezone: Zone | None = None
+
+
+class UnitUpdate(StrictModel):
+    code: Code | None = None
+    name: Line | None = None
+    level: ShortLine | None = None
+    parent_id: int | None = None
+    timezone: Zone | None = None
+
+
+class UnitOut(StrictModel):
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+    timezone: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class UnitPage(Page):
+    items: list[UnitOut]
+
+
+class UnitQuery(ListQuery):
+    parent_id: int | None = None
+    level: Annotated[str, Field(max_length=32)] | None = None
+    within: int | None = Field(default=None, description="Only this unit and its subtree")
+
+
+class LevelOut(StrictModel):
+    code: str
+    name: str
+    rank: int
+
+
+class LevelList(StrictModel):
+    items: list[LevelOut]
+
+
+class LevelCreate(StrictModel):
+    code: Code
+    name: Line
+    rank: Annotated[int, Field(ge=0, le=100)]
+
+
+# -- rooms ----------------------------------------------------------------------------------
+
+
+class RoomCreate(StrictModel):
+    unit_id: int
+    name: Line
+    seats: Annotated[int, Field(ge=0, le=100_000)] = 0
+    location: LongText | None = None
+
+
+class RoomUpdate(StrictModel):
+    unit_id: int | None = None
+    name: Line | None = None
+    seats: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    location: LongText | None = None
+
+
+class RoomOut(StrictModel):
+    id: int
+    unit_id: int
+    name: str
+    seats: int
+    location: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RoomPage(Page):
+    items: list[RoomOut]
+
+
+class RoomQuery(ListQuery):
+    unit_id: int | None = None
+    within: int | None = Field(default=None, description="Rooms of this unit and its subtree")
+
+
+# -- endpoints ------------------------------------------------------------------------------
+
+
+class EndpointFields(StrictModel):
+    name: Line | None = None
+    kind: EndpointKind | None = None
+    address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    vendor: ShortLine | None = None
+    model: ShortLine | None = None
+    management_url: HttpUrl | None = None
+    probe_enabled: bool | None = None
+    probe_interval_seconds: Annotated[int, Field(ge=10, le=86_400)] | None = None
+    probe_transport: Literal["udp", "tcp", "tls"] | None = None
+
+
+class EndpointCreate(EndpointFields):
+    room_id: int
+    name: Line
+    kind: EndpointKind
+    address: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+
+class EndpointUpdate(EndpointFields):
+    room_id: int | None = None
+
+
+class EndpointOut(StrictModel):
+    id: int
+    room_id: int
+    name: str
+    kind: EndpointKind
+    address: str
+    vendor: str | None
+    model: str | None
+    management_url: str | None
+    probe_enabled: bool
+    probe_interval_seconds: int | None
+    probe_transport: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EndpointPage(Page):
+    items: list[EndpointOut]
+
+
+class EndpointQuery(ListQuery):
+    room_id: int | None = None
+    unit_id: int | None = None
+    within: int | None = Field(default=None, description="Endpoints of this unit's subtree")
+    kind: EndpointKind | None = None

@@ -1,0 +1,402 @@
+"""Declaring API operations once: routing, validation, access and OpenAPI from the same models.
+
+A package's ``routes.py`` creates an :class:`ApiRoutes`, declares each operation with the
+pydantic models that validate its query and body and describe its answer, and maps its
+domain errors to HTTP.  ``app.py`` mounts every table; ``openapi.py`` documents them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from vcorch.auth.errors import AuthenticationFailed, InvalidToken, TooManyAttempts
+from vcorch.auth.principal import Actor, Principal, Role
+from vcorch.errors import (
+    Conflict,
+    DomainError,
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    StillReferenced,
+)
+from vcorch.web.keys import PRINCIPAL_RESOLVER
+from vcorch.web.problems import HttpProblem
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[["ApiRequest"], Awaitable[web.StreamResponse]]
+
+MAX_JSON_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class ErrorMapping:
+    status: int
+    slug: str
+    title: str
+
+
+# How the shared domain error roots answer; packages add their own in ApiRoutes(errors=...).
+BASE_ERRORS: dict[type[DomainError], ErrorMapping] = {
+    NotFound: ErrorMapping(404, "not-found", "Not found"),
+    InvalidInput: ErrorMapping(422, "invalid-input", "Invalid input"),
+    StillReferenced: ErrorMapping(409, "still-referenced", "Still referenced"),
+    Conflict: ErrorMapping(409, "conflict", "Conflict"),
+    PermissionDenied: ErrorMapping(403, "forbidden", "Forbidden"),
+    AuthenticationFailed: ErrorMapping(400, "invalid-grant", "Invalid credentials"),
+    InvalidToken: ErrorMapping(401, "invalid-token", "Invalid token"),
+    TooManyAttempts: ErrorMapping(429, "too-many-attempts", "Too many attempts"),
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    form: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    roles: frozenset[Role] | None
+    authenticated: bool
+    errors: Mapping[type[DomainError], ErrorMapping]
+    response_content_type: str = "application/json"
+    description: str = ""
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+@dataclass
+class ApiRequest:
+    """One validated API call, as a handler sees it."""
+
+    http: web.Request
+    principal: Principal | None
+    body: BaseModel | None = None
+    query: BaseModel | None = None
+
+    def body_as(self, model: type[M]) -> M:
+        if not isinstance(self.body, model):
+            raise TypeError(f"operation declared no {model.__name__} body")
+        return self.body
+
+    def query_as(self, model: type[M]) -> M:
+        if not isinstance(self.query, model):
+            raise TypeError(f"operation declared no {model.__name__} query")
+        return self.query
+
+    @property
+    def me(self) -> Principal:
+        if self.principal is None:
+            raise TypeError("operation is not authenticated")
+        return self.principal
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.me, request_id=request_id(self.http), address=self.http.remote)
+
+    def path_id(self, name: str = "id") -> int:
+        raw = self.http.match_info[name]
+        if not re.fullmatch(r"[0-9]{1,18}", raw):
+            raise HttpProblem(404, "not-found", "Not found", f"no such {name}")
+        return int(raw)
+
+
+def request_id(request: web.Request) -> str:
+    value = request.get("request_id")
+    if isinstance(value, str):
+        return value
+    new = uuid.uuid4().hex
+    request["request_id"] = new
+    return new
+
+
+@dataclass
+class ApiRoutes:
+    tag: str
+    errors: Mapping[type[DomainError], ErrorMapping] = field(default_factory=dict)
+    operations: list[Operation] = field(default_factory=list)
+
+    def operation(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        form: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        roles: Iterable[Role] | None = None,
+        authenticated: bool = True,
+        response_content_type: str = "application/json",
+        description: str = "",
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.operations.append(
+                Operation(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    summary=summary,
+                    tag=self.tag,
+                    body=body,
+                    form=form,
+                    query=query,
+                    response=response,
+                    status=status,
+                    roles=frozenset(roles) if roles is not None else None,
+                    authenticated=authenticated,
+                    errors={**BASE_ERRORS, **self.errors},
+                    response_content_type=response_content_type,
+                    description=description,
+                )
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+        return self.operation("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+        return self.operation("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+        return self.operation("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+        return self.operation("DELETE", path, **kwargs)
+
+    def mount(self, app: web.Application) -> None:
+        for op in self.operations:
+            app.router.add_route(op.method, op.path, _endpoint(op), name=op.operation_id)
+
+
+# -- request handling ---------------------------------------------------------------------
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def validation_problem(err: ValidationError, where: str) -> HttpProblem:
+    problems = []
+    for item in err.errors(include_url=False):
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append(FieldProblem(_field_name(item["loc"]), message))
+    return HttpProblem(
+        422,
+        "validation-error",
+        "Validation failed",
+        f"the {where} does not match the expected shape",
+        errors=problems,
+    )
+
+
+def _json_depth(value: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def _malformed(detail: str) -> HttpProblem:
+    return HttpProblem(
+        400, "malformed-body", "Malformed body", detail, errors=[FieldProblem("body", detail)]
+    )
+
+
+async def parse_json_body(request: web.Request, model: type[M]) -> M:
+    content_type = request.content_type
+    if content_type not in ("application/json", "application/merge-patch+json"):
+        raise HttpProblem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+        )
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _malformed("the body is not valid UTF-8") from err
+    try:
+        parsed = json.loads(text)
+    except RecursionError as err:
+        raise _malformed(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels") from err
+    except ValueError as err:
+        raise _malformed(f"the body is not valid JSON: {err}") from err
+    if _json_depth(parsed) > MAX_JSON_DEPTH:
+        raise _malformed(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+    if not isinstance(parsed, dict):
+        raise _malformed("the body must be a JSON object")
+    try:
+        # Strict JSON validation: "5" is not a number, true is not "true".
+        return model.model_validate_json(text, strict=True)
+    except ValidationError as err:
+        raise validation_problem(err, "body") from err
+
+
+async def parse_form(request: web.Request, model: type[M]) -> M:
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise HttpProblem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/x-www-form-urlencoded",
+        )
+    try:
+        form = await request.post()
+    except UnicodeDecodeError as err:
+        raise _malformed("the form is not valid UTF-8") from err
+    data = {key: value for key, value in form.items() if isinstance(value, str)}
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise validation_problem(err, "form") from err
+
+
+def parse_query(request: web.Request, model: type[M]) -> M:
+    data: dict[str, Any] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        data[key] = values[-1]
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise validation_problem(err, "query") from err
+
+
+def _bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("send Authorization: Bearer <token>")
+    return token.strip()
+
+
+def domain_problem(err: DomainError, errors: Mapping[type[DomainError], ErrorMapping]) -> HttpProblem:
+    for cls in type(err).__mro__:
+        mapping = errors.get(cls)  # type: ignore[call-overload]
+        if mapping is not None:
+            break
+    else:
+        mapping = ErrorMapping(400, err.code, "Request refused")
+    headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    if isinstance(err, InvalidToken):
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    if isinstance(err, TooManyAttempts):
+        headers["Retry-After"] = str(err.retry_after)
+    if isinstance(err, AuthenticationFailed):
+        extra["error"] = "invalid_grant"
+    if isinstance(err, StillReferenced):
+        extra["references"] = [
+            {"kind": ref.kind, "id": ref.id, "name": ref.name} for ref in err.references
+        ]
+    extra.update(getattr(err, "extra", {}))
+    return HttpProblem(
+        mapping.status,
+        mapping.slug,
+        mapping.title,
+        err.detail,
+        errors=err.problems,
+        headers=headers,
+        extra=extra,
+    )
+
+
+def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        try:
+            principal: Principal | None = None
+            if op.authenticated:
+                resolver = request.app[PRINCIPAL_RESOLVER]
+                principal = await resolver(_bearer(request))
+                if op.roles is not None and principal.role not in op.roles:
+                    raise PermissionDenied(
+                        f"the role {principal.role.value!r} may not do this"
+                    )
+            call = ApiRequest(request, principal)
+            if op.query is not None:
+                call.query = parse_query(request, op.query)
+            if op.body is not None:
+                call.body = await parse_json_body(request, op.body)
+            if op.form is not None:
+                call.body = await parse_form(request, op.form)
+            return await op.handler(call)
+        except DomainError as err:
+            raise domain_problem(err, op.errors) from err
+
+    endpoint.__name__ = op.operation_id
+    return endpoint
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+def json_response(
+    payload: BaseModel | Mapping[str, Any],
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+    return web.Response(
+        status=status,
+        body=json.dumps(data, ensure_ascii=False).encode("utf-8"),
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        after = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))["after"]
+        if not isinstance(after, int) or after < 0:
+            raise ValueError("not a position")
+        return after
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError) as err:
+        raise HttpProblem(
+            422,
+            "validation-error",
+            "Validation failed",
+            "the cursor is not one this service issued",
+            errors=[FieldProblem("cursor", "invalid cursor")],
+        ) from err

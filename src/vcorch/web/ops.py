@@ -1,0 +1,59 @@
+"""Operational routes: liveness, readiness, the OpenAPI document and its page."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+
+from vcorch.db.migrate import current_revision, head_revision
+from vcorch.web.keys import ENGINE
+from vcorch.web.openapi import render_docs
+
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+READY_TIMEOUT_SECONDS = 3.0
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    checks: dict[str, str] = {}
+    ready = True
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            current = await current_revision(engine)
+        head = head_revision()
+        checks["database"] = "ok"
+        if current == head:
+            checks["migrations"] = "ok"
+        else:
+            ready = False
+            checks["migrations"] = f"at {current}, expected {head}: run `vcorch db upgrade`"
+    except (TimeoutError, OSError, Exception) as err:  # noqa: BLE001 - any failure means "not ready"
+        ready = False
+        checks["database"] = f"unreachable: {type(err).__name__}"
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
+    )
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])
+
+
+async def docs_page(request: web.Request) -> web.Response:
+    return web.Response(text=render_docs(request.app[OPENAPI]), content_type="text/html")
+
+
+def mount(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/api/openapi.json", openapi_json)
+    app.router.add_get("/api/docs", docs_page)
