@@ -34,7 +34,7 @@ EndpointKind = Literal["sip", "h323", "webrtc"]
 Limit = Annotated[int, Field(ge=1, le=500)]
 
 _SIP = re.compile(r"^sips?:([^@\s]+@)?[A-Za-z0-9.\-\[\]:]+(;[^\s]*)?$")
-_H323 = re.compile(r"^(h323:)?([^@\s]+@)?[A-Za-z0-9.\-\[\]:#*]+$")
+_H323 = re.compile(r"^(h323:)?([^@\s:]+@)?([A-Za-z0-9.\-#*]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?$")
 
 
 def check_address(kind: str, address: str) -> str | None:

@@ -305,13 +305,13 @@ class RoomsService:
                 raise PermissionDenied("the root unit cannot be deleted")
             refs: list[Reference] = []
             children = await session.execute(select(Unit.id, Unit.name).where(Unit.parent_id == unit.id).limit(REFERENCE_LIST_LIMIT))
-            refs += [Reference("unit", i, n) for i, n in children.tuples()]
+            refs += [Reference("unit", i, n) for i, n in children]
             rooms = await session.execute(select(Room.id, Room.name).where(Room.unit_id == unit.id).limit(REFERENCE_LIST_LIMIT))
-            refs += [Reference("room", i, n) for i, n in rooms.tuples()]
+            refs += [Reference("room", i, n) for i, n in rooms]
             users = await session.execute(select(User.id, User.username).where(User.unit_id == unit.id).limit(REFERENCE_LIST_LIMIT))
-            refs += [Reference("user", i, n) for i, n in users.tuples()]
+            refs += [Reference("user", i, n) for i, n in users]
             clients = await session.execute(select(Client.id, Client.name).where(Client.unit_id == unit.id).limit(REFERENCE_LIST_LIMIT))
-            refs += [Reference("client", i, n) for i, n in clients.tuples()]
+            refs += [Reference("client", i, n) for i, n in clients]
             refs += await self._references(session, "unit", unit.id)
             if refs:
                 raise StillReferenced("the unit is still referenced", refs[:REFERENCE_LIST_LIMIT])
@@ -394,7 +394,7 @@ class RoomsService:
             endpoints = await session.execute(
                 select(Endpoint.id, Endpoint.name).where(Endpoint.room_id == room.id).limit(REFERENCE_LIST_LIMIT)
             )
-            refs = [Reference("endpoint", i, n) for i, n in endpoints.tuples()]
+            refs = [Reference("endpoint", i, n) for i, n in endpoints]
             refs += await self._references(session, "room", room.id)
             if refs:
                 raise StillReferenced("the room is still referenced", refs[:REFERENCE_LIST_LIMIT])

@@ -37,6 +37,7 @@ M = TypeVar("M", bound=BaseModel)
 Handler = Callable[["ApiRequest"], Awaitable[web.StreamResponse]]
 
 MAX_JSON_DEPTH = 32
+REQUEST_ID = web.RequestKey("request_id", str)
 
 
 @dataclass(frozen=True)
@@ -119,11 +120,11 @@ class ApiRequest:
 
 
 def request_id(request: web.Request) -> str:
-    value = request.get("request_id")
-    if isinstance(value, str):
+    value = request.get(REQUEST_ID)
+    if value is not None:
         return value
     new = uuid.uuid4().hex
-    request["request_id"] = new
+    request[REQUEST_ID] = new
     return new
 
 
@@ -228,6 +229,24 @@ def _json_depth(value: Any) -> int:
     return deepest
 
 
+def _surrogate_paths(value: Any, path: str = "") -> list[str]:
+    """Where the JSON holds strings with unpaired surrogates ("\\ud800"), which no UTF-8 store keeps."""
+    found: list[str] = []
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= char <= "\udfff" for char in item):
+                found.append(where or "body")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                stack.append((child, f"{where}.{key}" if where else str(key)))
+        elif isinstance(item, list):
+            for index, child in enumerate(item):
+                stack.append((child, f"{where}.{index}" if where else str(index)))
+    return sorted(found)
+
+
 def _malformed(detail: str) -> HttpProblem:
     return HttpProblem(
         400, "malformed-body", "Malformed body", detail, errors=[FieldProblem("body", detail)]
@@ -258,6 +277,15 @@ async def parse_json_body(request: web.Request, model: type[M]) -> M:
         raise _malformed(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(parsed, dict):
         raise _malformed("the body must be a JSON object")
+    bad_text = _surrogate_paths(parsed)
+    if bad_text:
+        raise HttpProblem(
+            422,
+            "validation-error",
+            "Validation failed",
+            "malformed Unicode in the body",
+            errors=[FieldProblem(where, "malformed Unicode (unpaired surrogate)") for where in bad_text],
+        )
     try:
         # Strict JSON validation: "5" is not a number, true is not "true".
         return model.model_validate_json(text, strict=True)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from vcorch.web.api import request_id
+from vcorch.web.api import REQUEST_ID, request_id
 from vcorch.web.problems import HttpProblem, problem_response
 
 log = logging.getLogger("vcorch.http")
@@ -27,7 +27,7 @@ Next = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def problems_middleware(request: web.Request, handler: Next) -> web.StreamResponse:
     rid = request.headers.get("X-Request-ID", "")[:64]
     if rid and rid.isprintable() and rid.isascii():
-        request["request_id"] = rid
+        request[REQUEST_ID] = rid
     rid = request_id(request)
     try:
         response = await handler(request)
