@@ -73,5 +73,9 @@ async def reset_postgres(engine: AsyncEngine) -> None:
             )
         )
         await connection.execute(text("SELECT setval(pg_get_serial_sequence('units', 'id'), 1)"))
-        await connection.execute(text("DELETE FROM unit_levels WHERE code NOT IN "
-                                      "('central', 'province', 'district', 'commune')"))
+        await connection.execute(
+            text(
+                "DELETE FROM unit_levels WHERE code NOT IN "
+                "('central', 'province', 'district', 'commune')"
+            )
+        )

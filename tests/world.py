@@ -43,24 +43,37 @@ async def build_world(app: web.Application, api: Api) -> World:
         world.units[code] = unit.id
     commune = await rooms.create_unit(
         TEST_ACTOR,
-        schemas.UnitCreate(code="lao-cai.bac-ha", name="Xã Bắc Hà", level="commune",
-                           parent_id=world.units["lao-cai"]),
+        schemas.UnitCreate(
+            code="lao-cai.bac-ha",
+            name="Xã Bắc Hà",
+            level="commune",
+            parent_id=world.units["lao-cai"],
+        ),
     )
     world.units["lao-cai.bac-ha"] = commune.id
     for code in ("central", "lao-cai", "dien-bien", "lao-cai.bac-ha"):
         room = await rooms.create_room(
-            TEST_ACTOR, schemas.RoomCreate(unit_id=world.units[code], name=f"Phòng họp {code}", seats=30)
+            TEST_ACTOR,
+            schemas.RoomCreate(unit_id=world.units[code], name=f"Phòng họp {code}", seats=30),
         )
         world.rooms[code] = room.id
         endpoint = await rooms.create_endpoint(
             TEST_ACTOR,
-            schemas.EndpointCreate(room_id=room.id, name=f"Thiết bị {code}", kind="sip",
-                                   address=f"sip:phonghop@{code}.example.vn"),
+            schemas.EndpointCreate(
+                room_id=room.id,
+                name=f"Thiết bị {code}",
+                kind="sip",
+                address=f"sip:phonghop@{code}.example.vn",
+            ),
         )
         world.endpoints[code] = endpoint.id
     for username, (role, unit_code) in USERS.items():
         await auth.create_user(
-            TEST_ACTOR, username=username, role=role, unit_id=world.units[unit_code], password=PASSWORD
+            TEST_ACTOR,
+            username=username,
+            role=role,
+            unit_id=world.units[unit_code],
+            password=PASSWORD,
         )
         world.tokens[username] = await api.login(username)
     return world

@@ -26,7 +26,7 @@ from vcorch.web.openapi import build_openapi
 log = logging.getLogger("vcorch")
 
 ROUTE_TABLES: tuple[ApiRoutes, ...] = (auth_routes, rooms_routes)
-CLOCK = web.AppKey("clock", Callable[[], datetime])
+CLOCK = web.AppKey[Callable[[], datetime]]("clock")
 
 
 def make_hasher(settings: Settings) -> SecretHasher:
@@ -40,7 +40,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = engine
     app[SESSIONS] = sessions
     clock = app[CLOCK]
-    key = await signing_key(sessions, settings.secret_key.get_secret_value() if settings.secret_key else None)
+    key = await signing_key(
+        sessions, settings.secret_key.get_secret_value() if settings.secret_key else None
+    )
     auth = AuthService(
         sessions,
         make_hasher(settings),
@@ -60,7 +62,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[problems_middleware])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[problems_middleware]
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app.cleanup_ctx.append(_database)

@@ -114,8 +114,13 @@ def _users_create(settings: Settings, args: argparse.Namespace) -> int:
     async def work(auth: AuthService) -> int:
         unit = await auth.unit_by_code(args.unit)
         user = await auth.create_user(
-            _cli_actor(), username=args.username, role=args.role, unit_id=unit.id,
-            password=password, full_name=args.full_name, email=args.email,
+            _cli_actor(),
+            username=args.username,
+            role=args.role,
+            unit_id=unit.id,
+            password=password,
+            full_name=args.full_name,
+            email=args.email,
         )
         print(user.id)
         return 0
@@ -154,7 +159,9 @@ def _users_bootstrap(settings: Settings, args: argparse.Namespace) -> int:
             await engine.dispose()
         unit = await auth.unit_by_code("central")
         password = secrets.token_urlsafe(12)
-        await auth.create_user(_cli_actor(), username=args.username, role="admin", unit_id=unit.id, password=password)
+        await auth.create_user(
+            _cli_actor(), username=args.username, role="admin", unit_id=unit.id, password=password
+        )
         print(f"Created the first administrator: username {args.username!r}, password {password!r}")
         print("This password is shown only now. Change it or create personal accounts.")
         return 0
@@ -191,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     user_commands = users.add_subparsers(dest="users_command", required=True)
     create = user_commands.add_parser("create", help="create a user")
     create.add_argument("--username", required=True)
-    create.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.INTEGRATION])
+    create.add_argument(
+        "--role", required=True, choices=[r.value for r in Role if r is not Role.INTEGRATION]
+    )
     create.add_argument("--unit", required=True, help="unit code, e.g. central or lao-cai")
     create.add_argument("--password-stdin", action="store_true")
     create.add_argument("--full-name")
@@ -199,12 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
     user_commands.add_parser("list", help="list users")
     disable = user_commands.add_parser("disable", help="disable a user (its tokens stop working)")
     disable.add_argument("--username", required=True)
-    bootstrap = user_commands.add_parser("bootstrap-admin", help="create the first admin if no user exists")
+    bootstrap = user_commands.add_parser(
+        "bootstrap-admin", help="create the first admin if no user exists"
+    )
     bootstrap.add_argument("--username", default="admin")
 
     clients = commands.add_parser("clients", help="integration clients")
     client_commands = clients.add_subparsers(dest="clients_command", required=True)
-    client_create = client_commands.add_parser("create", help="create a client; prints its secret once")
+    client_create = client_commands.add_parser(
+        "create", help="create a client; prints its secret once"
+    )
     client_create.add_argument("--name", required=True)
     client_create.add_argument("--unit", required=True)
     return parser
@@ -226,8 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("clients", "create"): lambda: _clients_create(settings, args),
         }
         key: tuple[Any, ...] = tuple(
-            part for part in (args.command, getattr(args, "db_command", None),
-                              getattr(args, "users_command", None), getattr(args, "clients_command", None))
+            part
+            for part in (
+                args.command,
+                getattr(args, "db_command", None),
+                getattr(args, "users_command", None),
+                getattr(args, "clients_command", None),
+            )
             if part
         )
         return handlers[key]()

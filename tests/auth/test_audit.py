@@ -12,7 +12,9 @@ async def test_every_write_is_audited_with_before_and_after(api: Api, world: Wor
     sec = api.as_(world.tokens["laocai_sec"])
     room_id = world.rooms["lao-cai"]
     assert (await sec.patch(f"/api/rooms/{room_id}", {"name": "Phòng họp số 1"}))[0] == 200
-    status, page = await api.as_(world.tokens["admin"]).get(f"/api/audit?entity=room&entity_id={room_id}")
+    status, page = await api.as_(world.tokens["admin"]).get(
+        f"/api/audit?entity=room&entity_id={room_id}"
+    )
     assert status == 200
     latest = page["items"][0]
     assert latest["actor"] == "user:laocai_sec"

@@ -45,11 +45,15 @@ async def test_revoked_token_is_refused(api: Api, world: World) -> None:
 
 async def test_disabling_a_user_kills_its_tokens(api: Api, world: World) -> None:
     token = world.tokens["dienbien_op"]
-    status, user = await api.as_(world.tokens["admin"]).patch("/api/users/dienbien_op", {"disabled": True})
+    status, user = await api.as_(world.tokens["admin"]).patch(
+        "/api/users/dienbien_op", {"disabled": True}
+    )
     assert status == 200 and user["disabled"] is True
     assert (await api.as_(token).get("/api/rooms"))[0] == 401
     status, body = await api.call(
-        "POST", "/api/auth/token", data={"grant_type": "password", "username": "dienbien_op", "password": PASSWORD}
+        "POST",
+        "/api/auth/token",
+        data={"grant_type": "password", "username": "dienbien_op", "password": PASSWORD},
     )
     assert status == 400 and body["error"] == "invalid_grant"
 
@@ -60,35 +64,53 @@ async def test_client_credentials_grant_reads_with_its_unit_scope(api: Api, worl
     )
     assert status == 201
     status, token = await api.call(
-        "POST", "/api/auth/token",
-        data={"grant_type": "client_credentials", "client_id": created["client_id"],
-              "client_secret": created["client_secret"]},
+        "POST",
+        "/api/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        },
     )
     assert status == 200 and token["token_type"] == "bearer" and token["expires_in"] > 0
     portal = api.as_(token["access_token"])
     status, rooms = await portal.get("/api/rooms")
-    assert {r["unit_id"] for r in rooms["items"]} <= {world.units["lao-cai"], world.units["lao-cai.bac-ha"]}
-    assert (await portal.post("/api/rooms", {"unit_id": world.units["lao-cai"], "name": "x"}))[0] == 403
-    status, wrong = await api.call(
-        "POST", "/api/auth/token",
-        data={"grant_type": "client_credentials", "client_id": created["client_id"], "client_secret": "wrong"},
+    assert {r["unit_id"] for r in rooms["items"]} <= {
+        world.units["lao-cai"],
+        world.units["lao-cai.bac-ha"],
+    }
+    assert (await portal.post("/api/rooms", {"unit_id": world.units["lao-cai"], "name": "x"}))[
+        0
+    ] == 403
+    status, _ = await api.call(
+        "POST",
+        "/api/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": created["client_id"],
+            "client_secret": "wrong",
+        },
     )
     assert status == 400
 
 
-async def test_failed_logins_are_throttled_per_account(api: Api, world: World, clock: FakeClock) -> None:
+async def test_failed_logins_are_throttled_per_account(
+    api: Api, world: World, clock: FakeClock
+) -> None:
     async def attempt(password: str) -> tuple[int, object]:
         return await api.call(
-            "POST", "/api/auth/token",
+            "POST",
+            "/api/auth/token",
             data={"grant_type": "password", "username": "laocai_op", "password": password},
         )
 
     for _ in range(5):
         assert (await attempt("sai mật khẩu"))[0] == 400
-    status, body = await attempt(PASSWORD)
+    status, _ = await attempt(PASSWORD)
     assert status == 429
     response = await api.client.post(
-        "/api/auth/token", data={"grant_type": "password", "username": "laocai_op", "password": PASSWORD}
+        "/api/auth/token",
+        data={"grant_type": "password", "username": "laocai_op", "password": PASSWORD},
     )
     assert int(response.headers["Retry-After"]) > 0
     clock.advance(seconds=901)

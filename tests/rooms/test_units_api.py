@@ -17,7 +17,9 @@ def fields(body: dict[str, Any]) -> set[str]:
 async def unit_count(api: Api) -> int:
     count, cursor = 0, None
     while True:
-        status, body = await api.get("/api/units?limit=500" + (f"&cursor={cursor}" if cursor else ""))
+        status, body = await api.get(
+            "/api/units?limit=500" + (f"&cursor={cursor}" if cursor else "")
+        )
         assert status == 200
         count += len(body["items"])
         cursor = body["next"]
@@ -60,14 +62,20 @@ async def test_pagination_walks_every_unit_once(api: Api, world: World) -> None:
     for index in range(7):
         status, _ = await admin.post(
             "/api/units",
-            {"code": f"xa-{index}", "name": f"Xã số {index}", "level": "commune",
-             "parent_id": world.units["dien-bien"]},
+            {
+                "code": f"xa-{index}",
+                "name": f"Xã số {index}",
+                "level": "commune",
+                "parent_id": world.units["dien-bien"],
+            },
         )
         assert status == 201
     seen: list[int] = []
     cursor = None
     while True:
-        status, body = await admin.get("/api/units?limit=3" + (f"&cursor={cursor}" if cursor else ""))
+        status, body = await admin.get(
+            "/api/units?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        )
         assert status == 200 and len(body["items"]) <= 3
         seen += [u["id"] for u in body["items"]]
         cursor = body["next"]
@@ -79,10 +87,18 @@ async def test_pagination_walks_every_unit_once(api: Api, world: World) -> None:
 @pytest.mark.parametrize(
     ("payload", "field", "status"),
     [
-        ({"code": "x", "name": "X", "level": "province", "parent_id": 1, "colour": "red"}, "colour", 422),
+        (
+            {"code": "x", "name": "X", "level": "province", "parent_id": 1, "colour": "red"},
+            "colour",
+            422,
+        ),
         ({"code": "x", "name": "X", "level": "province", "parent_id": "1"}, "parent_id", 422),
         ({"code": "x", "name": "X" * 256, "level": "province", "parent_id": 1}, "name", 422),
-        ({"code": "x", "name": "bad \ud800 text", "level": "province", "parent_id": 1}, "name", 422),
+        (
+            {"code": "x", "name": "bad \ud800 text", "level": "province", "parent_id": 1},
+            "name",
+            422,
+        ),
         ({"code": "x", "name": "tab\x07bell", "level": "province", "parent_id": 1}, "name", 422),
         ({"code": "x", "name": "   ", "level": "province", "parent_id": 1}, "name", 422),
         ({"code": "Has Spaces", "name": "X", "level": "province", "parent_id": 1}, "code", 422),
@@ -90,7 +106,17 @@ async def test_pagination_walks_every_unit_once(api: Api, world: World) -> None:
         ({"code": "x", "name": "X", "level": "province", "parent_id": None}, "parent_id", 422),
         ({"code": "x", "name": "X", "level": "galaxy", "parent_id": 1}, "level", 422),
         ({"code": "x", "name": "X", "level": "central", "parent_id": 1}, "level", 422),
-        ({"code": "x", "name": "X", "level": "province", "parent_id": 1, "timezone": "Mars/Olympus"}, "timezone", 422),
+        (
+            {
+                "code": "x",
+                "name": "X",
+                "level": "province",
+                "parent_id": 1,
+                "timezone": "Mars/Olympus",
+            },
+            "timezone",
+            422,
+        ),
         ({"code": "lao-cai", "name": "Trùng", "level": "province", "parent_id": 1}, "code", 409),
         ({"name": "X", "level": "province", "parent_id": 1}, "code", 422),
     ],
@@ -121,12 +147,18 @@ async def test_a_unit_cannot_move_under_itself_or_its_descendant(api: Api, world
 async def test_moving_a_unit_moves_its_subtree_and_scope(api: Api, world: World) -> None:
     admin = api.as_(world.tokens["admin"])
     commune = world.units["lao-cai.bac-ha"]
-    status, body = await admin.patch(f"/api/units/{commune}", {"parent_id": world.units["dien-bien"]})
+    status, body = await admin.patch(
+        f"/api/units/{commune}", {"parent_id": world.units["dien-bien"]}
+    )
     assert status == 200, body
     # The commune's room now belongs to Điện Biên's scope, not Lào Cai's.
-    status, _ = await api.as_(world.tokens["dienbien_sec"]).get(f"/api/rooms/{world.rooms['lao-cai.bac-ha']}")
+    status, _ = await api.as_(world.tokens["dienbien_sec"]).get(
+        f"/api/rooms/{world.rooms['lao-cai.bac-ha']}"
+    )
     assert status == 200
-    status, _ = await api.as_(world.tokens["laocai_sec"]).get(f"/api/rooms/{world.rooms['lao-cai.bac-ha']}")
+    status, _ = await api.as_(world.tokens["laocai_sec"]).get(
+        f"/api/rooms/{world.rooms['lao-cai.bac-ha']}"
+    )
     assert status == 404
 
 
@@ -145,7 +177,8 @@ async def test_deleting_a_referenced_unit_says_what_refers_to_it(api: Api, world
 async def test_an_unreferenced_unit_is_deleted(api: Api, world: World) -> None:
     admin = api.as_(world.tokens["admin"])
     status, unit = await admin.post(
-        "/api/units", {"code": "tam", "name": "Tạm", "level": "commune", "parent_id": world.units["dien-bien"]}
+        "/api/units",
+        {"code": "tam", "name": "Tạm", "level": "commune", "parent_id": world.units["dien-bien"]},
     )
     assert status == 201
     assert (await admin.delete(f"/api/units/{unit['id']}"))[0] == 204
@@ -154,11 +187,18 @@ async def test_an_unreferenced_unit_is_deleted(api: Api, world: World) -> None:
 
 async def test_levels_are_data(api: Api, world: World) -> None:
     admin = api.as_(world.tokens["admin"])
-    status, body = await admin.post("/api/unit-levels", {"code": "hamlet", "name": "Thôn, bản", "rank": 40})
+    status, body = await admin.post(
+        "/api/unit-levels", {"code": "hamlet", "name": "Thôn, bản", "rank": 40}
+    )
     assert status == 201, body
     status, unit = await admin.post(
         "/api/units",
-        {"code": "ban-pho", "name": "Bản Phố", "level": "hamlet", "parent_id": world.units["lao-cai.bac-ha"]},
+        {
+            "code": "ban-pho",
+            "name": "Bản Phố",
+            "level": "hamlet",
+            "parent_id": world.units["lao-cai.bac-ha"],
+        },
     )
     assert status == 201, unit
     status, levels = await admin.get("/api/unit-levels")

@@ -1,6 +1,7 @@
 """Errors of the auth package.
 
-- :class:`AuthenticationFailed`: wrong credentials, unknown account, disabled account (not told apart).
+- :class:`AuthenticationFailed`: wrong credentials, unknown or disabled account
+  (not told apart).
 - :class:`InvalidToken`: a bearer token that is missing, malformed, forged, expired or revoked.
 - :class:`TooManyAttempts`: login throttled; ``retry_after`` seconds until the window frees.
 - :class:`~vcorch.errors.PermissionDenied`: a role or scope refusal (shared root class).

@@ -28,16 +28,22 @@ async def issue_token(req: ApiRequest) -> web.StreamResponse:
         if not form.username or not form.password:
             raise InvalidInput(
                 "username and password are required",
-                problems=[FieldProblem(name, "required") for name in ("username", "password")
-                          if not getattr(form, name)],
+                problems=[
+                    FieldProblem(name, "required")
+                    for name in ("username", "password")
+                    if not getattr(form, name)
+                ],
             )
         issued = await auth.password_login(form.username, form.password, address)
     else:
         if not form.client_id or not form.client_secret:
             raise InvalidInput(
                 "client_id and client_secret are required",
-                problems=[FieldProblem(name, "required") for name in ("client_id", "client_secret")
-                          if not getattr(form, name)],
+                problems=[
+                    FieldProblem(name, "required")
+                    for name in ("client_id", "client_secret")
+                    if not getattr(form, name)
+                ],
             )
         issued = await auth.client_login(form.client_id, form.client_secret, address)
     return json_response(
@@ -56,18 +62,28 @@ async def revoke_token(req: ApiRequest) -> web.StreamResponse:
 @routes.get("/api/auth/me", summary="Who the token belongs to", response=schemas.Me)
 async def who_am_i(req: ApiRequest) -> web.StreamResponse:
     me = req.me
-    return json_response(schemas.Me(kind=me.kind, id=me.id, name=me.name, role=me.role.value, unit_id=me.unit_id))
+    return json_response(
+        schemas.Me(kind=me.kind, id=me.id, name=me.name, role=me.role.value, unit_id=me.unit_id)
+    )
 
 
-@routes.get("/api/users", summary="List users in your scope", response=schemas.UserList, roles=(Role.ADMIN,))
+@routes.get(
+    "/api/users", summary="List users in your scope", response=schemas.UserList, roles=(Role.ADMIN,)
+)
 async def list_users(req: ApiRequest) -> web.StreamResponse:
     rows = await req.http.app[AUTH].list_users(req.actor)
     items = [schemas.UserOut.model_validate(user, from_attributes=True) for user, _unit in rows]
     return json_response(schemas.UserList(items=items))
 
 
-@routes.post("/api/users", summary="Create a user in your scope", body=schemas.UserCreate,
-             response=schemas.UserOut, status=201, roles=(Role.ADMIN,))
+@routes.post(
+    "/api/users",
+    summary="Create a user in your scope",
+    body=schemas.UserCreate,
+    response=schemas.UserOut,
+    status=201,
+    roles=(Role.ADMIN,),
+)
 async def create_user(req: ApiRequest) -> web.StreamResponse:
     data = req.body_as(schemas.UserCreate)
     user = await req.http.app[AUTH].create_user(
@@ -82,34 +98,65 @@ async def create_user(req: ApiRequest) -> web.StreamResponse:
     return json_response(schemas.UserOut.model_validate(user, from_attributes=True), status=201)
 
 
-@routes.patch("/api/users/{username}", summary="Disable or re-enable a user", body=schemas.UserUpdate,
-              response=schemas.UserOut, roles=(Role.ADMIN,))
+@routes.patch(
+    "/api/users/{username}",
+    summary="Disable or re-enable a user",
+    body=schemas.UserUpdate,
+    response=schemas.UserOut,
+    roles=(Role.ADMIN,),
+)
 async def update_user(req: ApiRequest) -> web.StreamResponse:
     data = req.body_as(schemas.UserUpdate)
-    user = await req.http.app[AUTH].set_user_disabled(req.actor, req.http.match_info["username"], data.disabled)
+    user = await req.http.app[AUTH].set_user_disabled(
+        req.actor, req.http.match_info["username"], data.disabled
+    )
     return json_response(schemas.UserOut.model_validate(user, from_attributes=True))
 
 
-@routes.post("/api/clients", summary="Create an integration client (the secret is shown once)",
-             body=schemas.ClientCreate, response=schemas.ClientCreated, status=201, roles=(Role.ADMIN,))
+@routes.post(
+    "/api/clients",
+    summary="Create an integration client (the secret is shown once)",
+    body=schemas.ClientCreate,
+    response=schemas.ClientCreated,
+    status=201,
+    roles=(Role.ADMIN,),
+)
 async def create_client(req: ApiRequest) -> web.StreamResponse:
     data = req.body_as(schemas.ClientCreate)
-    client, secret = await req.http.app[AUTH].create_client(req.actor, name=data.name, unit_id=data.unit_id)
+    client, secret = await req.http.app[AUTH].create_client(
+        req.actor, name=data.name, unit_id=data.unit_id
+    )
     return json_response(
-        schemas.ClientCreated(id=client.id, client_id=client.client_id, client_secret=secret,
-                              name=client.name, unit_id=client.unit_id),
+        schemas.ClientCreated(
+            id=client.id,
+            client_id=client.client_id,
+            client_secret=secret,
+            name=client.name,
+            unit_id=client.unit_id,
+        ),
         status=201,
         headers={"Cache-Control": "no-store"},
     )
 
 
-@routes.get("/api/audit", summary="The audit log of your scope, newest first", query=schemas.AuditQuery,
-            response=schemas.AuditPage, roles=(Role.ADMIN,))
+@routes.get(
+    "/api/audit",
+    summary="The audit log of your scope, newest first",
+    query=schemas.AuditQuery,
+    response=schemas.AuditPage,
+    roles=(Role.ADMIN,),
+)
 async def list_audit(req: ApiRequest) -> web.StreamResponse:
     query = req.query_as(schemas.AuditQuery)
     rows, after = await req.http.app[AUTH].list_audit(
-        req.me, entity=query.entity, entity_id=query.entity_id, actor=query.actor,
-        after=decode_cursor(query.cursor), limit=query.limit,
+        req.me,
+        entity=query.entity,
+        entity_id=query.entity_id,
+        actor=query.actor,
+        after=decode_cursor(query.cursor),
+        limit=query.limit,
     )
     items = [schemas.AuditOut.model_validate(row, from_attributes=True) for row in rows]
-    return json_response(schemas.AuditPage(items=items, next=encode_cursor(after) if after else None))
+    return json_response(
+        schemas.AuditPage(items=items, next=encode_cursor(after) if after else None)
+    )

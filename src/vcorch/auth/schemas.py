@@ -33,7 +33,7 @@ class TokenRequest(BaseModel):
 
 class TokenResponse(StrictModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
 
 

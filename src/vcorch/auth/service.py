@@ -106,7 +106,9 @@ class AuthService:
         async with self._sessions.begin() as session:
             session.add_all([LoginFailure(key=key, at=now) for key in keys])
             # Old rows are useless once outside the window; prune as we go.
-            await session.execute(delete(LoginFailure).where(LoginFailure.at < now - self._throttle.window))
+            await session.execute(
+                delete(LoginFailure).where(LoginFailure.at < now - self._throttle.window)
+            )
 
     async def _clear_failures(self, key: str) -> None:
         async with self._sessions.begin() as session:
@@ -162,25 +164,27 @@ class AuthService:
                 subject = await session.get(User, claims.subject_id)
             else:
                 subject = await session.get(Client, claims.subject_id)
-            if (
-                subject is None
-                or subject.disabled
-                or subject.token_version != claims.token_version
-            ):
+            if subject is None or subject.disabled or subject.token_version != claims.token_version:
                 raise InvalidToken("the token is no longer valid")
             unit = await session.get(Unit, subject.unit_id)
             if unit is None:
                 raise InvalidToken("the token is no longer valid")
             if isinstance(subject, User):
-                return Principal("user", subject.id, subject.username, Role(subject.role), unit.id, unit.path)
-            return Principal("client", subject.id, subject.client_id, Role.INTEGRATION, unit.id, unit.path)
+                return Principal(
+                    "user", subject.id, subject.username, Role(subject.role), unit.id, unit.path
+                )
+            return Principal(
+                "client", subject.id, subject.client_id, Role.INTEGRATION, unit.id, unit.path
+            )
 
     async def revoke(self, token: str) -> None:
         claims = self._tokens.decode(token)
         async with self._sessions.begin() as session:
             if await session.get(RevokedToken, claims.jti) is None:
                 session.add(RevokedToken(jti=claims.jti, expires_at=claims.expires_at))
-            await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < self._clock()))
+            await session.execute(
+                delete(RevokedToken).where(RevokedToken.expires_at < self._clock())
+            )
 
     # -- accounts -----------------------------------------------------------------------
 
@@ -204,7 +208,10 @@ class AuthService:
         email: str | None = None,
     ) -> User:
         if role not in {r.value for r in USER_ROLES}:
-            raise InvalidInput("unknown role", problems=[FieldProblem("role", f"one of {[r.value for r in USER_ROLES]}")])
+            raise InvalidInput(
+                "unknown role",
+                problems=[FieldProblem("role", f"one of {[r.value for r in USER_ROLES]}")],
+            )
         if len(password) < MIN_PASSWORD_LENGTH:
             raise InvalidInput(
                 "password too short",
@@ -215,7 +222,9 @@ class AuthService:
             unit = await self._unit_in_scope(session, actor, unit_id)
             taken = await session.execute(select(User.id).where(User.username == username))
             if taken.first() is not None:
-                raise Conflict("username taken", problems=[FieldProblem("username", "already in use")])
+                raise Conflict(
+                    "username taken", problems=[FieldProblem("username", "already in use")]
+                )
             user = User(
                 username=username,
                 role=role,
@@ -226,7 +235,15 @@ class AuthService:
             )
             session.add(user)
             await session.flush()
-            audit.record(session, actor, action="create", entity="user", entity_id=user.id, unit_path=unit.path, after=user_view(user))
+            audit.record(
+                session,
+                actor,
+                action="create",
+                entity="user",
+                entity_id=user.id,
+                unit_path=unit.path,
+                after=user_view(user),
+            )
             return user
 
     async def list_users(self, actor: Actor) -> list[tuple[User, Unit]]:
@@ -237,13 +254,15 @@ class AuthService:
                 .where(Unit.path.startswith(actor.principal.unit_path))
                 .order_by(User.id)
             )
-            return [(user, unit) for user, unit in rows.tuples()]
+            return [(user, unit) for user, unit in rows]
 
     async def set_user_disabled(self, actor: Actor, username: str, disabled: bool) -> User:
         async with self._sessions.begin() as session:
             row = (
                 await session.execute(
-                    select(User, Unit).join(Unit, User.unit_id == Unit.id).where(User.username == username)
+                    select(User, Unit)
+                    .join(Unit, User.unit_id == Unit.id)
+                    .where(User.username == username)
                 )
             ).first()
             if row is None or not actor.principal.sees(row[1].path):
@@ -254,7 +273,16 @@ class AuthService:
             before = user_view(user)
             user.disabled = disabled
             user.token_version += 1
-            audit.record(session, actor, action="update", entity="user", entity_id=user.id, unit_path=unit.path, before=before, after=user_view(user))
+            audit.record(
+                session,
+                actor,
+                action="update",
+                entity="user",
+                entity_id=user.id,
+                unit_path=unit.path,
+                before=before,
+                after=user_view(user),
+            )
             return user
 
     async def create_client(self, actor: Actor, *, name: str, unit_id: int) -> tuple[Client, str]:
@@ -270,16 +298,25 @@ class AuthService:
             )
             session.add(client)
             await session.flush()
-            audit.record(session, actor, action="create", entity="client", entity_id=client.id, unit_path=unit.path, after=client_view(client))
+            audit.record(
+                session,
+                actor,
+                action="create",
+                entity="client",
+                entity_id=client.id,
+                unit_path=unit.path,
+                after=client_view(client),
+            )
             return client, secret
 
     async def unit_by_code(self, code: str) -> Unit:
         async with self._sessions() as session:
-            unit = (await session.execute(select(Unit).where(Unit.code == code))).scalar_one_or_none()
+            unit = (
+                await session.execute(select(Unit).where(Unit.code == code))
+            ).scalar_one_or_none()
             if unit is None:
                 raise NotFound(f"no unit with code {code!r}")
             return unit
-
 
     async def list_audit(
         self,
@@ -302,7 +339,11 @@ class AuthService:
                 stmt = stmt.where(AuditEntry.actor == actor)
             if after is not None:
                 stmt = stmt.where(AuditEntry.id < after)
-            rows = list((await session.execute(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1))).scalars())
+            rows = list(
+                (
+                    await session.execute(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1))
+                ).scalars()
+            )
             more = len(rows) > limit
             rows = rows[:limit]
             return rows, (rows[-1].id if more and rows else None)

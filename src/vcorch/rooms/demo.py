@@ -13,15 +13,32 @@ from vcorch.rooms.service import endpoint_view, room_view, unit_view
 from vcorch.text import search_blob
 
 
-async def _unit(session: AsyncSession, actor: Actor, code: str, name: str, level: str, parent: Unit) -> Unit:
+async def _unit(
+    session: AsyncSession, actor: Actor, code: str, name: str, level: str, parent: Unit
+) -> Unit:
     unit = (await session.execute(select(Unit).where(Unit.code == code))).scalar_one_or_none()
     if unit is not None:
         return unit
-    unit = Unit(code=code, name=name, level=level, parent_id=parent.id, path="", search_text=search_blob(code, name))
+    unit = Unit(
+        code=code,
+        name=name,
+        level=level,
+        parent_id=parent.id,
+        path="",
+        search_text=search_blob(code, name),
+    )
     session.add(unit)
     await session.flush()
     unit.path = f"{parent.path}{unit.id}/"
-    audit.record(session, actor, action="create", entity="unit", entity_id=unit.id, unit_path=unit.path, after=unit_view(unit))
+    audit.record(
+        session,
+        actor,
+        action="create",
+        entity="unit",
+        entity_id=unit.id,
+        unit_path=unit.path,
+        after=unit_view(unit),
+    )
     return unit
 
 
@@ -33,11 +50,24 @@ async def _room_with_endpoint(
         await session.execute(select(Room).where(Room.unit_id == unit.id, Room.name == name))
     ).scalar_one_or_none()
     if room is None:
-        room = Room(unit_id=unit.id, name=name, seats=40 if unit.level != "commune" else 15,
-                    location=f"Trụ sở {unit.name}", search_text=search_blob(name, unit.name))
+        room = Room(
+            unit_id=unit.id,
+            name=name,
+            seats=40 if unit.level != "commune" else 15,
+            location=f"Trụ sở {unit.name}",
+            search_text=search_blob(name, unit.name),
+        )
         session.add(room)
         await session.flush()
-        audit.record(session, actor, action="create", entity="room", entity_id=room.id, unit_path=unit.path, after=room_view(room))
+        audit.record(
+            session,
+            actor,
+            action="create",
+            entity="room",
+            entity_id=room.id,
+            unit_path=unit.path,
+            after=room_view(room),
+        )
     if (await session.execute(select(Endpoint.id).where(Endpoint.room_id == room.id))).first():
         return
     vendor, model = VENDORS[(number + host_suffix) % len(VENDORS)]
@@ -48,14 +78,28 @@ async def _room_with_endpoint(
     else:
         kind, address = "sip", f"sip:phonghop@{host}"
     endpoint = Endpoint(
-        room_id=room.id, name=f"{vendor} {model}", kind=kind, address=address, vendor=vendor, model=model,
-        management_url=f"https://{host}/", probe_enabled=True,
+        room_id=room.id,
+        name=f"{vendor} {model}",
+        kind=kind,
+        address=address,
+        vendor=vendor,
+        model=model,
+        management_url=f"https://{host}/",
+        probe_enabled=True,
         probe_transport="udp" if kind == "sip" else None,
         search_text=search_blob(vendor, model, address, room.name),
     )
     session.add(endpoint)
     await session.flush()
-    audit.record(session, actor, action="create", entity="endpoint", entity_id=endpoint.id, unit_path=unit.path, after=endpoint_view(endpoint))
+    audit.record(
+        session,
+        actor,
+        action="create",
+        entity="endpoint",
+        entity_id=endpoint.id,
+        unit_path=unit.path,
+        after=endpoint_view(endpoint),
+    )
 
 
 async def load_demo(sessions: async_sessionmaker[AsyncSession], actor: Actor) -> None:
@@ -65,8 +109,16 @@ async def load_demo(sessions: async_sessionmaker[AsyncSession], actor: Actor) ->
             before = unit_view(central)
             central.name = CENTRAL_NAME
             central.search_text = search_blob(central.code, central.name)
-            audit.record(session, actor, action="update", entity="unit", entity_id=central.id,
-                         unit_path=central.path, before=before, after=unit_view(central))
+            audit.record(
+                session,
+                actor,
+                action="update",
+                entity="unit",
+                entity_id=central.id,
+                unit_path=central.path,
+                before=before,
+                after=unit_view(central),
+            )
         await _room_with_endpoint(session, actor, central, 0, 0)
         by_code: dict[str, tuple[Unit, int]] = {}
         for code, name, number in PROVINCES:

@@ -178,7 +178,6 @@ class EndpointCreate(EndpointFields):
     address: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-
 class EndpointUpdate(EndpointFields):
     room_id: int | None = None
 

@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vcorch.auth import audit
 from vcorch.auth.models import Client, User
 from vcorch.auth.principal import Actor, Principal
-from vcorch.errors import FieldProblem, InvalidInput, NotFound, PermissionDenied, Reference, StillReferenced
+from vcorch.errors import (
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Reference,
+    StillReferenced,
+)
 from vcorch.rooms import schemas
 from vcorch.rooms.errors import DuplicateCode, UnitTreeError
 from vcorch.rooms.models import Endpoint, Room, Unit, UnitLevel
@@ -80,11 +87,13 @@ def _invalid(field: str, message: str, detail: str | None = None) -> InvalidInpu
 
 
 async def _page(
-    session: AsyncSession, query: Select[tuple[T]], id_column: Any, after: int | None, limit: int
+    session: AsyncSession, query: Select[T], id_column: Any, after: int | None, limit: int
 ) -> Listing[T]:
     if after is not None:
         query = query.where(id_column > after)
-    rows = list((await session.execute(query.order_by(id_column).limit(limit + 1))).scalars())
+    rows: list[T] = list(
+        (await session.execute(query.order_by(id_column).limit(limit + 1))).scalars()
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     last_id = getattr(rows[-1], "id", None) if rows and more else None
@@ -136,22 +145,35 @@ class RoomsService:
 
     async def list_levels(self) -> list[UnitLevel]:
         async with self._sessions() as session:
-            return list((await session.execute(select(UnitLevel).order_by(UnitLevel.rank))).scalars())
+            return list(
+                (await session.execute(select(UnitLevel).order_by(UnitLevel.rank))).scalars()
+            )
 
     async def create_level(self, actor: Actor, data: schemas.LevelCreate) -> UnitLevel:
         async with self._sessions.begin() as session:
             if await session.get(UnitLevel, data.code) is not None:
-                raise DuplicateCode("level code in use", problems=[FieldProblem("code", "already in use")])
+                raise DuplicateCode(
+                    "level code in use", problems=[FieldProblem("code", "already in use")]
+                )
             level = UnitLevel(code=data.code, name=data.name, rank=data.rank)
             session.add(level)
-            audit.record(session, actor, action="create", entity="unit_level", entity_id=data.code,
-                         unit_path="/", after=data.model_dump())
+            audit.record(
+                session,
+                actor,
+                action="create",
+                entity="unit_level",
+                entity_id=data.code,
+                unit_path="/",
+                after=data.model_dump(),
+            )
             return level
 
     async def _level(self, session: AsyncSession, code: str) -> UnitLevel:
         level = await session.get(UnitLevel, code)
         if level is None:
-            known = ", ".join((await session.execute(select(UnitLevel.code).order_by(UnitLevel.rank))).scalars())
+            known = ", ".join(
+                (await session.execute(select(UnitLevel.code).order_by(UnitLevel.rank))).scalars()
+            )
             raise _invalid("level", f"unknown level; known levels: {known}")
         return level
 
@@ -161,7 +183,9 @@ class RoomsService:
         async with self._sessions() as session:
             return await self._visible_unit(session, who, unit_id)
 
-    async def list_units(self, who: Principal, query: schemas.UnitQuery, after: int | None) -> Listing[Unit]:
+    async def list_units(
+        self, who: Principal, query: schemas.UnitQuery, after: int | None
+    ) -> Listing[Unit]:
         async with self._sessions() as session:
             stmt = select(Unit).where(Unit.path.startswith(who.unit_path))
             if query.within is not None:
@@ -185,7 +209,9 @@ class RoomsService:
             )
         parent = await session.get(Unit, parent_id)
         if parent is None:
-            raise UnitTreeError("unknown parent", problems=[FieldProblem("parent_id", "no such unit")])
+            raise UnitTreeError(
+                "unknown parent", problems=[FieldProblem("parent_id", "no such unit")]
+            )
         if not who.sees(parent.path):
             raise PermissionDenied(
                 "the parent lies outside your scope",
@@ -209,7 +235,9 @@ class RoomsService:
             level = await self._level(session, data.level)
             parent = await self._check_parent(session, actor.principal, data.parent_id, level)
             if (await session.execute(select(Unit.id).where(Unit.code == data.code))).first():
-                raise DuplicateCode("unit code in use", problems=[FieldProblem("code", "already in use")])
+                raise DuplicateCode(
+                    "unit code in use", problems=[FieldProblem("code", "already in use")]
+                )
             unit = Unit(
                 code=data.code,
                 name=data.name,
@@ -223,10 +251,19 @@ class RoomsService:
             try:
                 await session.flush()
             except IntegrityError as err:
-                raise DuplicateCode("unit code in use", problems=[FieldProblem("code", "already in use")]) from err
+                raise DuplicateCode(
+                    "unit code in use", problems=[FieldProblem("code", "already in use")]
+                ) from err
             unit.path = f"{parent.path}{unit.id}/"
-            audit.record(session, actor, action="create", entity="unit", entity_id=unit.id,
-                         unit_path=unit.path, after=unit_view(unit))
+            audit.record(
+                session,
+                actor,
+                action="create",
+                entity="unit",
+                entity_id=unit.id,
+                unit_path=unit.path,
+                after=unit_view(unit),
+            )
             return unit
 
     async def update_unit(self, actor: Actor, unit_id: int, data: schemas.UnitUpdate) -> Unit:
@@ -238,7 +275,9 @@ class RoomsService:
                 if data.code is None:
                     raise _invalid("code", "must not be null")
                 if (await session.execute(select(Unit.id).where(Unit.code == data.code))).first():
-                    raise DuplicateCode("unit code in use", problems=[FieldProblem("code", "already in use")])
+                    raise DuplicateCode(
+                        "unit code in use", problems=[FieldProblem("code", "already in use")]
+                    )
                 unit.code = data.code
             if "name" in given:
                 if data.name is None:
@@ -251,7 +290,10 @@ class RoomsService:
                 raise _invalid("level", "must not be null")
             moving = "parent_id" in given and data.parent_id != unit.parent_id
             if unit.parent_id is None and ("parent_id" in given and data.parent_id is not None):
-                raise UnitTreeError("the root cannot move", problems=[FieldProblem("parent_id", "the root unit has no parent")])
+                raise UnitTreeError(
+                    "the root cannot move",
+                    problems=[FieldProblem("parent_id", "the root unit has no parent")],
+                )
             if unit.parent_id is not None and (moving or "level" in given):
                 new_parent_id = data.parent_id if "parent_id" in given else unit.parent_id
                 if new_parent_id is not None:
@@ -259,7 +301,12 @@ class RoomsService:
                     if candidate is not None and candidate.path.startswith(unit.path):
                         raise UnitTreeError(
                             "that would make a cycle",
-                            problems=[FieldProblem("parent_id", "a unit cannot move under itself or its own descendant")],
+                            problems=[
+                                FieldProblem(
+                                    "parent_id",
+                                    "a unit cannot move under itself or its own descendant",
+                                )
+                            ],
                         )
                 parent = await self._check_parent(session, actor.principal, new_parent_id, level)
                 await self._check_children_levels(session, unit, level)
@@ -270,7 +317,10 @@ class RoomsService:
                     await session.execute(
                         update(Unit)
                         .where(Unit.path.startswith(old_path))
-                        .values(path=literal(new_path, String) + func.substr(Unit.path, len(old_path) + 1))
+                        .values(
+                            path=literal(new_path, String)
+                            + func.substr(Unit.path, len(old_path) + 1)
+                        )
                         .execution_options(synchronize_session=False)
                     )
                     unit.parent_id = parent.id
@@ -280,11 +330,21 @@ class RoomsService:
                 unit.level = level.code
             unit.search_text = search_blob(unit.code, unit.name)
             await session.flush()
-            audit.record(session, actor, action="update", entity="unit", entity_id=unit.id,
-                         unit_path=unit.path, before=before, after=unit_view(unit))
+            audit.record(
+                session,
+                actor,
+                action="update",
+                entity="unit",
+                entity_id=unit.id,
+                unit_path=unit.path,
+                before=before,
+                after=unit_view(unit),
+            )
             return unit
 
-    async def _check_children_levels(self, session: AsyncSession, unit: Unit, level: UnitLevel) -> None:
+    async def _check_children_levels(
+        self, session: AsyncSession, unit: Unit, level: UnitLevel
+    ) -> None:
         child_ranks = (
             await session.execute(
                 select(func.min(UnitLevel.rank))
@@ -295,7 +355,9 @@ class RoomsService:
         if child_ranks is not None and child_ranks <= level.rank:
             raise UnitTreeError(
                 "level order",
-                problems=[FieldProblem("level", "the unit's children would no longer sit below it")],
+                problems=[
+                    FieldProblem("level", "the unit's children would no longer sit below it")
+                ],
             )
 
     async def delete_unit(self, actor: Actor, unit_id: int) -> None:
@@ -304,30 +366,61 @@ class RoomsService:
             if unit.parent_id is None:
                 raise PermissionDenied("the root unit cannot be deleted")
             refs: list[Reference] = []
-            children = await session.execute(select(Unit.id, Unit.name).where(Unit.parent_id == unit.id).limit(REFERENCE_LIST_LIMIT))
+            children = await session.execute(
+                select(Unit.id, Unit.name)
+                .where(Unit.parent_id == unit.id)
+                .limit(REFERENCE_LIST_LIMIT)
+            )
             refs += [Reference("unit", i, n) for i, n in children]
-            rooms = await session.execute(select(Room.id, Room.name).where(Room.unit_id == unit.id).limit(REFERENCE_LIST_LIMIT))
+            rooms = await session.execute(
+                select(Room.id, Room.name)
+                .where(Room.unit_id == unit.id)
+                .limit(REFERENCE_LIST_LIMIT)
+            )
             refs += [Reference("room", i, n) for i, n in rooms]
-            users = await session.execute(select(User.id, User.username).where(User.unit_id == unit.id).limit(REFERENCE_LIST_LIMIT))
+            users = await session.execute(
+                select(User.id, User.username)
+                .where(User.unit_id == unit.id)
+                .limit(REFERENCE_LIST_LIMIT)
+            )
             refs += [Reference("user", i, n) for i, n in users]
-            clients = await session.execute(select(Client.id, Client.name).where(Client.unit_id == unit.id).limit(REFERENCE_LIST_LIMIT))
+            clients = await session.execute(
+                select(Client.id, Client.name)
+                .where(Client.unit_id == unit.id)
+                .limit(REFERENCE_LIST_LIMIT)
+            )
             refs += [Reference("client", i, n) for i, n in clients]
             refs += await self._references(session, "unit", unit.id)
             if refs:
                 raise StillReferenced("the unit is still referenced", refs[:REFERENCE_LIST_LIMIT])
-            audit.record(session, actor, action="delete", entity="unit", entity_id=unit.id,
-                         unit_path=unit.path, before=unit_view(unit))
+            audit.record(
+                session,
+                actor,
+                action="delete",
+                entity="unit",
+                entity_id=unit.id,
+                unit_path=unit.path,
+                before=unit_view(unit),
+            )
             await session.delete(unit)
 
     # -- rooms ----------------------------------------------------------------------------
 
     @staticmethod
-    def _rooms_in_scope(who: Principal) -> Select[tuple[Room]]:
-        return select(Room).join(Unit, Room.unit_id == Unit.id).where(Unit.path.startswith(who.unit_path))
+    def _rooms_in_scope(who: Principal) -> Select[Room]:
+        return (
+            select(Room)
+            .join(Unit, Room.unit_id == Unit.id)
+            .where(Unit.path.startswith(who.unit_path))
+        )
 
-    async def _visible_room(self, session: AsyncSession, who: Principal, room_id: int) -> tuple[Room, Unit]:
+    async def _visible_room(
+        self, session: AsyncSession, who: Principal, room_id: int
+    ) -> tuple[Room, Unit]:
         row = (
-            await session.execute(select(Room, Unit).join(Unit, Room.unit_id == Unit.id).where(Room.id == room_id))
+            await session.execute(
+                select(Room, Unit).join(Unit, Room.unit_id == Unit.id).where(Room.id == room_id)
+            )
         ).first()
         if row is None or not who.sees(row[1].path):
             raise NotFound("no such room")
@@ -337,7 +430,9 @@ class RoomsService:
         async with self._sessions() as session:
             return (await self._visible_room(session, who, room_id))[0]
 
-    async def list_rooms(self, who: Principal, query: schemas.RoomQuery, after: int | None) -> Listing[Room]:
+    async def list_rooms(
+        self, who: Principal, query: schemas.RoomQuery, after: int | None
+    ) -> Listing[Room]:
         async with self._sessions() as session:
             stmt = self._rooms_in_scope(who)
             if query.within is not None:
@@ -361,8 +456,15 @@ class RoomsService:
             )
             session.add(room)
             await session.flush()
-            audit.record(session, actor, action="create", entity="room", entity_id=room.id,
-                         unit_path=unit.path, after=room_view(room))
+            audit.record(
+                session,
+                actor,
+                action="create",
+                entity="room",
+                entity_id=room.id,
+                unit_path=unit.path,
+                after=room_view(room),
+            )
             return room
 
     async def update_room(self, actor: Actor, room_id: int, data: schemas.RoomUpdate) -> Room:
@@ -384,27 +486,46 @@ class RoomsService:
                 room.location = data.location
             room.search_text = search_blob(room.name, room.location, unit.name)
             await session.flush()
-            audit.record(session, actor, action="update", entity="room", entity_id=room.id,
-                         unit_path=unit.path, before=before, after=room_view(room))
+            audit.record(
+                session,
+                actor,
+                action="update",
+                entity="room",
+                entity_id=room.id,
+                unit_path=unit.path,
+                before=before,
+                after=room_view(room),
+            )
             return room
 
     async def delete_room(self, actor: Actor, room_id: int) -> None:
         async with self._sessions.begin() as session:
             room, unit = await self._visible_room(session, actor.principal, room_id)
             endpoints = await session.execute(
-                select(Endpoint.id, Endpoint.name).where(Endpoint.room_id == room.id).limit(REFERENCE_LIST_LIMIT)
+                select(Endpoint.id, Endpoint.name)
+                .where(Endpoint.room_id == room.id)
+                .limit(REFERENCE_LIST_LIMIT)
             )
             refs = [Reference("endpoint", i, n) for i, n in endpoints]
             refs += await self._references(session, "room", room.id)
             if refs:
                 raise StillReferenced("the room is still referenced", refs[:REFERENCE_LIST_LIMIT])
-            audit.record(session, actor, action="delete", entity="room", entity_id=room.id,
-                         unit_path=unit.path, before=room_view(room))
+            audit.record(
+                session,
+                actor,
+                action="delete",
+                entity="room",
+                entity_id=room.id,
+                unit_path=unit.path,
+                before=room_view(room),
+            )
             await session.delete(room)
 
     # -- endpoints ------------------------------------------------------------------------
 
-    async def _visible_endpoint(self, session: AsyncSession, who: Principal, endpoint_id: int) -> tuple[Endpoint, Unit]:
+    async def _visible_endpoint(
+        self, session: AsyncSession, who: Principal, endpoint_id: int
+    ) -> tuple[Endpoint, Unit]:
         row = (
             await session.execute(
                 select(Endpoint, Unit)
@@ -421,7 +542,9 @@ class RoomsService:
         async with self._sessions() as session:
             return (await self._visible_endpoint(session, who, endpoint_id))[0]
 
-    async def list_endpoints(self, who: Principal, query: schemas.EndpointQuery, after: int | None) -> Listing[Endpoint]:
+    async def list_endpoints(
+        self, who: Principal, query: schemas.EndpointQuery, after: int | None
+    ) -> Listing[Endpoint]:
         async with self._sessions() as session:
             stmt = (
                 select(Endpoint)
@@ -439,18 +562,26 @@ class RoomsService:
             if query.kind is not None:
                 stmt = stmt.where(Endpoint.kind == query.kind)
             if query.q:
-                stmt = stmt.where(Endpoint.search_text.contains(search_blob(query.q), autoescape=True))
+                stmt = stmt.where(
+                    Endpoint.search_text.contains(search_blob(query.q), autoescape=True)
+                )
             return await _page(session, stmt, Endpoint.id, after, query.limit)
 
-    async def _room_for_write(self, session: AsyncSession, who: Principal, room_id: int) -> tuple[Room, Unit]:
+    async def _room_for_write(
+        self, session: AsyncSession, who: Principal, room_id: int
+    ) -> tuple[Room, Unit]:
         row = (
-            await session.execute(select(Room, Unit).join(Unit, Room.unit_id == Unit.id).where(Room.id == room_id))
+            await session.execute(
+                select(Room, Unit).join(Unit, Room.unit_id == Unit.id).where(Room.id == room_id)
+            )
         ).first()
         if row is None:
             raise _invalid("room_id", "no such room")
         if not who.sees(row[1].path):
-            raise PermissionDenied("that room lies outside your scope",
-                                   problems=[FieldProblem("room_id", "outside your unit scope")])
+            raise PermissionDenied(
+                "that room lies outside your scope",
+                problems=[FieldProblem("room_id", "outside your unit scope")],
+            )
         return row[0], row[1]
 
     async def create_endpoint(self, actor: Actor, data: schemas.EndpointCreate) -> Endpoint:
@@ -470,15 +601,26 @@ class RoomsService:
                 probe_enabled=True if data.probe_enabled is None else data.probe_enabled,
                 probe_interval_seconds=data.probe_interval_seconds,
                 probe_transport=data.probe_transport,
-                search_text=search_blob(data.name, data.address, data.vendor, data.model, room.name),
+                search_text=search_blob(
+                    data.name, data.address, data.vendor, data.model, room.name
+                ),
             )
             session.add(endpoint)
             await session.flush()
-            audit.record(session, actor, action="create", entity="endpoint", entity_id=endpoint.id,
-                         unit_path=unit.path, after=endpoint_view(endpoint))
+            audit.record(
+                session,
+                actor,
+                action="create",
+                entity="endpoint",
+                entity_id=endpoint.id,
+                unit_path=unit.path,
+                after=endpoint_view(endpoint),
+            )
             return endpoint
 
-    async def update_endpoint(self, actor: Actor, endpoint_id: int, data: schemas.EndpointUpdate) -> Endpoint:
+    async def update_endpoint(
+        self, actor: Actor, endpoint_id: int, data: schemas.EndpointUpdate
+    ) -> Endpoint:
         given = data.model_fields_set
         async with self._sessions.begin() as session:
             endpoint, unit = await self._visible_endpoint(session, actor.principal, endpoint_id)
@@ -493,18 +635,36 @@ class RoomsService:
             for name in ("name", "kind", "address", "probe_enabled"):
                 if getattr(data, name) is not None:
                     setattr(endpoint, name, getattr(data, name))
-            for name in ("vendor", "model", "management_url", "probe_interval_seconds", "probe_transport"):
+            for name in (
+                "vendor",
+                "model",
+                "management_url",
+                "probe_interval_seconds",
+                "probe_transport",
+            ):
                 if name in given:
                     setattr(endpoint, name, getattr(data, name))
             problem = schemas.check_address(endpoint.kind, endpoint.address)
             if problem:
                 raise _invalid("address", problem)
             endpoint.search_text = search_blob(
-                endpoint.name, endpoint.address, endpoint.vendor, endpoint.model, room.name if room else None
+                endpoint.name,
+                endpoint.address,
+                endpoint.vendor,
+                endpoint.model,
+                room.name if room else None,
             )
             await session.flush()
-            audit.record(session, actor, action="update", entity="endpoint", entity_id=endpoint.id,
-                         unit_path=unit.path, before=before, after=endpoint_view(endpoint))
+            audit.record(
+                session,
+                actor,
+                action="update",
+                entity="endpoint",
+                entity_id=endpoint.id,
+                unit_path=unit.path,
+                before=before,
+                after=endpoint_view(endpoint),
+            )
             return endpoint
 
     async def delete_endpoint(self, actor: Actor, endpoint_id: int) -> None:
@@ -513,6 +673,13 @@ class RoomsService:
             refs = await self._references(session, "endpoint", endpoint.id)
             if refs:
                 raise StillReferenced("the endpoint is still referenced", refs)
-            audit.record(session, actor, action="delete", entity="endpoint", entity_id=endpoint.id,
-                         unit_path=unit.path, before=endpoint_view(endpoint))
+            audit.record(
+                session,
+                actor,
+                action="delete",
+                entity="endpoint",
+                entity_id=endpoint.id,
+                unit_path=unit.path,
+                before=endpoint_view(endpoint),
+            )
             await session.delete(endpoint)

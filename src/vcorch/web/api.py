@@ -120,7 +120,7 @@ class ApiRequest:
 
 
 def request_id(request: web.Request) -> str:
-    value = request.get(REQUEST_ID)
+    value: str | None = request.get(REQUEST_ID)
     if value is not None:
         return value
     new = uuid.uuid4().hex
@@ -230,7 +230,7 @@ def _json_depth(value: Any) -> int:
 
 
 def _surrogate_paths(value: Any, path: str = "") -> list[str]:
-    """Where the JSON holds strings with unpaired surrogates ("\\ud800"), which no UTF-8 store keeps."""
+    """Paths of strings with unpaired surrogates ("\\ud800"): no UTF-8 store keeps them."""
     found: list[str] = []
     stack: list[tuple[Any, str]] = [(value, path)]
     while stack:
@@ -284,7 +284,9 @@ async def parse_json_body(request: web.Request, model: type[M]) -> M:
             "validation-error",
             "Validation failed",
             "malformed Unicode in the body",
-            errors=[FieldProblem(where, "malformed Unicode (unpaired surrogate)") for where in bad_text],
+            errors=[
+                FieldProblem(where, "malformed Unicode (unpaired surrogate)") for where in bad_text
+            ],
         )
     try:
         # Strict JSON validation: "5" is not a number, true is not "true".
@@ -331,9 +333,11 @@ def _bearer(request: web.Request) -> str:
     return token.strip()
 
 
-def domain_problem(err: DomainError, errors: Mapping[type[DomainError], ErrorMapping]) -> HttpProblem:
+def domain_problem(
+    err: DomainError, errors: Mapping[type[DomainError], ErrorMapping]
+) -> HttpProblem:
     for cls in type(err).__mro__:
-        mapping = errors.get(cls)  # type: ignore[call-overload]
+        mapping = errors.get(cls)
         if mapping is not None:
             break
     else:
@@ -370,9 +374,7 @@ def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResp
                 resolver = request.app[PRINCIPAL_RESOLVER]
                 principal = await resolver(_bearer(request))
                 if op.roles is not None and principal.role not in op.roles:
-                    raise PermissionDenied(
-                        f"the role {principal.role.value!r} may not do this"
-                    )
+                    raise PermissionDenied(f"the role {principal.role.value!r} may not do this")
             call = ApiRequest(request, principal)
             if op.query is not None:
                 call.query = parse_query(request, op.query)

@@ -36,11 +36,12 @@ async def readyz(request: web.Request) -> web.Response:
         else:
             ready = False
             checks["migrations"] = f"at {current}, expected {head}: run `vcorch db upgrade`"
-    except (TimeoutError, OSError, Exception) as err:  # noqa: BLE001 - any failure means "not ready"
+    except (TimeoutError, OSError, Exception) as err:
         ready = False
         checks["database"] = f"unreachable: {type(err).__name__}"
     return web.json_response(
-        {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status=200 if ready else 503,
     )
 
 
