@@ -123,3 +123,18 @@ async def test_token_request_without_credentials_names_the_fields(api: Api, worl
     assert {e["field"] for e in body["errors"]} == {"username", "password"}
     status, body = await api.call("POST", "/api/auth/token", data={"grant_type": "implicit"})
     assert status == 422 and body["errors"][0]["field"] == "grant_type"
+
+
+async def test_failed_logins_are_throttled_per_address(api: Api, world: World) -> None:
+    async def attempt(username: str, password: str) -> int:
+        status, _ = await api.call(
+            "POST",
+            "/api/auth/token",
+            data={"grant_type": "password", "username": username, "password": password},
+        )
+        return status
+
+    # Spraying one guess over many accounts trips the per-address limit (20 by default).
+    for index in range(20):
+        assert await attempt(f"khong-co-{index}", "doan-mo") == 400
+    assert await attempt("admin", PASSWORD) == 429
