@@ -7,30 +7,58 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.auth.passwords import SecretHasher
 from vcorch.auth.routes import routes as auth_routes
 from vcorch.auth.service import AuthService, ThrottlePolicy, signing_key
 from vcorch.auth.tokens import TokenService
-from vcorch.config import Settings
+from vcorch.conference.booking import BookingPolicy, BookingService
+from vcorch.conference.placement_pool import PortPool
+from vcorch.conference.routes import routes as conference_routes
+from vcorch.config import BridgeConfig, Settings
 from vcorch.db.base import utcnow
 from vcorch.db.engine import make_engine, make_sessionmaker
+from vcorch.rooms.models import Unit
 from vcorch.rooms.routes import routes as rooms_routes
 from vcorch.rooms.service import RoomsService
 from vcorch.web import ops
 from vcorch.web.api import ApiRoutes
-from vcorch.web.keys import AUTH, ENGINE, PRINCIPAL_RESOLVER, ROOMS, SESSIONS, SETTINGS
+from vcorch.web.keys import AUTH, BOOKING, ENGINE, PRINCIPAL_RESOLVER, ROOMS, SESSIONS, SETTINGS
 from vcorch.web.middleware import problems_middleware
 from vcorch.web.openapi import build_openapi
 
 log = logging.getLogger("vcorch")
 
-ROUTE_TABLES: tuple[ApiRoutes, ...] = (auth_routes, rooms_routes)
+ROUTE_TABLES: tuple[ApiRoutes, ...] = (auth_routes, rooms_routes, conference_routes)
+# With no bridge configured, vcorch runs on its in-process simulated MCU (the embedded default).
+DEFAULT_BRIDGE = BridgeConfig(name="simulated", type="simulated", ports=200)
 CLOCK = web.AppKey[Callable[[], datetime]]("clock")
 
 
 def make_hasher(settings: Settings) -> SecretHasher:
     return SecretHasher(settings.password_time_cost, settings.password_memory_kib)
+
+
+async def _port_pools(
+    sessions: async_sessionmaker[AsyncSession], bridges: list[BridgeConfig]
+) -> list[PortPool]:
+    """The configured bridges as booking counts them; unit codes become subtree paths."""
+    async with sessions() as session:
+        paths = dict((await session.execute(select(Unit.code, Unit.path))).all())
+    pools = []
+    for bridge in bridges:
+        if not bridge.enabled:
+            continue
+        unknown = [code for code in bridge.units if code not in paths]
+        if unknown:
+            log.warning("bridge %s serves unknown units %s; ignoring them", bridge.name, unknown)
+        served = tuple(paths[code] for code in bridge.units if code in paths)
+        if bridge.units and not served:
+            continue
+        pools.append(PortPool(bridge.name, bridge.ports, served))
+    return pools
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -56,7 +84,18 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     app[AUTH] = auth
     app[PRINCIPAL_RESOLVER] = auth.principal_for
-    app[ROOMS] = RoomsService(sessions)
+    rooms = RoomsService(sessions)
+    app[ROOMS] = rooms
+    pools = await _port_pools(sessions, settings.bridges or [DEFAULT_BRIDGE])
+    booking = BookingService(
+        sessions,
+        policy=BookingPolicy(setup_buffer=timedelta(minutes=settings.booking_setup_buffer_minutes)),
+        pools=lambda: pools,
+        default_zone=settings.timezone,
+        clock=clock,
+    )
+    app[BOOKING] = booking
+    rooms.add_reference_finder(booking.references)
     yield
     await engine.dispose()
 

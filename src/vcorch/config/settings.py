@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1, le=86_400)
     password_time_cost: int = Field(default=3, ge=1, le=20)
     password_memory_kib: int = Field(default=65_536, ge=8, le=4_194_304)
+    booking_setup_buffer_minutes: int = Field(default=15, ge=0, le=240)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     public_url: str = "http://127.0.0.1:8080"
     bridges: list[BridgeConfig] = Field(default_factory=list)

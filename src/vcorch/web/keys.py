@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from vcorch.auth.principal import Principal
 from vcorch.auth.service import AuthService
+from vcorch.conference.booking import BookingService
 from vcorch.config import Settings
 from vcorch.rooms.service import RoomsService
 
@@ -18,3 +19,4 @@ SESSIONS = web.AppKey[async_sessionmaker[AsyncSession]]("sessions")
 PRINCIPAL_RESOLVER = web.AppKey[Callable[[str], Awaitable[Principal]]]("principal_resolver")
 AUTH = web.AppKey("auth", AuthService)
 ROOMS = web.AppKey("rooms", RoomsService)
+BOOKING = web.AppKey("booking", BookingService)

@@ -123,7 +123,9 @@ def build_openapi(operations: Sequence[Operation]) -> dict[str, Any]:
             entry["security"] = [{"bearerAuth": []}]
         else:
             entry["security"] = []
-        paths.setdefault(op.path, {})[op.method.lower()] = entry
+        # aiohttp's "{id:[0-9]+}" is "{id}" in OpenAPI.
+        path = re.sub(r"{([^}:]+):[^}]+}", r"{\1}", op.path)
+        paths.setdefault(path, {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",
         "info": {

@@ -1,0 +1,46 @@
+"""Errors the conference package raises on purpose; ``routes.py`` maps them to HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vcorch.errors import Conflict, DomainError, InvalidInput
+
+
+class InvalidSchedule(InvalidInput):
+    """A meeting's time, zone, recurrence rule or exceptions are refused.
+
+    Each :class:`~vcorch.errors.FieldProblem` names the offending field (``start``, ``end``,
+    ``timezone``, ``rrule``, ``exdates``, ``overrides``, ``from``, ``to``) and says why.
+    """
+
+
+class BookingConflict(Conflict):
+    """The booking clashes with others: rooms or endpoints taken, or bridge ports exhausted.
+
+    ``clashes`` lists each clash (meeting, room or endpoint, time) for the 409 body.
+    """
+
+    code = "booking-conflict"
+
+    def __init__(self, detail: str, clashes: list[dict[str, Any]]) -> None:
+        super().__init__(detail)
+        self.extra = {"clashes": clashes}
+
+
+class MeetingClosed(Conflict):
+    """The meeting has ended, was cancelled or failed: it can no longer be changed."""
+
+    code = "meeting-closed"
+
+
+class StaleVersion(DomainError):
+    """The client's If-Match names an older version than the stored one."""
+
+    code = "stale-version"
+
+
+class PreconditionRequired(DomainError):
+    """A change was sent without If-Match."""
+
+    code = "precondition-required"

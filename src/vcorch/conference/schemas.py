@@ -1,0 +1,220 @@
+"""Request and response models of the meeting register (they also make the OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from vcorch.rooms.schemas import Zone
+from vcorch.text import Line, LongText, ShortLine
+
+Kind = Literal["meeting", "conference", "workshop", "training"]
+Mode = Literal["in_person", "online", "hybrid"]
+Status = Literal["draft", "scheduled", "live", "ended", "cancelled", "missed", "failed"]
+BookableStatus = Literal["draft", "scheduled"]
+Title = Annotated[str, Field(max_length=500)]
+RRule = Annotated[str, Field(min_length=1, max_length=500)]
+MAX_SITES = 2000
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SiteIn(StrictModel):
+    room_id: int
+    endpoint_id: int | None = None
+    contacts: Annotated[list[EmailStr], Field(max_length=20)] = Field(default_factory=list)
+
+
+class InviteeIn(StrictModel):
+    email: EmailStr
+    name: Line | None = None
+
+
+class MeetingFields(StrictModel):
+    title: Annotated[Line, Field(max_length=500)] | None = None
+    kind: Kind | None = None
+    mode: Mode | None = None
+    organizer_unit_id: int | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    timezone: Zone | None = None
+    host_room_id: int | None = None
+    sites: Annotated[list[SiteIn], Field(max_length=MAX_SITES)] | None = None
+    rrule: RRule | None = None
+    exdates: Annotated[list[AwareDatetime], Field(max_length=1000)] | None = None
+    chair: Line | None = None
+    agenda: LongText | None = None
+    invited: Annotated[list[InviteeIn], Field(max_length=500)] | None = None
+    preferred_bridge: ShortLine | None = None
+    external_ref: Line | None = None
+    status: BookableStatus | None = None
+
+
+class MeetingCreate(MeetingFields):
+    title: Annotated[Line, Field(max_length=500)]
+    kind: Kind
+    mode: Mode
+    organizer_unit_id: int
+    start: AwareDatetime
+    end: AwareDatetime
+    sites: Annotated[list[SiteIn], Field(max_length=MAX_SITES)] = Field(default_factory=list)
+    status: BookableStatus = "scheduled"
+
+
+class MeetingUpdate(MeetingFields):
+    """JSON merge patch: fields left out stay as they are."""
+
+
+class SiteOut(StrictModel):
+    site_id: int
+    room_id: int
+    endpoint_id: int | None
+    contacts: list[str]
+
+
+class InviteeOut(StrictModel):
+    email: str
+    name: str | None
+
+
+class MeetingOut(StrictModel):
+    id: int
+    version: int
+    sequence: int
+    status: Status
+    title: str
+    kind: Kind
+    mode: Mode
+    organizer_unit_id: int
+    chair: str | None
+    agenda: str | None
+    start: datetime
+    end: datetime
+    start_local: str = Field(description="Start in the meeting's zone, RFC 3339 with offset")
+    end_local: str
+    timezone: str
+    rrule: str | None
+    exdates: list[datetime]
+    host_room_id: int | None
+    sites: list[SiteOut]
+    invited: list[InviteeOut]
+    preferred_bridge: str | None
+    external_ref: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class MeetingPage(StrictModel):
+    items: list[MeetingOut]
+    next: str | None
+
+
+class MeetingQuery(StrictModel):
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    to: AwareDatetime | None = None
+    unit: int | None = Field(default=None, description="Organised by this unit's subtree")
+    kind: Kind | None = None
+    mode: Mode | None = None
+    status: Status | None = None
+    site: int | None = Field(default=None, description="Rooms taking part: a room id")
+    q: Annotated[str, Field(max_length=100)] | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 50
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class WindowQuery(StrictModel):
+    from_: AwareDatetime = Field(alias="from")
+    to: AwareDatetime
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class OccurrenceOut(StrictModel):
+    key: str = Field(description="RECURRENCE-ID: the original start, UTC, YYYYMMDDTHHMMSSZ")
+    start: datetime
+    end: datetime
+    cancelled: bool
+    moved: bool
+    sites: list[SiteOut | dict[str, Any]]
+
+
+class OccurrenceList(StrictModel):
+    meeting_id: int
+    items: list[OccurrenceOut]
+
+
+class OccurrenceChange(StrictModel):
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    cancelled: bool | None = None
+    sites: Annotated[list[SiteIn], Field(max_length=MAX_SITES)] | None = None
+
+
+class ChangesQuery(StrictModel):
+    since: Annotated[str, Field(max_length=200)] | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 200
+
+
+class ChangeOut(StrictModel):
+    cursor: str
+    meeting_id: int
+    version: int
+    action: str
+    at: datetime
+    meeting: dict[str, Any]
+
+
+class ChangePage(StrictModel):
+    items: list[ChangeOut]
+    next: str = Field(description="Pass as ?since= to get what happens next")
+
+
+class AvailabilityQuery(StrictModel):
+    rooms: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[0-9]+(,[0-9]+)*$")]
+    from_: AwareDatetime = Field(alias="from")
+    to: AwareDatetime
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class BusySpan(StrictModel):
+    start: datetime
+    end: datetime
+    busy: bool
+
+
+class RoomAvailability(StrictModel):
+    room_id: int
+    spans: list[BusySpan]
+
+
+class PortSpan(StrictModel):
+    start: datetime
+    end: datetime
+    in_use: int
+    free: int
+
+
+class Availability(StrictModel):
+    rooms: list[RoomAvailability]
+    ports: list[PortSpan]
+    ports_total: int
+
+
+class FeedTokenCreate(StrictModel):
+    unit_id: int
+    label: Line | None = None
+
+
+class FeedTokenCreated(StrictModel):
+    id: int
+    unit_id: int
+    token: str = Field(description="Shown once")
+    url: str
