@@ -103,16 +103,16 @@ async def test_change_feed_replays_every_change_in_order(api: Api, world: World)
     await sec.delete(f"/api/meetings/{first['id']}", headers={"If-Match": '"v2"'})
     hidden = meeting(world, sites=[{"room_id": world.rooms["dien-bien"]}], host_room_id=None)
     assert (await sec.post("/api/meetings", hidden))[0] == 201
-    status, page = await portal.get(f"/api/meetings/changes?since={cursor}")
+    _status, page = await portal.get(f"/api/meetings/changes?since={cursor}")
     assert [(c["meeting_id"], c["version"], c["action"]) for c in page["items"]] == [
         (first["id"], 1, "create"),
         (first["id"], 2, "update"),
         (first["id"], 3, "cancel"),
     ]
     assert page["items"][1]["meeting"]["title"] == "Giao ban tuần (mới)"
-    status, again = await portal.get(f"/api/meetings/changes?since={page['next']}")
+    _, again = await portal.get(f"/api/meetings/changes?since={page['next']}")
     assert again["items"] == [] and again["next"] == page["next"]
-    status, everything = await api.as_(world.tokens["leader"]).get(
+    _, everything = await api.as_(world.tokens["leader"]).get(
         f"/api/meetings/changes?since={cursor}"
     )
     assert len(everything["items"]) == 4
