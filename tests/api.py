@@ -28,7 +28,7 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
-def test_settings(database_url: str, **overrides: Any) -> Settings:
+def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
         "secret_key": "test-signing-key-of-sufficient-length-0123456789",

@@ -12,6 +12,8 @@ import pytest
 from tests import databases
 from tests.services import POSTGRES_URL, missing_service
 
+pytest_plugins = ["tests.smtp"]
+
 if TYPE_CHECKING:
     from tests.api import Api, FakeClock
     from tests.world import World
@@ -75,16 +77,16 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    from tests.api import test_settings
+    from tests.api import make_settings
 
-    return test_settings(database_url)
+    return make_settings(database_url)
 
 
 @pytest.fixture
 async def app_client(settings: Settings, clock: FakeClock, aiohttp_client: Any) -> Any:
     from vcorch.app import create_app
 
-    return await aiohttp_client(create_app(settings, clock=clock))
+    return await aiohttp_client(create_app(settings, clock=clock, background=False))
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy import select
@@ -15,6 +17,10 @@ from vcorch.auth.routes import routes as auth_routes
 from vcorch.auth.service import AuthService, ThrottlePolicy, signing_key
 from vcorch.auth.tokens import TokenService
 from vcorch.conference.booking import BookingPolicy, BookingService
+from vcorch.conference.calendar_feed import CalendarService
+from vcorch.conference.invitations import InvitationListener, MailPolicy, queue_reminders
+from vcorch.conference.mailer import SmtpSettings
+from vcorch.conference.outbox import OutboxWorker
 from vcorch.conference.placement_pool import PortPool
 from vcorch.conference.routes import routes as conference_routes
 from vcorch.config import BridgeConfig, Settings
@@ -25,7 +31,17 @@ from vcorch.rooms.routes import routes as rooms_routes
 from vcorch.rooms.service import RoomsService
 from vcorch.web import ops
 from vcorch.web.api import ApiRoutes
-from vcorch.web.keys import AUTH, BOOKING, ENGINE, PRINCIPAL_RESOLVER, ROOMS, SESSIONS, SETTINGS
+from vcorch.web.keys import (
+    AUTH,
+    BOOKING,
+    CALENDAR,
+    ENGINE,
+    OUTBOX,
+    PRINCIPAL_RESOLVER,
+    ROOMS,
+    SESSIONS,
+    SETTINGS,
+)
 from vcorch.web.middleware import problems_middleware
 from vcorch.web.openapi import build_openapi
 
@@ -35,6 +51,32 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (auth_routes, rooms_routes, conference_rou
 # With no bridge configured, vcorch runs on its in-process simulated MCU (the embedded default).
 DEFAULT_BRIDGE = BridgeConfig(name="simulated", type="simulated", ports=200)
 CLOCK = web.AppKey[Callable[[], datetime]]("clock")
+BACKGROUND = web.AppKey("background", bool)
+
+
+def mail_policy(settings: Settings) -> MailPolicy:
+    host = urlsplit(settings.public_url).hostname or "vcorch.local"
+    return MailPolicy(
+        sender=settings.mail_sender,
+        public_url=settings.public_url,
+        uid_domain=host,
+        reminder_offsets=tuple(timedelta(minutes=m) for m in settings.reminder_offsets_minutes),
+    )
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings | None:
+    if not settings.smtp_host:
+        return None
+    return SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.mail_sender,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls,
+        use_tls=settings.smtp_use_tls,
+        timeout_seconds=settings.smtp_timeout_seconds,
+    )
 
 
 def make_hasher(settings: Settings) -> SecretHasher:
@@ -87,25 +129,53 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     rooms = RoomsService(sessions)
     app[ROOMS] = rooms
     pools = await _port_pools(sessions, settings.bridges or [DEFAULT_BRIDGE])
+    booking_policy = BookingPolicy(
+        setup_buffer=timedelta(minutes=settings.booking_setup_buffer_minutes)
+    )
     booking = BookingService(
         sessions,
-        policy=BookingPolicy(setup_buffer=timedelta(minutes=settings.booking_setup_buffer_minutes)),
+        policy=booking_policy,
         pools=lambda: pools,
         default_zone=settings.timezone,
         clock=clock,
     )
     app[BOOKING] = booking
     rooms.add_reference_finder(booking.references)
+    mails = mail_policy(settings)
+    booking.add_listener(InvitationListener(mails, clock))
+    outbox = OutboxWorker(
+        sessions, smtp_settings(settings), clock, message_id_domain=mails.uid_domain
+    )
+    app[OUTBOX] = outbox
+    app[CALENDAR] = CalendarService(sessions, booking, mails, clock)
+    background: list[asyncio.Task[None]] = []
+    if app[BACKGROUND]:
+        background.append(
+            asyncio.create_task(
+                outbox.run_forever(
+                    settings.mail_poll_seconds,
+                    before_each=lambda: queue_reminders(sessions, mails, booking_policy, clock()),
+                ),
+                name="mail-outbox",
+            )
+        )
     yield
+    for task in background:
+        task.cancel()
+    await asyncio.gather(*background, return_exceptions=True)
     await engine.dispose()
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
+def create_app(
+    settings: Settings, *, clock: Callable[[], datetime] = utcnow, background: bool = True
+) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes, middlewares=[problems_middleware]
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    # Tests drive the background workers themselves, one round at a time.
+    app[BACKGROUND] = background
     app.cleanup_ctx.append(_database)
     operations = []
     for table in ROUTE_TABLES:

@@ -25,7 +25,7 @@ from vcorch.web.api import (
     encode_cursor,
     json_response,
 )
-from vcorch.web.keys import BOOKING
+from vcorch.web.keys import BOOKING, CALENDAR, SETTINGS
 
 routes = ApiRoutes(
     tag="Meetings",
@@ -254,3 +254,78 @@ async def availability(req: ApiRequest) -> web.StreamResponse:
             ports_total=total,
         )
     )
+
+
+ICS = "text/calendar"
+
+
+def _ics(data: bytes, filename: str) -> web.Response:
+    return web.Response(
+        body=data,
+        content_type=ICS,
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@routes.get(
+    f"/api/meetings/{ID}.ics",
+    summary="The meeting as iCalendar",
+    roles=READERS,
+    response_content_type=ICS,
+)
+async def meeting_ics(req: ApiRequest) -> web.StreamResponse:
+    meeting_id = req.path_id()
+    return _ics(
+        await req.http.app[CALENDAR].meeting_ics(req.me, meeting_id), f"meeting-{meeting_id}.ics"
+    )
+
+
+@routes.post(
+    "/api/calendar-tokens",
+    summary="Create a unit calendar feed token (shown once)",
+    body=schemas.FeedTokenCreate,
+    response=schemas.FeedTokenCreated,
+    status=201,
+    roles=(Role.ADMIN, Role.SECRETARIAT, Role.INTEGRATION),
+)
+async def create_feed_token(req: ApiRequest) -> web.StreamResponse:
+    data = req.body_as(schemas.FeedTokenCreate)
+    row, token, code = await req.http.app[CALENDAR].create_token(
+        req.actor, data.unit_id, data.label
+    )
+    base = req.http.app[SETTINGS].public_url.rstrip("/")
+    return json_response(
+        schemas.FeedTokenCreated(
+            id=row.id,
+            unit_id=row.unit_id,
+            token=token,
+            url=f"{base}/api/calendar/{code}.ics?token={token}",
+        ),
+        status=201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@routes.delete(
+    "/api/calendar-tokens/{id:[0-9]+}",
+    summary="Revoke a calendar feed token",
+    status=204,
+    roles=(Role.ADMIN, Role.SECRETARIAT, Role.INTEGRATION),
+)
+async def revoke_feed_token(req: ApiRequest) -> web.StreamResponse:
+    await req.http.app[CALENDAR].revoke_token(req.actor, req.path_id())
+    return web.Response(status=204)
+
+
+@routes.get(
+    "/api/calendar/{unit_code}.ics",
+    summary="A unit's calendar feed (authenticated by its feed token)",
+    query=schemas.FeedQuery,
+    authenticated=False,
+    response_content_type=ICS,
+)
+async def unit_calendar(req: ApiRequest) -> web.StreamResponse:
+    token = req.query_as(schemas.FeedQuery).token
+    code = req.http.match_info["unit_code"]
+    return _ics(await req.http.app[CALENDAR].unit_feed(code, token), f"{code}.ics")

@@ -218,3 +218,7 @@ class FeedTokenCreated(StrictModel):
     unit_id: int
     token: str = Field(description="Shown once")
     url: str
+
+
+class FeedQuery(StrictModel):
+    token: Annotated[str, Field(min_length=16, max_length=200)]

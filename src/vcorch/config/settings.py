@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1, le=86_400)
     password_time_cost: int = Field(default=3, ge=1, le=20)
     password_memory_kib: int = Field(default=65_536, ge=8, le=4_194_304)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65_535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    mail_sender: str = "vcorch <no-reply@example.org>"
+    mail_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    reminder_offsets_minutes: list[int] = Field(default_factory=lambda: [1440, 60])
     booking_setup_buffer_minutes: int = Field(default=15, ge=0, le=240)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     public_url: str = "http://127.0.0.1:8080"

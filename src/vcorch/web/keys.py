@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from vcorch.auth.principal import Principal
 from vcorch.auth.service import AuthService
 from vcorch.conference.booking import BookingService
+from vcorch.conference.calendar_feed import CalendarService
+from vcorch.conference.outbox import OutboxWorker
 from vcorch.config import Settings
 from vcorch.rooms.service import RoomsService
 
@@ -20,3 +22,5 @@ PRINCIPAL_RESOLVER = web.AppKey[Callable[[str], Awaitable[Principal]]]("principa
 AUTH = web.AppKey("auth", AuthService)
 ROOMS = web.AppKey("rooms", RoomsService)
 BOOKING = web.AppKey("booking", BookingService)
+OUTBOX = web.AppKey("outbox", OutboxWorker)
+CALENDAR = web.AppKey("calendar", CalendarService)

@@ -1,0 +1,58 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Inbox:
+    messages: list[tuple[list[str], bytes]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
+        return "250 OK"
+
+    def parsed(self) -> list[tuple[list[str], EmailMessage]]:
+        return [
+            (to, message_from_bytes(raw, policy=policy.default))  # type: ignore[misc]
+            for to, raw in self.messages
+        ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class SmtpServer:
+    port: int
+    inbox: Inbox
+    controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port(), Inbox())
+    server.start()
+    yield server
+    server.stop()
