@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +19,7 @@ from vcorch.auth.service import AuthService, ThrottlePolicy, signing_key
 from vcorch.auth.tokens import TokenService
 from vcorch.conference.booking import BookingPolicy, BookingService
 from vcorch.conference.calendar_feed import CalendarService
+from vcorch.conference.events import EventStore
 from vcorch.conference.invitations import InvitationListener, MailPolicy, queue_reminders
 from vcorch.conference.mailer import SmtpSettings
 from vcorch.conference.outbox import OutboxWorker
@@ -26,6 +28,10 @@ from vcorch.conference.routes import routes as conference_routes
 from vcorch.config import BridgeConfig, Settings
 from vcorch.db.base import utcnow
 from vcorch.db.engine import make_engine, make_sessionmaker
+from vcorch.mcu_adapter.base import BridgeContext
+from vcorch.mcu_adapter.registry import load_bridges, with_default_bridge
+from vcorch.mcu_adapter.routes import EVENT_SINK, HEALTH_MAX_AGE, LAST_REFRESH, REGISTRY
+from vcorch.mcu_adapter.routes import routes as bridge_routes
 from vcorch.rooms.models import Unit
 from vcorch.rooms.routes import routes as rooms_routes
 from vcorch.rooms.service import RoomsService
@@ -47,9 +53,8 @@ from vcorch.web.openapi import build_openapi
 
 log = logging.getLogger("vcorch")
 
-ROUTE_TABLES: tuple[ApiRoutes, ...] = (auth_routes, rooms_routes, conference_routes)
-# With no bridge configured, vcorch runs on its in-process simulated MCU (the embedded default).
-DEFAULT_BRIDGE = BridgeConfig(name="simulated", type="simulated", ports=200)
+ROUTE_TABLES: tuple[ApiRoutes, ...] = (auth_routes, rooms_routes, conference_routes, bridge_routes)
+BRIDGE_HEALTH_SECONDS = 30.0
 CLOCK = web.AppKey[Callable[[], datetime]]("clock")
 BACKGROUND = web.AppKey("background", bool)
 
@@ -128,7 +133,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[PRINCIPAL_RESOLVER] = auth.principal_for
     rooms = RoomsService(sessions)
     app[ROOMS] = rooms
-    pools = await _port_pools(sessions, settings.bridges or [DEFAULT_BRIDGE])
+    # With no bridge configured, vcorch runs on its in-process simulated MCU.
+    bridge_configs = with_default_bridge(settings.bridges)
+    pools = await _port_pools(sessions, bridge_configs)
     booking_policy = BookingPolicy(
         setup_buffer=timedelta(minutes=settings.booking_setup_buffer_minutes)
     )
@@ -148,6 +155,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     app[OUTBOX] = outbox
     app[CALENDAR] = CalendarService(sessions, booking, mails, clock)
+    events = EventStore(sessions, clock)
+    app[EVENT_SINK] = events.store
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+    registry = load_bridges(bridge_configs, BridgeContext(http=http, clock=clock, emit=events.emit))
+    await registry.start()
+    app[REGISTRY] = registry
+    app[HEALTH_MAX_AGE] = BRIDGE_HEALTH_SECONDS
+    app[LAST_REFRESH] = []
     background: list[asyncio.Task[None]] = []
     if app[BACKGROUND]:
         background.append(
@@ -163,6 +178,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     for task in background:
         task.cancel()
     await asyncio.gather(*background, return_exceptions=True)
+    await registry.close()
+    await http.close()
     await engine.dispose()
 
 

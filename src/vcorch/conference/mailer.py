@@ -59,8 +59,9 @@ from vcorch.errors import FieldProblem, InvalidInput
 CALENDAR_FILENAME = "invite.ics"
 
 _CALENDAR_METHODS = frozenset({"REQUEST", "CANCEL", "PUBLISH"})
-# connect, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT..., DATA, QUIT: a generous bound on the
-# number of timed steps, so a server that trickles answers cannot hold a worker for ever.
+# Each SMTP step (connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA...) has its own timeout; a
+# healthy exchange takes a fraction of one.  This caps the whole exchange, so a server that
+# answers every step just before its timeout cannot hold a worker for ever.
 _WHOLE_EXCHANGE_STEPS = 6
 _NAMED_MAILBOX = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<address>[^<>]*)>\s*$")
 _DOMAIN = re.compile(
@@ -151,7 +152,12 @@ def compose(
             params={"method": method, "charset": "UTF-8"},
         )
         message.add_attachment(
-            calendar, maintype="application", subtype="ics", filename=CALENDAR_FILENAME
+            calendar,
+            maintype="application",
+            subtype="ics",
+            filename=CALENDAR_FILENAME,
+            # Older Outlook versions name attachments from Content-Type's name parameter.
+            params={"name": CALENDAR_FILENAME},
         )
     return message
 

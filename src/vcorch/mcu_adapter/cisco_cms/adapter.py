@@ -1,0 +1,304 @@
+"""Cisco Meeting Server as a vcorch bridge: the contract mapped onto :class:`CmsClient`.
+
+A conference is a coSpace (found again by a URI derived from ``spec.key``, so creating is
+idempotent) plus the active call instantiated from it; ``conference_id`` is the call id,
+``extra["coSpace"]`` the coSpace id.  A dial-out is a call leg; joins and leaves come from
+the CDR receiver (``parse_events``) and can be polled with ``participants``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
+
+from vcorch.config import ConfigError
+from vcorch.mcu_adapter.base import (
+    Bridge,
+    BridgeContext,
+    BridgeError,
+    BridgeEvent,
+    BridgeHealth,
+    BridgeProtocolError,
+    BridgeUnavailable,
+    Capabilities,
+    CapacityExceeded,
+    ConferenceNotFound,
+    ConferenceRef,
+    ConferenceSpec,
+    DialFailed,
+    DialTarget,
+    InboundRequest,
+    NotSupported,
+    Participant,
+    ParticipantRef,
+)
+from vcorch.mcu_adapter.cisco_cms.cdr import CdrMalformed, CdrRecord, parse_cdr
+from vcorch.mcu_adapter.cisco_cms.client import (
+    CmsApiError,
+    CmsCallLeg,
+    CmsClient,
+    CmsMalformed,
+    CmsSettings,
+)
+from vcorch.mcu_adapter.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from vcorch.config import BridgeConfig
+
+T = TypeVar("T")
+
+# failureDetails reason codes (API reference, "Failure Reasons") sorted by what they mean to us.
+_GONE = frozenset(
+    {"callDoesNotExist", "callLegDoesNotExist", "coSpaceDoesNotExist", "participantDoesNotExist"}
+)
+_FULL = frozenset(
+    {
+        "participantLimitReached",
+        "tenantParticipantLimitReached",
+        "callBridgeUnavailable",
+        "callBridgeGroupUnavailable",
+        "loadBalancingDisabled",
+    }
+)
+_REMEMBERED_LEGS = 20_000  # leg → call/site notes kept for CDRs that do not name the call
+_DETAIL_CONCURRENCY = 8  # GET /callLegs/<id> requests in flight for one participants() call
+
+
+class CiscoCmsBridge(Bridge):
+    """Options: ``cospace_uri_prefix`` (default ``vcorch-``); hook auth as in the base class."""
+
+    type_name: ClassVar[str] = "cisco_cms"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        dial_sip=True,
+        events_pushed=True,
+        events_polled=True,
+        mute=True,
+        layouts=True,
+        disconnect=True,
+    )
+
+    def __init__(self, config: BridgeConfig, context: BridgeContext) -> None:
+        super().__init__(config, context)
+        if not config.url:
+            raise ConfigError(f"bridges.{config.name}.url: the API address is required")
+        if not config.username:
+            raise ConfigError(f"bridges.{config.name}.username: the API user is required")
+        password = config.read_secret("password")
+        if password is None:
+            raise ConfigError(
+                f"bridges.{config.name}: set password_env or password_file for the API user"
+            )
+        if context.http is None:
+            raise ConfigError(f"bridges.{config.name}: needs the shared HTTP session")
+        self._policy = RetryPolicy.from_config(config)
+        self._client = CmsClient(
+            CmsSettings(
+                base_url=config.url,
+                username=config.username,
+                password=password,
+                bridge=config.name,
+                policy=self._policy,
+            ),
+            context.http,
+        )
+        self._uri_prefix = str(config.options.get("cospace_uri_prefix", "vcorch-"))
+        self._leg_notes: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+
+    # -- error translation ---------------------------------------------------------------
+
+    async def _cms(self, op: Callable[[], Awaitable[T]], *, dialing: DialTarget | None = None) -> T:
+        try:
+            return await op()
+        except CmsMalformed as err:
+            raise BridgeProtocolError(self.name, f"unexpected answer: {err}") from err
+        except CmsApiError as err:
+            raise self._translate(err, dialing) from err
+
+    def _translate(self, err: CmsApiError, dialing: DialTarget | None) -> BridgeError:
+        reason = str(err)
+        if err.status in (401, 403):
+            return BridgeUnavailable(self.name, f"{err.what}: the API refused the credentials")
+        if err.failure in _GONE or err.status == 404:
+            return ConferenceNotFound(self.name, reason)
+        if err.failure in _FULL:
+            return CapacityExceeded(self.name, reason)
+        if err.status >= 500:
+            return BridgeUnavailable(self.name, reason)
+        if dialing is not None:
+            return DialFailed(self.name, reason, site_id=dialing.site_id)
+        return BridgeProtocolError(self.name, f"unexpected refusal: {reason}")
+
+    def _note_leg(self, leg_id: str, call_id: str | None, site_id: str | None) -> None:
+        old_call, old_site = self._leg_notes.pop(leg_id, (None, None))
+        self._leg_notes[leg_id] = (call_id or old_call, site_id or old_site)
+        while len(self._leg_notes) > _REMEMBERED_LEGS:
+            self._leg_notes.popitem(last=False)
+
+    # -- contract ---------------------------------------------------------------------------
+
+    async def health(self) -> BridgeHealth:
+        try:
+            status = await self._cms(self._client.system_status)
+        except BridgeError as err:
+            return BridgeHealth(reachable=False, ports_total=self.config.ports, detail=err.reason)
+        in_use = status.call_legs_active
+        return BridgeHealth(
+            reachable=True,
+            version=status.software_version,
+            ports_total=self.config.ports,
+            ports_in_use=in_use,
+            load=min(1.0, in_use / self.config.ports) if in_use is not None else None,
+            detail=f"cdrTime {status.cdr_time}" if status.cdr_time else "",
+        )
+
+    def cospace_uri(self, key: str) -> str:
+        """The coSpace URI user part for a conference key: stable, short, dialable."""
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+        return f"{self._uri_prefix}{digest}"
+
+    async def create_conference(self, spec: ConferenceSpec) -> ConferenceRef:
+        uri = self.cospace_uri(spec.key)
+        cospace = await self._cms(lambda: self._client.find_cospace_by_uri(uri))
+        if cospace is not None:
+            cospace_id = cospace.cospace_id
+        else:
+            try:
+                cospace_id = await self._cms(
+                    lambda: self._client.create_cospace(
+                        name=spec.title, uri=uri, cdr_tag=spec.key[:100], passcode=spec.pin
+                    )
+                )
+            except BridgeProtocolError:
+                # Another vcorch process may have created it first (duplicateCoSpaceUri).
+                found = await self._cms(lambda: self._client.find_cospace_by_uri(uri))
+                if found is None:
+                    raise
+                cospace_id = found.cospace_id
+        calls = await self._cms(lambda: self._client.calls_of_cospace(cospace_id))
+        if calls:
+            call_id = calls[0].call_id
+        else:
+            call_id = await self._cms(lambda: self._client.create_call(cospace_id))
+        return ConferenceRef(
+            bridge=self.name, conference_id=call_id, extra={"coSpace": cospace_id, "uri": uri}
+        )
+
+    async def end_conference(self, ref: ConferenceRef) -> None:
+        # Either may be gone already (ended by hand, or an earlier attempt got this far).
+        with contextlib.suppress(ConferenceNotFound):
+            await self._cms(lambda: self._client.delete_call(ref.conference_id))
+        cospace_id = ref.extra.get("coSpace")
+        if cospace_id:
+            with contextlib.suppress(ConferenceNotFound):
+                await self._cms(lambda: self._client.delete_cospace(cospace_id))
+
+    async def dial_out(self, ref: ConferenceRef, target: DialTarget) -> ParticipantRef:
+        if target.kind != "sip":
+            raise NotSupported(self.name, f"dialling {target.kind} endpoints is not configured")
+        remote = target.address.removeprefix("sip:").strip()
+        if not remote:
+            raise DialFailed(self.name, "empty address", site_id=target.site_id)
+        leg_id = await self._cms(
+            lambda: self._client.create_call_leg(
+                ref.conference_id, remote_party=remote, name=target.display_name
+            ),
+            dialing=target,
+        )
+        self._note_leg(leg_id, ref.conference_id, target.site_id)
+        return ParticipantRef(conference_id=ref.conference_id, participant_id=leg_id)
+
+    async def participants(self, ref: ConferenceRef) -> list[Participant]:
+        summaries = await self._cms(lambda: self._client.call_legs_of_call(ref.conference_id))
+        limit = asyncio.Semaphore(_DETAIL_CONCURRENCY)
+
+        async def detail(leg_id: str) -> CmsCallLeg | None:
+            async with limit:
+                try:
+                    return await self._cms(lambda: self._client.get_call_leg(leg_id))
+                except ConferenceNotFound:
+                    return None  # left between the list and this look
+
+        details = await asyncio.gather(*(detail(summary.leg_id) for summary in summaries))
+        now = self.context.clock()
+        result: list[Participant] = []
+        for leg in details:
+            if leg is None:
+                continue
+            _, site_id = self._leg_notes.get(leg.leg_id, (None, None))
+            connected = leg.state == "connected"
+            joined_at = (
+                _seconds_before(now, leg.duration_seconds)
+                if connected and leg.duration_seconds is not None
+                else None
+            )
+            result.append(
+                Participant(
+                    participant_id=leg.leg_id,
+                    display_name=leg.name or leg.remote_party or leg.leg_id,
+                    address=leg.remote_party,
+                    site_id=site_id,
+                    connected=connected,
+                    muted=leg.rx_audio_mute,
+                    joined_at=joined_at,
+                )
+            )
+        return result
+
+    async def disconnect(self, ref: ConferenceRef, participant_id: str) -> None:
+        await self._cms(lambda: self._client.delete_call_leg(participant_id))
+
+    async def mute(self, ref: ConferenceRef, participant_id: str, muted: bool) -> None:
+        value = "true" if muted else "false"
+        await self._cms(
+            lambda: self._client.update_call_leg(participant_id, {"rxAudioMute": value})
+        )
+
+    def parse_events(self, request: InboundRequest) -> list[BridgeEvent]:
+        try:
+            records = parse_cdr(request.body)
+        except CdrMalformed as err:
+            raise BridgeProtocolError(self.name, f"CDR not understood: {err}") from err
+        events: list[BridgeEvent] = []
+        for record in records:
+            event = self._event_of(record)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _event_of(self, record: CdrRecord) -> BridgeEvent | None:
+        if record.leg_id is None:
+            return None
+        if record.type in ("callLegStart", "callLegUpdate"):
+            self._note_leg(record.leg_id, record.call_id, None)
+        kind: Literal["join", "leave"]
+        if record.type == "callLegUpdate" and record.state == "connected":
+            kind = "join"
+        elif record.type == "callLegEnd":
+            kind = "leave"
+        else:
+            return None
+        call_id, site_id = self._leg_notes.get(record.leg_id, (None, None))
+        if record.session and record.record_index:
+            event_id = f"{self.name}:{record.session}:{record.record_index}"
+        else:
+            event_id = f"{self.name}:{record.leg_id}:{record.type}:{record.time.isoformat()}"
+        return BridgeEvent(
+            kind=kind,
+            conference_id=record.call_id or call_id or "",
+            participant_id=record.leg_id,
+            at=record.time,
+            event_id=event_id,
+            site_id=site_id,
+            display_name=record.display_name,
+            address=record.remote_address,
+            reason=record.reason,
+        )
+
+
+def _seconds_before(now: datetime, seconds: int) -> datetime:
+    return now - timedelta(seconds=seconds)

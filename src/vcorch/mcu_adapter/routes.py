@@ -1,0 +1,124 @@
+"""HTTP edge of the bridges: their status for operators, and the hooks they push events to."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from vcorch.auth.principal import Role
+from vcorch.errors import NotFound
+from vcorch.mcu_adapter.base import BridgeEvent, BridgeProtocolError, InboundRequest, NotSupported
+from vcorch.mcu_adapter.registry import BridgeRegistry
+from vcorch.web.api import ApiRequest, ApiRoutes, json_response
+from vcorch.web.problems import HttpProblem
+
+REGISTRY = web.AppKey("bridge_registry", BridgeRegistry)
+EVENT_SINK = web.AppKey[Callable[[str, Sequence[BridgeEvent]], Awaitable[int]]]("bridge_event_sink")
+HEALTH_MAX_AGE = web.AppKey("bridge_health_max_age", float)
+LAST_REFRESH = web.AppKey("bridge_health_refreshed", list[float])
+
+routes = ApiRoutes(tag="Bridges")
+VIEWERS = (Role.ADMIN, Role.SECRETARIAT, Role.OPERATOR, Role.LEADERSHIP)
+
+
+class BridgeOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    type: str
+    enabled: bool
+    loaded: bool
+    healthy: bool | None
+    version: str | None
+    ports_total: int | None
+    ports_in_use: int | None
+    load: float | None
+    priority: int
+    units: list[str]
+    last_error: str | None
+
+
+class BridgeList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[BridgeOut]
+
+
+class HookAccepted(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    received: int
+    stored: int
+
+
+async def _fresh_snapshot(app: web.Application) -> list[BridgeOut]:
+    registry = app[REGISTRY]
+    stamps = app[LAST_REFRESH]
+    if not stamps or time.monotonic() - stamps[-1] > app[HEALTH_MAX_AGE]:
+        # Each adapter's health call has its own timeout; a dead bridge cannot hang this.
+        await registry.refresh_health()
+        stamps[:] = [time.monotonic()]
+    return [
+        BridgeOut.model_validate({**asdict(row), "units": list(row.units)})
+        for row in registry.snapshot()
+    ]
+
+
+@routes.get(
+    "/api/bridges",
+    summary="Bridges: health, ports, version, last error",
+    response=BridgeList,
+    roles=VIEWERS,
+)
+async def list_bridges(req: ApiRequest) -> web.StreamResponse:
+    return json_response(BridgeList(items=await _fresh_snapshot(req.http.app)))
+
+
+@routes.get("/api/bridges/{name}", summary="One bridge", response=BridgeOut, roles=VIEWERS)
+async def get_bridge(req: ApiRequest) -> web.StreamResponse:
+    name = req.http.match_info["name"]
+    for row in await _fresh_snapshot(req.http.app):
+        if row.name == name:
+            return json_response(row)
+    raise NotFound("no such bridge")
+
+
+@routes.post(
+    "/api/hooks/{bridge}{tail:(/.*)?}",
+    summary="Events a bridge pushes (CDRs, event handlers, webhooks); stored before the answer",
+    response=HookAccepted,
+    authenticated=False,
+    description="Authenticated per bridge (shared secret header, basic auth or token parameter).",
+)
+async def receive_hook(req: ApiRequest) -> web.StreamResponse:
+    request = req.http
+    name = request.match_info["bridge"]
+    bridge = request.app[REGISTRY].get(name)
+    if bridge is None:
+        raise NotFound("no such bridge")
+    inbound = InboundRequest(
+        method=request.method,
+        path=request.path,
+        headers=dict(request.headers),
+        query=dict(request.query),
+        body=await request.read(),
+    )
+    if not bridge.authenticate_hook(inbound):
+        raise HttpProblem(
+            401,
+            "hook-unauthenticated",
+            "Unauthenticated",
+            "the bridge's hook credentials are wrong",
+        )
+    try:
+        events = bridge.parse_events(inbound)
+    except BridgeProtocolError as err:
+        raise HttpProblem(400, "malformed-events", "Malformed events", err.reason) from err
+    except NotSupported as err:
+        raise NotFound("this bridge pushes no events") from err
+    stored = await request.app[EVENT_SINK](name, events)
+    return json_response(HookAccepted(received=len(events), stored=stored))

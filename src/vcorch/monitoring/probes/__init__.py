@@ -1,0 +1,1 @@
+"""Probes, one per endpoint kind: each returns a ProbeResult, never raising for a down one."""

@@ -1,0 +1,558 @@
+"""A Cisco Meeting Server emulator: the parts of the REST API and CDR push vcorch uses.
+
+Written from the public API reference (github.com/ciscocms/apiary, ``apiary.apib``):
+- ``/api/v1`` prefix, HTTP basic auth (401 without it), form-encoded POST/PUT bodies;
+- answers ``text/xml`` starting ``<?xml version="1.0"?>``; a POST answers 200 with the new
+  object's ``Location: /api/v1/<collection>/<id>`` and no body;
+- collections ``<coSpaces total="N"><coSpace id="…">`` with ``offset``/``limit`` and a
+  server-side page cap (``page_size``), ``filter`` / ``coSpaceFilter`` as documented;
+- errors 4xx with ``<failureDetails><reasonCode/></failureDetails>`` ("Failure Reasons");
+  503 for "busy";
+- call leg detail ``<callLeg id><name/><remoteParty/><call/>…<configuration><rxAudioMute/>
+  </configuration><status><state>ringing|connected</state><durationSeconds/></status>``;
+- ``/system/status`` (``softwareVersion``, ``callLegsActive``, ``cdrTime``…) and
+  ``/system/cdrReceivers`` (POST ``url=`` adds a receiver).
+CDRs are POSTed to every receiver as ``<records session callBridge><record type time
+recordIndex correlatorIndex>…`` (shape from the CMS CDR reference as seen in public CDR
+receivers' test data).  ``callLegEnd`` reason codes are passed through by vcorch
+unread, so the emulator's choice of them does not matter to the code under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import itertools
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import aiohttp
+from aiohttp import web
+
+Mode = Literal["ok", "hang", "garbage", "busy"]
+API = "/api/v1"
+
+
+@dataclass
+class EmuCoSpace:
+    cospace_id: str
+    name: str
+    uri: str
+    cdr_tag: str
+    passcode: str
+
+
+@dataclass
+class EmuLeg:
+    leg_id: str
+    call_id: str
+    remote_party: str
+    name: str
+    state: str = "ringing"
+    rx_audio_mute: bool = False
+    connected_at: datetime | None = None
+    timer: asyncio.Task[None] | None = None
+
+
+@dataclass
+class EmuCall:
+    call_id: str
+    cospace_id: str
+    name: str
+    correlator: str = field(default_factory=lambda: str(uuid.uuid4()))
+    legs: dict[str, EmuLeg] = field(default_factory=dict)
+
+
+def _xml(root: ET.Element, status: int = 200) -> web.Response:
+    body = b'<?xml version="1.0"?>\n' + ET.tostring(root, encoding="utf-8")
+    return web.Response(status=status, body=body, content_type="text/xml")
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None) -> ET.Element:
+    child = ET.SubElement(parent, tag)
+    if text is not None:
+        child.text = text
+    return child
+
+
+def _failure(status: int, reason: str) -> web.Response:
+    root = ET.Element("failureDetails")
+    ET.SubElement(root, reason)
+    return _xml(root, status)
+
+
+def _created(collection: str, object_id: str) -> web.Response:
+    return web.Response(status=200, headers={"Location": f"{API}/{collection}/{object_id}"})
+
+
+class CmsEmulator:
+    """Start with :meth:`start`; steer with ``mode``, ``answering``, :meth:`go_down`."""
+
+    def __init__(
+        self,
+        *,
+        username: str = "apiuser",
+        password: str = "apipass",  # noqa: S107 -- an emulator's test credential
+        page_size: int = 10,
+        ring_delay: float = 0.05,
+        ring_timeout: float = 0.4,
+        max_call_legs: int = 1000,
+        version: str = "3.8.1",
+    ) -> None:
+        self.username = username
+        self.password = password
+        self.page_size = page_size
+        self.ring_delay = ring_delay
+        self.ring_timeout = ring_timeout
+        self.max_call_legs = max_call_legs
+        self.version = version
+        self.mode: Mode = "ok"
+        self.answer_unknown = True  # remote parties not in ``answering`` pick up
+        self.answering: dict[str, bool] = {}
+        self.cospaces: dict[str, EmuCoSpace] = {}
+        self.calls: dict[str, EmuCall] = {}
+        self.cdr_receivers: dict[str, str] = {}
+        self.requests: list[tuple[str, str]] = []  # (method, path) seen, for assertions
+        self.session_id = str(uuid.uuid4())
+        self.call_bridge_id = str(uuid.uuid4())
+        self._record_index = itertools.count(1)
+        self._legs_completed = 0
+        self._cdr_queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._cdr_task: asyncio.Task[None] | None = None
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._http: aiohttp.ClientSession | None = None
+        self._released = asyncio.Event()
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    async def start(self) -> str:
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
+        self._cdr_task = asyncio.get_running_loop().create_task(self._push_cdrs())
+        await self._listen()
+        return self.url
+
+    async def _listen(self) -> None:
+        app = web.Application(middlewares=[self._middleware])
+        routes = [
+            ("GET", "/system/status", self._system_status),
+            ("GET", "/system/cdrReceivers", self._list_cdr_receivers),
+            ("POST", "/system/cdrReceivers", self._add_cdr_receiver),
+            ("GET", "/coSpaces", self._list_cospaces),
+            ("POST", "/coSpaces", self._create_cospace),
+            ("GET", "/coSpaces/{id}", self._get_cospace),
+            ("DELETE", "/coSpaces/{id}", self._delete_cospace),
+            ("GET", "/calls", self._list_calls),
+            ("POST", "/calls", self._create_call),
+            ("GET", "/calls/{id}", self._get_call),
+            ("DELETE", "/calls/{id}", self._delete_call),
+            ("GET", "/calls/{id}/callLegs", self._list_call_legs),
+            ("POST", "/calls/{id}/callLegs", self._create_call_leg),
+            ("GET", "/calls/{id}/participants", self._list_participants),
+            ("GET", "/callLegs/{id}", self._get_call_leg),
+            ("PUT", "/callLegs/{id}", self._update_call_leg),
+            ("DELETE", "/callLegs/{id}", self._delete_call_leg),
+        ]
+        for method, path, handler in routes:
+            app.router.add_route(method, API + path, handler)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port, reuse_address=True)
+        await site.start()
+        if not self._port:
+            server = site._server
+            assert server is not None
+            sockets = getattr(server, "sockets", None)
+            assert sockets
+            self._port = sockets[0].getsockname()[1]
+
+    async def go_down(self) -> None:
+        """Stop answering: connections are refused until :meth:`come_up`."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def come_up(self) -> None:
+        if self._runner is None:
+            await self._listen()
+
+    async def stop(self) -> None:
+        self._released.set()
+        await self.go_down()
+        for call in self.calls.values():
+            for leg in call.legs.values():
+                if leg.timer is not None:
+                    leg.timer.cancel()
+        if self._cdr_task is not None:
+            self._cdr_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cdr_task
+        if self._http is not None:
+            await self._http.close()
+
+    # -- middleware: auth and faults ------------------------------------------------------
+
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        if not self._authorised(request.headers.get("Authorization")):
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="api"'})
+        if self.mode == "hang":
+            # Held until the test is over; the client's own timeout is what ends its wait.
+            await self._released.wait()
+            return web.Response(status=503)
+        if self.mode == "garbage":
+            return web.Response(status=200, body=b"<html><body>Error 0x1f", content_type="text/xml")
+        if self.mode == "busy":
+            return web.Response(status=503)
+        if request.method in ("POST", "PUT") and request.content_type not in (
+            "application/x-www-form-urlencoded",
+            "",
+        ):
+            return _failure(400, "parameterError")
+        return await handler(request)
+
+    def _authorised(self, header: str | None) -> bool:
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return user == self.username and password == self.password
+
+    # -- paging helper ---------------------------------------------------------------------
+
+    def _page(self, request: web.Request, items: list[ET.Element], tag: str) -> web.Response:
+        offset = int(request.query.get("offset", "0"))
+        limit = min(int(request.query.get("limit", str(self.page_size))), self.page_size)
+        root = ET.Element(tag, total=str(len(items)))
+        for element in items[offset : offset + limit]:
+            root.append(element)
+        return _xml(root)
+
+    # -- system -----------------------------------------------------------------------------
+
+    async def _system_status(self, request: web.Request) -> web.Response:
+        root = ET.Element("status")
+        _sub(root, "hostId", self.call_bridge_id)
+        _sub(root, "softwareVersion", self.version)
+        _sub(root, "uptimeSeconds", "90730")
+        _sub(root, "cdrTime", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        _sub(root, "activated", "true")
+        _sub(root, "clusterEnabled", "false")
+        _sub(root, "callLegsActive", str(self.active_legs()))
+        _sub(root, "callLegsMaxActive", str(self.active_legs()))
+        _sub(root, "callLegsCompleted", str(self._legs_completed))
+        return _xml(root)
+
+    async def _list_cdr_receivers(self, request: web.Request) -> web.Response:
+        root = ET.Element("cdrReceivers", total=str(len(self.cdr_receivers)), maximum="4")
+        for receiver_id, url in self.cdr_receivers.items():
+            _sub(ET.SubElement(root, "cdrReceiver", id=receiver_id), "uri", url)
+        return _xml(root)
+
+    async def _add_cdr_receiver(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        url = str(form.get("url", ""))
+        if not url:
+            return _failure(400, "parameterError")
+        if len(self.cdr_receivers) >= 4:
+            return _failure(400, "tooManyCdrReceivers")
+        receiver_id = str(uuid.uuid4())
+        self.cdr_receivers[receiver_id] = url
+        return _created("system/cdrReceivers", receiver_id)
+
+    # -- coSpaces ---------------------------------------------------------------------------
+
+    def _cospace_element(self, cospace: EmuCoSpace) -> ET.Element:
+        element = ET.Element("coSpace", id=cospace.cospace_id)
+        _sub(element, "name", cospace.name)
+        _sub(element, "autoGenerated", "false")
+        _sub(element, "uri", cospace.uri)
+        return element
+
+    async def _list_cospaces(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("filter", "").lower()
+        matching = [
+            self._cospace_element(cospace)
+            for cospace in self.cospaces.values()
+            if not wanted or wanted in cospace.name.lower() or wanted in cospace.uri.lower()
+        ]
+        return self._page(request, matching, "coSpaces")
+
+    async def _create_cospace(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        uri = str(form.get("uri", ""))
+        if uri and any(cospace.uri == uri for cospace in self.cospaces.values()):
+            return _failure(400, "duplicateCoSpaceUri")
+        cospace = EmuCoSpace(
+            cospace_id=str(uuid.uuid4()),
+            name=str(form.get("name", "")),
+            uri=uri,
+            cdr_tag=str(form.get("cdrTag", "")),
+            passcode=str(form.get("passcode", "")),
+        )
+        self.cospaces[cospace.cospace_id] = cospace
+        return _created("coSpaces", cospace.cospace_id)
+
+    async def _get_cospace(self, request: web.Request) -> web.Response:
+        cospace = self.cospaces.get(request.match_info["id"])
+        if cospace is None:
+            return _failure(404, "coSpaceDoesNotExist")
+        element = self._cospace_element(cospace)
+        _sub(element, "cdrTag", cospace.cdr_tag)
+        return _xml(element)
+
+    async def _delete_cospace(self, request: web.Request) -> web.Response:
+        if self.cospaces.pop(request.match_info["id"], None) is None:
+            return _failure(404, "coSpaceDoesNotExist")
+        return web.Response(status=200)
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def _call_element(self, call: EmuCall) -> ET.Element:
+        element = ET.Element("call", id=call.call_id)
+        _sub(element, "name", call.name)
+        _sub(element, "coSpace", call.cospace_id)
+        _sub(element, "callCorrelator", call.correlator)
+        return element
+
+    async def _list_calls(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("coSpaceFilter")
+        matching = [
+            self._call_element(call)
+            for call in self.calls.values()
+            if wanted is None or call.cospace_id == wanted
+        ]
+        return self._page(request, matching, "calls")
+
+    async def _create_call(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        cospace_id = str(form.get("coSpace", ""))
+        cospace = self.cospaces.get(cospace_id)
+        if cospace is None:
+            return _failure(400, "coSpaceDoesNotExist")
+        call = EmuCall(call_id=str(uuid.uuid4()), cospace_id=cospace_id, name=cospace.name)
+        self.calls[call.call_id] = call
+        self._cdr("callStart", self._call_element(call))
+        return _created("calls", call.call_id)
+
+    async def _get_call(self, request: web.Request) -> web.Response:
+        call = self.calls.get(request.match_info["id"])
+        if call is None:
+            return _failure(404, "callDoesNotExist")
+        element = self._call_element(call)
+        _sub(element, "callType", "coSpace")
+        _sub(element, "numCallLegs", str(len(call.legs)))
+        return _xml(element)
+
+    async def _delete_call(self, request: web.Request) -> web.Response:
+        call = self.calls.pop(request.match_info["id"], None)
+        if call is None:
+            return _failure(404, "callDoesNotExist")
+        for leg in list(call.legs.values()):
+            self._end_leg(call, leg, "callEnded")
+        end = ET.Element("call", id=call.call_id)
+        _sub(end, "callLegsCompleted", "0")
+        _sub(end, "durationSeconds", "0")
+        self._cdr("callEnd", end)
+        return web.Response(status=200)
+
+    # -- call legs --------------------------------------------------------------------------
+
+    def active_legs(self) -> int:
+        return sum(len(call.legs) for call in self.calls.values())
+
+    def _leg_summary(self, leg: EmuLeg) -> ET.Element:
+        element = ET.Element("callLeg", id=leg.leg_id)
+        _sub(element, "name", leg.name)
+        _sub(element, "remoteParty", leg.remote_party)
+        _sub(element, "originalRemoteParty", leg.remote_party)
+        _sub(element, "call", leg.call_id)
+        return element
+
+    async def _list_call_legs(self, request: web.Request) -> web.Response:
+        call = self.calls.get(request.match_info["id"])
+        if call is None:
+            return _failure(404, "callDoesNotExist")
+        return self._page(
+            request, [self._leg_summary(leg) for leg in call.legs.values()], "callLegs"
+        )
+
+    async def _list_participants(self, request: web.Request) -> web.Response:
+        call = self.calls.get(request.match_info["id"])
+        if call is None:
+            return _failure(404, "callDoesNotExist")
+        elements = []
+        for leg in call.legs.values():
+            element = ET.Element("participant", id=leg.leg_id)
+            _sub(element, "name", leg.name)
+            _sub(element, "call", call.call_id)
+            elements.append(element)
+        return self._page(request, elements, "participants")
+
+    async def _create_call_leg(self, request: web.Request) -> web.Response:
+        call = self.calls.get(request.match_info["id"])
+        if call is None:
+            return _failure(404, "callDoesNotExist")
+        form = await request.post()
+        remote = str(form.get("remoteParty", "")).strip()
+        if not remote or " " in remote:
+            return _failure(400, "parameterError")
+        if self.active_legs() >= self.max_call_legs:
+            return _failure(400, "participantLimitReached")
+        name = str(form.get("nameLabelOverride", "")) or remote
+        leg = EmuLeg(leg_id=str(uuid.uuid4()), call_id=call.call_id, remote_party=remote, name=name)
+        call.legs[leg.leg_id] = leg
+        start = ET.Element("callLeg", id=leg.leg_id)
+        _sub(start, "displayName", name)
+        _sub(start, "remoteParty", remote)
+        _sub(start, "localAddress", call.name)
+        _sub(start, "type", "sip")
+        _sub(start, "direction", "outgoing")
+        _sub(start, "call", call.call_id)
+        self._cdr("callLegStart", start)
+        leg.timer = asyncio.get_running_loop().create_task(self._ring(call, leg))
+        return _created("callLegs", leg.leg_id)
+
+    def _find_leg(self, leg_id: str) -> tuple[EmuCall, EmuLeg] | None:
+        for call in self.calls.values():
+            leg = call.legs.get(leg_id)
+            if leg is not None:
+                return call, leg
+        return None
+
+    async def _get_call_leg(self, request: web.Request) -> web.Response:
+        found = self._find_leg(request.match_info["id"])
+        if found is None:
+            return _failure(404, "callLegDoesNotExist")
+        _, leg = found
+        element = self._leg_summary(leg)
+        _sub(element, "type", "sip")
+        _sub(element, "direction", "outgoing")
+        configuration = ET.SubElement(element, "configuration")
+        _sub(configuration, "rxAudioMute", "true" if leg.rx_audio_mute else "false")
+        _sub(configuration, "txAudioMute", "false")
+        status = ET.SubElement(element, "status")
+        _sub(status, "state", leg.state)
+        duration = (
+            int((datetime.now(UTC) - leg.connected_at).total_seconds()) if leg.connected_at else 0
+        )
+        _sub(status, "durationSeconds", str(duration))
+        _sub(status, "direction", "outgoing")
+        return _xml(element)
+
+    async def _update_call_leg(self, request: web.Request) -> web.Response:
+        found = self._find_leg(request.match_info["id"])
+        if found is None:
+            return _failure(404, "callLegDoesNotExist")
+        _, leg = found
+        form = await request.post()
+        if "remoteParty" in form:
+            return _failure(400, "parameterError")  # cannot be modified (API reference)
+        if "rxAudioMute" in form:
+            value = str(form["rxAudioMute"]).lower()
+            if value not in ("true", "false"):
+                return _failure(400, "parameterError")
+            leg.rx_audio_mute = value == "true"
+        return web.Response(status=200)
+
+    async def _delete_call_leg(self, request: web.Request) -> web.Response:
+        found = self._find_leg(request.match_info["id"])
+        if found is None:
+            return _failure(404, "callLegDoesNotExist")
+        call, leg = found
+        self._end_leg(call, leg, "localTeardown")
+        return web.Response(status=200)
+
+    # -- call behaviour ---------------------------------------------------------------------
+
+    def answers(self, remote_party: str) -> bool:
+        return self.answering.get(remote_party, self.answer_unknown)
+
+    async def _ring(self, call: EmuCall, leg: EmuLeg) -> None:
+        answers = self.answers(leg.remote_party)
+        await asyncio.sleep(self.ring_delay if answers else self.ring_timeout)
+        if call.legs.get(leg.leg_id) is not leg:
+            return
+        leg.timer = None
+        if not answers:
+            self._end_leg(call, leg, "timeout")
+            return
+        leg.state = "connected"
+        leg.connected_at = datetime.now(UTC)
+        update = ET.Element("callLeg", id=leg.leg_id)
+        _sub(update, "state", "connected")
+        _sub(update, "call", call.call_id)
+        _sub(update, "remoteAddress", leg.remote_party)
+        _sub(update, "deactivated", "false")
+        self._cdr("callLegUpdate", update)
+
+    def remote_hangup(self, leg_id: str) -> None:
+        """The far endpoint hangs up (a leave the orchestrator did not ask for)."""
+        found = self._find_leg(leg_id)
+        if found is not None:
+            self._end_leg(found[0], found[1], "remoteTeardown")
+
+    def _end_leg(self, call: EmuCall, leg: EmuLeg, reason: str) -> None:
+        call.legs.pop(leg.leg_id, None)
+        if leg.timer is not None:
+            leg.timer.cancel()
+        self._legs_completed += 1
+        end = ET.Element("callLeg", id=leg.leg_id)
+        _sub(end, "reason", reason)
+        _sub(end, "remoteTeardown", "true" if reason == "remoteTeardown" else "false")
+        duration = (
+            int((datetime.now(UTC) - leg.connected_at).total_seconds()) if leg.connected_at else 0
+        )
+        _sub(end, "durationSeconds", str(duration))
+        self._cdr("callLegEnd", end)
+
+    # -- CDR push ---------------------------------------------------------------------------
+
+    def _cdr(self, kind: str, payload: ET.Element) -> None:
+        index = next(self._record_index)
+        records = ET.Element("records", session=self.session_id, callBridge=self.call_bridge_id)
+        record = ET.SubElement(
+            records,
+            "record",
+            type=kind,
+            time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            recordIndex=str(index),
+            correlatorIndex=str(index),
+        )
+        record.append(payload)
+        self._cdr_queue.put_nowait(
+            b'<?xml version="1.0"?>\n' + ET.tostring(records, encoding="utf-8")
+        )
+
+    async def _push_cdrs(self) -> None:
+        # One sender, so records arrive in the order they happened, as from a real server.
+        while True:
+            body = await self._cdr_queue.get()
+            for url in list(self.cdr_receivers.values()):
+                assert self._http is not None
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with self._http.post(
+                        url, data=body, headers={"Content-Type": "text/xml"}
+                    ) as response:
+                        await response.read()
+            self._cdr_queue.task_done()
+
+    async def drain_cdrs(self, within: float = 2.0) -> None:
+        """Wait until every CDR produced so far has been sent."""
+        async with asyncio.timeout(within):
+            await self._cdr_queue.join()
