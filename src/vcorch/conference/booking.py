@@ -7,7 +7,8 @@ change-feed entry and the queued invitations, so none of them exists without the
 
 from __future__ import annotations
 
-from collections import defaultdict
+from bisect import bisect_left
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,7 @@ ONLINE_MODES = ("online", "hybrid")
 # Any fixed number: every booking transaction on PostgreSQL queues on it.
 BOOKING_LOCK_KEY = 7_410_002
 MAX_REPORTED_CLASHES = 50
+MAX_OCCURRENCE = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,32 @@ class MeetingListener(Protocol):
     async def meeting_changed(
         self, session: AsyncSession, meeting: Meeting, sites: Sequence[MeetingSite], action: str
     ) -> None: ...
+
+
+EXPANSION_CACHE_SIZE = 50_000
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """A meeting's occurrences: all of them when finite, else the series to expand lazily."""
+
+    finite: tuple[Occurrence, ...] | None
+    series: Series | None
+    sites: dict[datetime, list[tuple[int, int | None]]]
+
+    def between(self, start: datetime, end: datetime) -> list[Occurrence]:
+        if self.series is not None:
+            return between(self.series, start, end, limit=100_000)
+        assert self.finite is not None
+        # Occurrences come sorted by start and last at most a day (the booking rule).
+        first = bisect_left(self.finite, start - MAX_OCCURRENCE, key=lambda o: o.start)
+        found = []
+        for occ in self.finite[first:]:
+            if occ.start >= end:
+                break
+            if occ.end > start:
+                found.append(occ)
+        return found
 
 
 @dataclass(frozen=True)
@@ -174,6 +202,7 @@ class BookingService:
         self._zone = default_zone
         self._clock = clock
         self._listeners = list(listeners)
+        self._expanded: OrderedDict[tuple[int, int], Expansion] = OrderedDict()
 
     def add_listener(self, listener: MeetingListener) -> None:
         self._listeners.append(listener)
@@ -382,7 +411,17 @@ class BookingService:
     ) -> tuple[list[BookedOccurrence], list[tuple[BookedOccurrence, int]], dict[int, str]]:
         """Occurrences of other held meetings in the window: those sharing a room or endpoint,
         and (for the port check) every online one with its number of sites."""
-        base = select(Meeting).where(
+        base = select(
+            Meeting.id,
+            Meeting.version,
+            Meeting.title,
+            Meeting.mode,
+            Meeting.start_at,
+            Meeting.end_at,
+            Meeting.timezone,
+            Meeting.rrule,
+            Meeting.exdates,
+        ).where(
             Meeting.status.in_(HOLDS_RESOURCES),
             Meeting.series_start < end,
             or_(Meeting.series_end.is_(None), Meeting.series_end > start),
@@ -398,50 +437,74 @@ class BookingService:
         conditions = [Meeting.id.in_(sharing), Meeting.id.in_(sharing_override)]
         if online:
             conditions.append(Meeting.mode.in_(ONLINE_MODES))
-        meetings = list((await session.execute(base.where(or_(*conditions)))).scalars())
+        # Plain rows, not ORM objects: a dense calendar puts hundreds of meetings in a window.
+        meetings = list(await session.execute(base.where(or_(*conditions))))
         if not meetings:
             return [], [], {}
         ids = [m.id for m in meetings]
-        sites: dict[int, list[MeetingSite]] = defaultdict(list)
-        for site in (
-            await session.execute(select(MeetingSite).where(MeetingSite.meeting_id.in_(ids)))
-        ).scalars():
-            sites[site.meeting_id].append(site)
-        overrides: dict[int, list[MeetingOverride]] = defaultdict(list)
-        for override in (
-            await session.execute(
-                select(MeetingOverride).where(MeetingOverride.meeting_id.in_(ids))
+        sites: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+        for meeting_id, room_id, endpoint_id in await session.execute(
+            select(MeetingSite.meeting_id, MeetingSite.room_id, MeetingSite.endpoint_id).where(
+                MeetingSite.meeting_id.in_(ids)
             )
-        ).scalars():
-            overrides[override.meeting_id].append(override)
+        ):
+            sites[meeting_id].append((room_id, endpoint_id))
+        missing = [m for m in meetings if (m.id, m.version) not in self._expanded]
+        overrides: dict[int, list[MeetingOverride]] = defaultdict(list)
+        if missing:
+            for override in (
+                await session.execute(
+                    select(MeetingOverride).where(
+                        MeetingOverride.meeting_id.in_([m.id for m in missing if m.rrule])
+                    )
+                )
+            ).scalars():
+                overrides[override.meeting_id].append(override)
         shared: list[BookedOccurrence] = []
         ports: list[tuple[BookedOccurrence, int]] = []
         titles: dict[int, str] = {}
         for meeting in meetings:
             titles[meeting.id] = meeting.title
-            by_key = {o.occurrence_key: o for o in overrides[meeting.id]}
-            series = series_of(meeting, overrides[meeting.id], self._policy)
-            for occ in between(series, start, end, limit=100_000):
-                chosen: list[dict[str, Any]] = (
-                    list(by_key[occ.key].sites or [])
-                    if occ.site_ids is not None and occ.key in by_key
-                    else [
-                        {"room_id": s.room_id, "endpoint_id": s.endpoint_id}
-                        for s in sites[meeting.id]
-                    ]
-                )
+            expanded = self._expansion(meeting, overrides.get(meeting.id, []))
+            default = sites[meeting.id]
+            for occ in expanded.between(start, end):
+                chosen = expanded.sites.get(occ.key, default)
                 booked = BookedOccurrence(
                     meeting.id,
                     occ.key,
                     occ.start,
                     occ.end,
-                    frozenset(int(s["room_id"]) for s in chosen),
-                    frozenset(int(s["endpoint_id"]) for s in chosen if s.get("endpoint_id")),
+                    frozenset(room for room, _ in chosen),
+                    frozenset(endpoint for _, endpoint in chosen if endpoint),
                 )
                 shared.append(booked)
                 if meeting.mode in ONLINE_MODES:
                     ports.append((booked, len(chosen)))
         return shared, ports, titles
+
+    def _expansion(self, meeting: Any, overrides: Sequence[MeetingOverride]) -> Expansion:
+        """The meeting's occurrences, computed once per version (a change bumps the version)."""
+        key = (int(meeting.id), int(meeting.version))
+        cached = self._expanded.get(key)
+        if cached is not None:
+            self._expanded.move_to_end(key)
+            return cached
+        if not meeting.rrule:
+            single = Occurrence(key=meeting.start_at, start=meeting.start_at, end=meeting.end_at)
+            expansion = Expansion((single,), None, {})
+        else:
+            series = series_of(meeting, overrides, self._policy)
+            override_sites = {
+                o.occurrence_key: [(int(s["room_id"]), s.get("endpoint_id")) for s in o.sites]
+                for o in overrides
+                if o.sites is not None
+            }
+            finite = None if series.is_open_ended else tuple(iter_occurrences(series))
+            expansion = Expansion(finite, None if finite is not None else series, override_sites)
+        self._expanded[key] = expansion
+        if len(self._expanded) > EXPANSION_CACHE_SIZE:
+            self._expanded.popitem(last=False)
+        return expansion
 
     async def _check_conflicts(
         self,
