@@ -135,3 +135,28 @@ async def test_availability_shows_busy_rooms_and_free_ports(api: Api, world: Wor
     in_use = {(p["start"], p["in_use"]) for p in body["ports"]}
     assert ("2027-01-04T01:00:00Z", len(created["sites"])) in in_use
     assert all(p["free"] == body["ports_total"] - p["in_use"] for p in body["ports"])
+
+
+async def test_open_ended_series_clashes_beyond_the_stored_horizon(api: Api, world: World) -> None:
+    sec = api.as_(world.tokens["central_sec"])
+    open_ended = meeting(
+        world,
+        title="Giao ban tháng",
+        start=iso(FIRST),
+        end=iso(FIRST + timedelta(hours=1)),
+        rrule="FREQ=MONTHLY;BYMONTHDAY=4",
+    )
+    status, created = await sec.post("/api/meetings", open_ended)
+    assert status == 201, created
+    # Three years on (past the two stored years) the series still holds its rooms.
+    later = datetime(2030, 3, 4, 1, 30, tzinfo=UTC)
+    clash = meeting(world, start=iso(later), end=iso(later + timedelta(hours=1)))
+    status, problem = await sec.post("/api/meetings", clash)
+    assert status == 409, problem
+    assert {c["meeting_id"] for c in problem["clashes"]} == {created["id"]}
+    assert problem["clashes"][0]["occurrence"] == "20300304T010000Z"
+    free_day = datetime(2030, 3, 5, 1, 30, tzinfo=UTC)
+    status, _ = await sec.post(
+        "/api/meetings", meeting(world, start=iso(free_day), end=iso(free_day + timedelta(hours=1)))
+    )
+    assert status == 201

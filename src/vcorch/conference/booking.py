@@ -7,15 +7,14 @@ change-feed entry and the queued invitations, so none of them exists without the
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, delete, or_, select, text
+from sqlalchemy import ColumnElement, Select, delete, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.auth import audit
@@ -27,7 +26,14 @@ from vcorch.conference.errors import (
     PreconditionRequired,
     StaleVersion,
 )
-from vcorch.conference.models import Meeting, MeetingChange, MeetingOverride, MeetingSite
+from vcorch.conference.models import (
+    Meeting,
+    MeetingChange,
+    MeetingOccurrence,
+    MeetingOverride,
+    MeetingSite,
+)
+from vcorch.conference.occurrences import occurrence_rows
 from vcorch.conference.overlap import (
     BookedOccurrence,
     FreeBusy,
@@ -75,32 +81,6 @@ class MeetingListener(Protocol):
     async def meeting_changed(
         self, session: AsyncSession, meeting: Meeting, sites: Sequence[MeetingSite], action: str
     ) -> None: ...
-
-
-EXPANSION_CACHE_SIZE = 50_000
-
-
-@dataclass(frozen=True)
-class Expansion:
-    """A meeting's occurrences: all of them when finite, else the series to expand lazily."""
-
-    finite: tuple[Occurrence, ...] | None
-    series: Series | None
-    sites: dict[datetime, list[tuple[int, int | None]]]
-
-    def between(self, start: datetime, end: datetime) -> list[Occurrence]:
-        if self.series is not None:
-            return between(self.series, start, end, limit=100_000)
-        assert self.finite is not None
-        # Occurrences come sorted by start and last at most a day (the booking rule).
-        first = bisect_left(self.finite, start - MAX_OCCURRENCE, key=lambda o: o.start)
-        found = []
-        for occ in self.finite[first:]:
-            if occ.start >= end:
-                break
-            if occ.end > start:
-                found.append(occ)
-        return found
 
 
 @dataclass(frozen=True)
@@ -153,8 +133,26 @@ def meeting_view(meeting: Meeting, sites: Sequence[MeetingSite]) -> dict[str, An
     }
 
 
+class SeriesFields(Protocol):
+    """What a series is made of: a Meeting, or a plain row with the same columns."""
+
+    start_at: datetime
+    end_at: datetime
+    timezone: str
+    rrule: str | None
+    exdates: list[str]
+
+
+class OverrideFields(Protocol):
+    occurrence_key: datetime
+    start_at: datetime | None
+    end_at: datetime | None
+    cancelled: bool
+    sites: list[dict[str, Any]] | None
+
+
 def series_of(
-    meeting: Meeting, overrides: Iterable[MeetingOverride], policy: BookingPolicy
+    meeting: SeriesFields, overrides: Iterable[OverrideFields], policy: BookingPolicy
 ) -> Series:
     return parse_series(
         start=meeting.start_at,
@@ -202,7 +200,6 @@ class BookingService:
         self._zone = default_zone
         self._clock = clock
         self._listeners = list(listeners)
-        self._expanded: OrderedDict[tuple[int, int], Expansion] = OrderedDict()
 
     def add_listener(self, listener: MeetingListener) -> None:
         self._listeners.append(listener)
@@ -411,37 +408,63 @@ class BookingService:
     ) -> tuple[list[BookedOccurrence], list[tuple[BookedOccurrence, int]], dict[int, str]]:
         """Occurrences of other held meetings in the window: those sharing a room or endpoint,
         and (for the port check) every online one with its number of sites."""
-        base = select(
-            Meeting.id,
-            Meeting.version,
-            Meeting.title,
-            Meeting.mode,
-            Meeting.start_at,
-            Meeting.end_at,
-            Meeting.timezone,
-            Meeting.rrule,
-            Meeting.exdates,
-        ).where(
-            Meeting.status.in_(HOLDS_RESOURCES),
-            Meeting.series_start < end,
-            or_(Meeting.series_end.is_(None), Meeting.series_end > start),
-        )
+        held: list[ColumnElement[bool]] = [Meeting.status.in_(HOLDS_RESOURCES)]
         if exclude is not None:
-            base = base.where(Meeting.id != exclude)
-        sharing = select(MeetingSite.meeting_id).where(
-            or_(MeetingSite.room_id.in_(rooms), MeetingSite.endpoint_id.in_(endpoints))
+            held.append(Meeting.id != exclude)
+        # Stored occurrences: an indexed range on start (no occurrence lasts over a day).
+        stored = await session.execute(
+            select(
+                MeetingOccurrence.meeting_id,
+                MeetingOccurrence.occurrence_key,
+                MeetingOccurrence.start_at,
+                MeetingOccurrence.end_at,
+                MeetingOccurrence.own_sites,
+                Meeting.title,
+                Meeting.mode,
+            )
+            .join(Meeting, Meeting.id == MeetingOccurrence.meeting_id)
+            .where(
+                *held,
+                MeetingOccurrence.cancelled.is_(False),
+                MeetingOccurrence.start_at < end,
+                MeetingOccurrence.start_at > start - MAX_OCCURRENCE,
+                MeetingOccurrence.end_at > start,
+            )
         )
-        sharing_override = select(MeetingOverride.meeting_id).where(
-            MeetingOverride.sites.is_not(None)
+        found: list[tuple[int, Occurrence, bool, str]] = []
+        titles: dict[int, str] = {}
+        for row in stored:
+            titles[row.meeting_id] = row.title
+            occ = Occurrence(key=row.occurrence_key, start=row.start_at, end=row.end_at)
+            found.append((row.meeting_id, occ, row.own_sites, row.mode))
+        # Open-ended series beyond their stored horizon are expanded here.
+        beyond = await session.execute(
+            select(Meeting).where(
+                *held,
+                Meeting.materialized_until.is_not(None),
+                Meeting.materialized_until < end,
+                Meeting.series_start < end,
+            )
         )
-        conditions = [Meeting.id.in_(sharing), Meeting.id.in_(sharing_override)]
-        if online:
-            conditions.append(Meeting.mode.in_(ONLINE_MODES))
-        # Plain rows, not ORM objects: a dense calendar puts hundreds of meetings in a window.
-        meetings = list(await session.execute(base.where(or_(*conditions))))
-        if not meetings:
+        for meeting in beyond.scalars():
+            overrides = list(
+                (
+                    await session.execute(
+                        select(MeetingOverride).where(MeetingOverride.meeting_id == meeting.id)
+                    )
+                ).scalars()
+            )
+            keys_with_sites = {o.occurrence_key for o in overrides if o.sites is not None}
+            horizon = meeting.materialized_until or start
+            for occ in between(
+                series_of(meeting, overrides, self._policy), max(start, horizon), end
+            ):
+                if occ.start >= horizon:
+                    titles[meeting.id] = meeting.title
+                    found.append((meeting.id, occ, occ.key in keys_with_sites, meeting.mode))
+        if not found:
             return [], [], {}
-        ids = [m.id for m in meetings]
+        ids = sorted({meeting_id for meeting_id, _, _, _ in found})
         sites: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
         for meeting_id, room_id, endpoint_id in await session.execute(
             select(MeetingSite.meeting_id, MeetingSite.room_id, MeetingSite.endpoint_id).where(
@@ -449,62 +472,63 @@ class BookingService:
             )
         ):
             sites[meeting_id].append((room_id, endpoint_id))
-        missing = [m for m in meetings if (m.id, m.version) not in self._expanded]
-        overrides: dict[int, list[MeetingOverride]] = defaultdict(list)
-        if missing:
+        own_sites: dict[tuple[int, datetime], list[tuple[int, int | None]]] = {}
+        with_own = sorted({meeting_id for meeting_id, _, own, _ in found if own})
+        if with_own:
             for override in (
                 await session.execute(
                     select(MeetingOverride).where(
-                        MeetingOverride.meeting_id.in_([m.id for m in missing if m.rrule])
+                        MeetingOverride.meeting_id.in_(with_own), MeetingOverride.sites.is_not(None)
                     )
                 )
             ).scalars():
-                overrides[override.meeting_id].append(override)
+                own_sites[(override.meeting_id, override.occurrence_key)] = [
+                    (int(s["room_id"]), s.get("endpoint_id")) for s in override.sites or []
+                ]
         shared: list[BookedOccurrence] = []
         ports: list[tuple[BookedOccurrence, int]] = []
-        titles: dict[int, str] = {}
-        for meeting in meetings:
-            titles[meeting.id] = meeting.title
-            expanded = self._expansion(meeting, overrides.get(meeting.id, []))
-            default = sites[meeting.id]
-            for occ in expanded.between(start, end):
-                chosen = expanded.sites.get(occ.key, default)
-                booked = BookedOccurrence(
-                    meeting.id,
-                    occ.key,
-                    occ.start,
-                    occ.end,
-                    frozenset(room for room, _ in chosen),
-                    frozenset(endpoint for _, endpoint in chosen if endpoint),
-                )
+        # The window holds few occurrences; which of them matter is decided here rather than
+        # in SQL, where an OR over a subquery made PostgreSQL scan every meeting.
+        for meeting_id, occ, own, mode in found:
+            chosen = (
+                own_sites.get((meeting_id, occ.key), sites[meeting_id])
+                if own
+                else sites[meeting_id]
+            )
+            booked = BookedOccurrence(
+                meeting_id,
+                occ.key,
+                occ.start,
+                occ.end,
+                frozenset(room for room, _ in chosen),
+                frozenset(endpoint for _, endpoint in chosen if endpoint),
+            )
+            if booked.rooms & rooms or booked.endpoints & endpoints:
                 shared.append(booked)
-                if meeting.mode in ONLINE_MODES:
-                    ports.append((booked, len(chosen)))
+            if online and mode in ONLINE_MODES:
+                ports.append((booked, len(chosen)))
         return shared, ports, titles
 
-    def _expansion(self, meeting: Any, overrides: Sequence[MeetingOverride]) -> Expansion:
-        """The meeting's occurrences, computed once per version (a change bumps the version)."""
-        key = (int(meeting.id), int(meeting.version))
-        cached = self._expanded.get(key)
-        if cached is not None:
-            self._expanded.move_to_end(key)
-            return cached
-        if not meeting.rrule:
-            single = Occurrence(key=meeting.start_at, start=meeting.start_at, end=meeting.end_at)
-            expansion = Expansion((single,), None, {})
-        else:
-            series = series_of(meeting, overrides, self._policy)
-            override_sites = {
-                o.occurrence_key: [(int(s["room_id"]), s.get("endpoint_id")) for s in o.sites]
-                for o in overrides
-                if o.sites is not None
-            }
-            finite = None if series.is_open_ended else tuple(iter_occurrences(series))
-            expansion = Expansion(finite, None if finite is not None else series, override_sites)
-        self._expanded[key] = expansion
-        if len(self._expanded) > EXPANSION_CACHE_SIZE:
-            self._expanded.popitem(last=False)
-        return expansion
+    async def _materialize(
+        self,
+        session: AsyncSession,
+        meeting: Meeting,
+        series: Series,
+        overrides: Sequence[MeetingOverride],
+    ) -> None:
+        """Store the meeting's occurrences anew (called in every writing transaction)."""
+        await session.execute(
+            delete(MeetingOccurrence).where(MeetingOccurrence.meeting_id == meeting.id)
+        )
+        rows, until = occurrence_rows(
+            meeting.id,
+            series,
+            {o.occurrence_key for o in overrides if o.sites is not None},
+            self._clock(),
+        )
+        if rows:
+            await session.execute(insert(MeetingOccurrence), rows)
+        meeting.materialized_until = until
 
     async def _check_conflicts(
         self,
@@ -685,6 +709,7 @@ class BookingService:
                 for r, e, c in sites
             ]
             session.add_all(site_rows)
+            await self._materialize(session, meeting, series, [])
             record = MeetingRecord(meeting, site_rows)
             await self._record_change(session, actor, record, "create", organizer, None)
             return record
@@ -828,6 +853,7 @@ class BookingService:
             meeting.series_start, meeting.series_end = _span(series)
             meeting.search_text = search_blob(meeting.title, meeting.chair, meeting.external_ref)
             meeting.status = status
+            await self._materialize(session, meeting, series, overrides)
             if "sites" in given:
                 await session.execute(
                     delete(MeetingSite).where(MeetingSite.meeting_id == meeting.id)
@@ -947,6 +973,8 @@ class BookingService:
             if key not in overrides:
                 session.add(row)
             meeting.series_start, meeting.series_end = _span(series)
+            await session.flush()
+            await self._materialize(session, meeting, series, list(merged.values()))
             meeting.version += 1
             meeting.sequence += 1
             meeting.updated_at = self._clock()

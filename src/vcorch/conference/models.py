@@ -21,8 +21,8 @@ class Meeting(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(500))
     search_text: Mapped[str] = mapped_column(Text, default="")
-    kind: Mapped[str] = mapped_column(String(16), index=True)
-    mode: Mapped[str] = mapped_column(String(16), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
     organizer_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     chair: Mapped[str | None] = mapped_column(String(255))
     agenda: Mapped[str | None] = mapped_column(Text)
@@ -35,12 +35,17 @@ class Meeting(Base):
     # Span of all occurrences, moved ones included (the window queries narrow on it);
     # series_end is NULL while the series is open-ended.
     series_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Occurrences are stored up to here (NULL: all of them; an open-ended series is
+    # stored up to a horizon and expanded beyond it on demand).
+    materialized_until: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     series_end: Mapped[datetime | None] = mapped_column(UtcDateTime)
     host_room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"), index=True)
     preferred_bridge: Mapped[str | None] = mapped_column(String(64))
     external_ref: Mapped[str | None] = mapped_column(String(255), index=True)
     invited: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    # No index on status, kind or mode: few distinct values, and on SQLite such an index
+    # lures the planner away from the occurrence window index.
+    status: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=1)
     # RFC 5545 SEQUENCE: raised whenever attendees must update their calendars.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
@@ -80,6 +85,27 @@ class MeetingOverride(Base):
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     # [{"room_id", "endpoint_id"}] replacing the series' sites for this occurrence, or NULL.
     sites: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
+class MeetingOccurrence(Base):
+    """One occurrence of a meeting, stored so that window queries are exact and indexed."""
+
+    __tablename__ = "meeting_occurrences"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "occurrence_key"),
+        Index("ix_meeting_occurrences_window", "start_at", "end_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    occurrence_key: Mapped[datetime] = mapped_column(UtcDateTime)
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # True when this occurrence has its own sites (an override), not the meeting's.
+    own_sites: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class MeetingChange(Base):
