@@ -17,6 +17,9 @@ class Role(StrEnum):
 
 
 USER_ROLES = (Role.ADMIN, Role.SECRETARIAT, Role.OPERATOR, Role.LEADERSHIP)
+# Route access groups, shared by every routes.py so that the policy reads the same everywhere.
+STAFF = USER_ROLES
+EVERYONE = (*USER_ROLES, Role.INTEGRATION)
 
 
 @dataclass(frozen=True)

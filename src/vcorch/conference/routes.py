@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from vcorch.auth.principal import Role
+from vcorch.auth.principal import EVERYONE, Role
 from vcorch.conference import schemas
 from vcorch.conference.booking import MeetingRecord, meeting_view
 from vcorch.conference.errors import (
@@ -37,7 +37,7 @@ routes = ApiRoutes(
     },
 )
 
-READERS = (Role.ADMIN, Role.SECRETARIAT, Role.OPERATOR, Role.LEADERSHIP, Role.INTEGRATION)
+READERS = EVERYONE
 BOOKERS = (Role.ADMIN, Role.SECRETARIAT)
 ID = "{id:[0-9]+}"
 

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from vcorch.auth.principal import Role
+from vcorch.auth.principal import STAFF
 from vcorch.errors import NotFound
 from vcorch.mcu_adapter.base import BridgeEvent, BridgeProtocolError, InboundRequest, NotSupported
 from vcorch.mcu_adapter.registry import BridgeRegistry
@@ -22,7 +22,7 @@ HEALTH_MAX_AGE = web.AppKey("bridge_health_max_age", float)
 LAST_REFRESH = web.AppKey("bridge_health_refreshed", list[float])
 
 routes = ApiRoutes(tag="Bridges")
-VIEWERS = (Role.ADMIN, Role.SECRETARIAT, Role.OPERATOR, Role.LEADERSHIP)
+VIEWERS = STAFF
 
 
 class BridgeOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vcorch.auth.principal import Role
+from vcorch.auth.principal import EVERYONE, STAFF, Role
 from vcorch.errors import PermissionDenied
 from vcorch.rooms import schemas
 from vcorch.rooms.errors import DuplicateCode, UnitTreeError
@@ -26,8 +26,7 @@ routes = ApiRoutes(
     },
 )
 
-READERS = (Role.ADMIN, Role.SECRETARIAT, Role.OPERATOR, Role.LEADERSHIP, Role.INTEGRATION)
-STAFF = (Role.ADMIN, Role.SECRETARIAT, Role.OPERATOR, Role.LEADERSHIP)
+READERS = EVERYONE
 UNIT_WRITERS = (Role.ADMIN,)
 ROOM_WRITERS = (Role.ADMIN, Role.SECRETARIAT)
 ENDPOINT_WRITERS = (Role.ADMIN, Role.SECRETARIAT, Role.OPERATOR)
