@@ -641,14 +641,10 @@ class BookingService:
         for listener in self._listeners:
             await listener.meeting_changed(session, record.meeting, record.sites, action)
 
-    def _status_for(self, requested: str, end: datetime, series: Series) -> str:
+    def _status_for(self, requested: str, series_end: datetime | None) -> str:
         if requested == "draft":
             return "draft"
-        finished = (
-            not series.is_open_ended
-            and _span(series)[1] is not None
-            and (_span(series)[1] or end) <= self._clock()
-        )
+        finished = series_end is not None and series_end <= self._clock()
         # A meeting recorded after the fact is held as declared; it takes no resources now.
         return "ended" if finished else "scheduled"
 
@@ -670,12 +666,12 @@ class BookingService:
                 raise InvalidInput(
                     "unknown room", problems=[FieldProblem("host_room_id", "no such room")]
                 )
-            status = self._status_for(data.status, data.end, series)
+            series_start, series_end = _span(series)
+            status = self._status_for(data.status, series_end)
             if status == "scheduled":
                 await self._check_conflicts(
                     session, None, series, data.mode, organizer, data.preferred_bridge, sites, {}
                 )
-            series_start, series_end = _span(series)
             meeting = Meeting(
                 title=data.title,
                 search_text=search_blob(data.title, data.chair, data.external_ref),
@@ -811,10 +807,9 @@ class BookingService:
                 raise InvalidInput(
                     "unknown room", problems=[FieldProblem("host_room_id", "no such room")]
                 )
+            series_start, series_end = _span(series)
             status = self._status_for(
-                data.status or ("draft" if meeting.status == "draft" else "scheduled"),
-                series.end,
-                series,
+                data.status or ("draft" if meeting.status == "draft" else "scheduled"), series_end
             )
             if status == "scheduled":
                 await self._check_conflicts(
@@ -850,7 +845,7 @@ class BookingService:
             )
             meeting.rrule = series.rrule
             meeting.exdates = sorted(_iso(d) for d in series.exdates)
-            meeting.series_start, meeting.series_end = _span(series)
+            meeting.series_start, meeting.series_end = series_start, series_end
             meeting.search_text = search_blob(meeting.title, meeting.chair, meeting.external_ref)
             meeting.status = status
             await self._materialize(session, meeting, series, overrides)

@@ -16,6 +16,7 @@ from vcorch.conference.errors import (
     PreconditionRequired,
     StaleVersion,
 )
+from vcorch.conference.recurrence import occurrence_key_text
 from vcorch.errors import FieldProblem, InvalidInput
 from vcorch.web.api import (
     ApiRequest,
@@ -184,7 +185,7 @@ async def list_occurrences(req: ApiRequest) -> web.StreamResponse:
     )
     items = [
         schemas.OccurrenceOut(
-            key=occ.key.strftime("%Y%m%dT%H%M%SZ"),
+            key=occurrence_key_text(occ.key),
             start=occ.start,
             end=occ.end,
             cancelled=occ.cancelled,

@@ -9,7 +9,7 @@ from vcorch.auth import audit
 from vcorch.auth.principal import Actor
 from vcorch.rooms.demo_data import CENTRAL_NAME, LOWER_UNITS, PROVINCES, VENDORS
 from vcorch.rooms.models import Endpoint, Room, Unit
-from vcorch.rooms.service import endpoint_view, room_view, unit_view
+from vcorch.rooms.service import endpoint_view, insert_unit, room_view, unit_view
 from vcorch.text import search_blob
 
 
@@ -19,27 +19,7 @@ async def _unit(
     unit = (await session.execute(select(Unit).where(Unit.code == code))).scalar_one_or_none()
     if unit is not None:
         return unit
-    unit = Unit(
-        code=code,
-        name=name,
-        level=level,
-        parent_id=parent.id,
-        path="",
-        search_text=search_blob(code, name),
-    )
-    session.add(unit)
-    await session.flush()
-    unit.path = f"{parent.path}{unit.id}/"
-    audit.record(
-        session,
-        actor,
-        action="create",
-        entity="unit",
-        entity_id=unit.id,
-        unit_path=unit.path,
-        after=unit_view(unit),
-    )
-    return unit
+    return await insert_unit(session, actor, code=code, name=name, level=level, parent=parent)
 
 
 async def _room_with_endpoint(

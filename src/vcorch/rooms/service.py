@@ -100,6 +100,45 @@ async def _page(
     return Listing(rows, last_id)
 
 
+async def insert_unit(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    code: str,
+    name: str,
+    level: str,
+    parent: Unit,
+    timezone: str | None = None,
+) -> Unit:
+    """Add a unit under ``parent`` with its materialised path, and audit it.
+
+    The caller has checked the tree's rules (scope, level order, free code).
+    """
+    unit = Unit(
+        code=code,
+        name=name,
+        level=level,
+        parent_id=parent.id,
+        path="",
+        timezone=timezone,
+        search_text=search_blob(code, name),
+    )
+    session.add(unit)
+    # The path holds the unit's own id, known only once it is inserted.
+    await session.flush()
+    unit.path = f"{parent.path}{unit.id}/"
+    audit.record(
+        session,
+        actor,
+        action="create",
+        entity="unit",
+        entity_id=unit.id,
+        unit_path=unit.path,
+        after=unit_view(unit),
+    )
+    return unit
+
+
 class RoomsService:
     def __init__(
         self,
@@ -238,33 +277,20 @@ class RoomsService:
                 raise DuplicateCode(
                     "unit code in use", problems=[FieldProblem("code", "already in use")]
                 )
-            unit = Unit(
-                code=data.code,
-                name=data.name,
-                level=level.code,
-                parent_id=parent.id,
-                path="",
-                timezone=data.timezone,
-                search_text=search_blob(data.code, data.name),
-            )
-            session.add(unit)
             try:
-                await session.flush()
+                return await insert_unit(
+                    session,
+                    actor,
+                    code=data.code,
+                    name=data.name,
+                    level=level.code,
+                    parent=parent,
+                    timezone=data.timezone,
+                )
             except IntegrityError as err:
                 raise DuplicateCode(
                     "unit code in use", problems=[FieldProblem("code", "already in use")]
                 ) from err
-            unit.path = f"{parent.path}{unit.id}/"
-            audit.record(
-                session,
-                actor,
-                action="create",
-                entity="unit",
-                entity_id=unit.id,
-                unit_path=unit.path,
-                after=unit_view(unit),
-            )
-            return unit
 
     async def update_unit(self, actor: Actor, unit_id: int, data: schemas.UnitUpdate) -> Unit:
         given = data.model_fields_set
