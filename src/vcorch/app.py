@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -163,8 +163,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[REGISTRY] = registry
     app[HEALTH_MAX_AGE] = BRIDGE_HEALTH_SECONDS
     app[LAST_REFRESH] = []
+    # Work only the scheduler leader runs (one process of several on PostgreSQL): each entry
+    # is a coroutine function run until cancelled.  Packages append to it above this line.
+    leader_work: list[Callable[[], Awaitable[None]]] = []
     background: list[asyncio.Task[None]] = []
     if app[BACKGROUND]:
+        background.extend(
+            asyncio.create_task(work(), name=getattr(work, "__qualname__", "leader-work"))
+            for work in leader_work
+        )
         background.append(
             asyncio.create_task(
                 outbox.run_forever(
