@@ -30,6 +30,10 @@ class IssuedToken:
     expires_in: int
 
 
+# Tokens issued by a sibling process whose clock runs slightly ahead are still accepted.
+IAT_LEEWAY_SECONDS = 60
+
+
 class TokenService:
     def __init__(self, key: str, ttl_seconds: int, clock: Callable[[], datetime]) -> None:
         self._key = key
@@ -57,8 +61,13 @@ class TokenService:
                 algorithms=["HS256"],
                 audience=AUDIENCE,
                 issuer=ISSUER,
-                # Expiry is checked below against our clock, which tests can move.
-                options={"require": ["exp", "iat", "sub", "jti"], "verify_exp": False},
+                # Expiry and issue time are checked below against our clock (which tests
+                # can move), not the library's wall clock.
+                options={
+                    "require": ["exp", "iat", "sub", "jti"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError as err:
             raise InvalidToken("the token is not valid") from err
@@ -68,8 +77,11 @@ class TokenService:
             version = int(claims.get("tv", 0))
         except (ValueError, TypeError) as err:
             raise InvalidToken("the token is not valid") from err
-        if int(claims["exp"]) <= self._clock().timestamp():
+        now = self._clock().timestamp()
+        if int(claims["exp"]) <= now:
             raise InvalidToken("the token has expired")
+        if int(claims["iat"]) > now + IAT_LEEWAY_SECONDS:
+            raise InvalidToken("the token is not valid yet")
         if kind not in ("user", "client"):
             raise InvalidToken("the token is not valid")
         expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=self._clock().tzinfo)

@@ -1,0 +1,210 @@
+"""A meeting comes up by itself at its time, keeps its sites, moves when its bridge dies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from tests.api import Api, FakeClock
+from tests.orchestration.conftest import book, settle
+from tests.world import World
+from vcorch.app import ORCHESTRATOR, SCHEDULER
+from vcorch.auth.principal import SYSTEM_ACTOR
+from vcorch.conference.models import ExecutedJob, MeetingRun
+from vcorch.conference.orchestrator import Orchestrator
+from vcorch.mcu_adapter.routes import REGISTRY
+from vcorch.mcu_adapter.simulated import SimulatedBridge
+from vcorch.web.keys import SESSIONS
+
+
+def states(live: dict[str, Any], world: World) -> dict[str, str]:
+    names = {room_id: code for code, room_id in world.rooms.items()}
+    return {names[s["room_id"]]: s["state"] for s in live["sites"]}
+
+
+async def live_of(api: Api, world: World, meeting_id: int, who: str = "central_sec") -> Any:
+    status, body = await api.as_(await api.login(who)).get(f"/api/meetings/{meeting_id}/live")
+    assert status == 200, body
+    return body
+
+
+def sim(app: Any, name: str) -> SimulatedBridge:
+    bridge = app[REGISTRY][name]
+    assert isinstance(bridge, SimulatedBridge)
+    return bridge
+
+
+async def test_a_meeting_launches_at_its_time_and_ends_at_its_end(
+    app_client: Any, api: Api, world: World, clock: FakeClock
+) -> None:
+    app = app_client.server.app
+    start = clock.now.replace(microsecond=0) + timedelta(minutes=20)
+    meeting_id = await book(api, world, start)
+    scheduler = app[SCHEDULER]
+
+    # Nothing runs before its time; the pre-flight runs 30 min before (here: catch-up
+    # rules say it is not owed, since the scheduler was never alive before).
+    assert await scheduler.tick() == []
+    clock.now = start - timedelta(minutes=5)
+    ran = await scheduler.tick()
+    assert any(job.startswith("launch:") for job in ran), ran
+    await settle(app, clock)
+
+    live = await live_of(api, world, meeting_id)
+    assert live["status"] == "live"
+    assert states(live, world) == {
+        "central": "connected",
+        "lao-cai": "connected",
+        "lao-cai.bac-ha": "connected",
+        "dien-bien": "fallback",
+    }
+    fallback = next(s for s in live["sites"] if s["state"] == "fallback")
+    assert fallback["fallback_url"].startswith("http://127.0.0.1:8080/join/")
+    assert fallback["last_error"]
+    assert {b["name"] for b in live["bridges"] if b["active"]} == {"mcu-a"}
+    # Every connected site is on the bridge exactly once.
+    conference = next(iter(sim(app, "mcu-a").mcu._conferences.values()))
+    per_site = Counter(leg.site_id for leg in conference.legs.values())
+    assert sorted(per_site.values()) == [1, 1, 1]
+
+    clock.now = start + timedelta(minutes=60)
+    ran = await scheduler.tick()
+    assert any(job.startswith("end:") for job in ran), ran
+    live = await live_of(api, world, meeting_id)
+    assert live["status"] == "ended"
+    assert set(states(live, world).values()) == {"disconnected"}
+    assert sim(app, "mcu-a").mcu.ports_in_use() == 0
+
+
+async def test_a_dead_bridge_moves_the_meeting_and_the_sites_follow(
+    app_client: Any, api: Api, world: World, clock: FakeClock
+) -> None:
+    app = app_client.server.app
+    start = clock.now.replace(microsecond=0) + timedelta(minutes=3)
+    meeting_id = await book(api, world, start)
+    status, _ = await api.as_(world.tokens["central_sec"]).post(f"/api/meetings/{meeting_id}/start")
+    assert status == 202
+    await settle(app, clock)
+    assert states(await live_of(api, world, meeting_id), world)["lao-cai"] == "connected"
+
+    sim(app, "mcu-a").mcu.down = True
+    for _ in range(3):
+        await app[ORCHESTRATOR].step_all()
+    await settle(app, clock)
+
+    live = await live_of(api, world, meeting_id)
+    assert live["status"] == "live"
+    active = [b["name"] for b in live["bridges"] if b["active"]]
+    assert active == ["mcu-b"]
+    assert states(live, world)["lao-cai"] == "connected"
+    assert states(live, world)["central"] == "connected"
+    failover = [i for i in live["incidents"] if i["kind"] == "failover"]
+    assert failover and failover[0]["from_bridge"] == "mcu-a"
+    assert failover[0]["to_bridge"] == "mcu-b"
+
+
+async def test_a_launch_cut_off_midway_and_resumed_never_calls_a_site_twice(
+    app_client: Any, api: Api, world: World, clock: FakeClock
+) -> None:
+    app = app_client.server.app
+    start = clock.now.replace(microsecond=0) + timedelta(minutes=3)
+    meeting_id = await book(api, world, start)
+    first: Orchestrator = app[ORCHESTRATOR]
+    bridge = sim(app, "mcu-a")
+    # Slow calls, one at a time: the cut falls between placing calls and recording them.
+    bridge.mcu.settings = type(bridge.mcu.settings)(
+        **{**bridge.mcu.settings.__dict__, "latency": 0.05}
+    )
+    run_id, _ = await first.claim(meeting_id, None, SYSTEM_ACTOR)
+    step = asyncio.create_task(first.step(run_id))
+    await asyncio.sleep(0.2)
+    step.cancel()
+    await asyncio.gather(step, return_exceptions=True)
+    placed_before = bridge.mcu.api_calls
+
+    # A new process (a new orchestrator over the same database and the same far side).
+    second = Orchestrator(app[SESSIONS], app[REGISTRY], clock, first.policy, links=first.links)
+    for _ in range(8):
+        await second.step_all()
+        await asyncio.sleep(0.08)
+        clock.advance(seconds=5)
+    assert bridge.mcu.api_calls > placed_before
+
+    conference = next(iter(bridge.mcu._conferences.values()))
+    per_site = Counter(leg.site_id for leg in conference.legs.values())
+    assert per_site and max(per_site.values()) == 1, per_site
+    live = await live_of(api, world, meeting_id)
+    assert states(live, world)["lao-cai"] == "connected"
+    assert states(live, world)["central"] == "connected"
+
+
+async def test_a_start_missed_while_down_is_launched_late_or_marked_missed(
+    app_client: Any, api: Api, world: World, clock: FakeClock
+) -> None:
+    app = app_client.server.app
+    scheduler = app[SCHEDULER]
+    base = clock.now.replace(microsecond=0)
+    soon = await book(
+        api, world, base + timedelta(minutes=10), sites=[{"room_id": world.rooms["central"]}]
+    )
+    other_rooms = [{"room_id": world.rooms["dien-bien"]}]
+    long_ago = await book(
+        api,
+        world,
+        base + timedelta(minutes=15),
+        sites=other_rooms,
+        host_room_id=None,
+        title="Tập huấn chuyển đổi số",
+    )
+    await scheduler.tick()  # alive now; then "down" for a while
+    clock.now = base + timedelta(minutes=33)
+    await scheduler.tick()
+    # Both started more than the 15 min grace ago while no scheduler ran: missed.
+    async with app[SESSIONS]() as session:
+        runs = {
+            r.meeting_id: r.status for r in (await session.execute(select(MeetingRun))).scalars()
+        }
+    assert runs == {soon: "missed", long_ago: "missed"}
+    live = await live_of(api, world, soon)
+    assert live["status"] == "missed"
+
+
+async def test_a_late_start_within_the_grace_window_is_launched(
+    app_client: Any, api: Api, world: World, clock: FakeClock
+) -> None:
+    app = app_client.server.app
+    scheduler = app[SCHEDULER]
+    base = clock.now.replace(microsecond=0)
+    meeting_id = await book(api, world, base + timedelta(minutes=10))
+    await scheduler.tick()
+    clock.now = base + timedelta(minutes=16)  # 6 min after the start, inside the grace
+    ran = await scheduler.tick()
+    assert f"launch:{meeting_id}:" in " ".join(ran)
+    await settle(app, clock)
+    assert (await live_of(api, world, meeting_id))["status"] == "live"
+
+
+async def test_pre_flight_and_end_warning_run_once_whoever_runs_them(
+    app_client: Any, api: Api, world: World, clock: FakeClock
+) -> None:
+    app = app_client.server.app
+    scheduler = app[SCHEDULER]
+    base = clock.now.replace(microsecond=0)
+    meeting_id = await book(api, world, base + timedelta(minutes=40))
+    await scheduler.tick()
+    clock.now = base + timedelta(minutes=11)  # pre-flight is 30 min before the start
+    ran = await scheduler.tick()
+    assert [j for j in ran if j.startswith("preflight:")] == [
+        f"preflight:{meeting_id}:" + ran[0].split(":")[2]
+    ]
+    # Another scheduler (a new leader) planning the same moment does not run it again.
+    again = await scheduler.tick()
+    assert not [j for j in again if j.startswith("preflight:")]
+    async with app[SESSIONS]() as session:
+        done = (await session.execute(select(ExecutedJob))).scalars().all()
+    assert [j.kind for j in done] == ["preflight"]
+    assert done[0].outcome and "endpoints answer" in done[0].outcome
