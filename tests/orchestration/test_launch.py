@@ -13,8 +13,9 @@ from tests.api import Api, FakeClock
 from tests.orchestration.conftest import book, settle
 from tests.world import World
 from vcorch.app import ORCHESTRATOR, SCHEDULER
+from vcorch.auth.models import User
 from vcorch.auth.principal import SYSTEM_ACTOR
-from vcorch.conference.models import ExecutedJob, MeetingRun
+from vcorch.conference.models import ExecutedJob, MeetingRun, OutboxMail
 from vcorch.conference.orchestrator import Orchestrator
 from vcorch.mcu_adapter.routes import REGISTRY
 from vcorch.mcu_adapter.simulated import SimulatedBridge
@@ -197,6 +198,10 @@ async def test_pre_flight_and_end_warning_run_once_whoever_runs_them(
     scheduler = app[SCHEDULER]
     base = clock.now.replace(microsecond=0)
     meeting_id = await book(api, world, base + timedelta(minutes=40))
+    async with app[SESSIONS].begin() as session:
+        operator = await session.scalar(select(User).where(User.username == "laocai_op"))
+        assert operator is not None
+        operator.email = "van.hanh@laocai.gov.vn"
     await scheduler.tick()
     clock.now = base + timedelta(minutes=11)  # pre-flight is 30 min before the start
     ran = await scheduler.tick()
@@ -209,4 +214,14 @@ async def test_pre_flight_and_end_warning_run_once_whoever_runs_them(
     async with app[SESSIONS]() as session:
         done = (await session.execute(select(ExecutedJob))).scalars().all()
     assert [j.kind for j in done] == ["preflight"]
-    assert done[0].outcome and "endpoints answer" in done[0].outcome
+    # The sites' endpoints (addresses under example.vn) do not answer: the operators of
+    # Lào Cai hear about their two rooms (the province's and the commune's) before the start.
+    assert done[0].outcome and done[0].outcome.startswith("0/4 endpoints answer")
+    async with app[SESSIONS]() as session:
+        mails = (await session.execute(select(OutboxMail))).scalars().all()
+    warned = [m for m in mails if m.subject.startswith("Kiểm tra trước họp")]
+    assert sorted(m.subject for m in warned) == [
+        "Kiểm tra trước họp: Phòng họp lao-cai không phản hồi",
+        "Kiểm tra trước họp: Phòng họp lao-cai.bac-ha không phản hồi",
+    ]
+    assert {tuple(m.recipients) for m in warned} == {("van.hanh@laocai.gov.vn",)}

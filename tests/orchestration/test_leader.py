@@ -69,11 +69,11 @@ def serve(url: str, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
         )
 
 
-async def leader_after(url: str, since: float, timeout: float) -> str:
+async def leader_after(url: str, since: float, within: float) -> str:
     """The scheduler leader recorded after the monotonic instant ``since``."""
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     seen = None
     try:
         while time.monotonic() < deadline:
@@ -86,7 +86,7 @@ async def leader_after(url: str, since: float, timeout: float) -> str:
             await asyncio.sleep(0.2)
     finally:
         await engine.dispose()
-    raise AssertionError(f"no leader within {timeout} s (last seen {seen})")
+    raise AssertionError(f"no leader within {within} s (last seen {seen})")
 
 
 async def test_one_leader_and_a_takeover_within_seconds(database: str, tmp_path: Path) -> None:
@@ -94,18 +94,18 @@ async def test_one_leader_and_a_takeover_within_seconds(database: str, tmp_path:
     second = serve(database, tmp_path, "second")
     processes = {first.pid: first, second.pid: second}
     try:
-        leader = await leader_after(database, time.monotonic(), timeout=30)
+        leader = await leader_after(database, time.monotonic(), within=30)
         leader_pid = int(leader.rsplit(":", 1)[1])
         assert leader_pid in processes
         # It stays the leader: the other process does not take over while it lives.
         await asyncio.sleep(1.5)
-        assert await leader_after(database, time.monotonic(), timeout=5) == leader
+        assert await leader_after(database, time.monotonic(), within=5) == leader
 
         os.kill(leader_pid, signal.SIGKILL)
         processes[leader_pid].wait(timeout=10)
         killed_at = time.monotonic()
         survivor = next(pid for pid in processes if pid != leader_pid)
-        new_leader = await leader_after(database, killed_at, timeout=15)
+        new_leader = await leader_after(database, killed_at, within=15)
         took = time.monotonic() - killed_at
         assert int(new_leader.rsplit(":", 1)[1]) == survivor
         assert took < 10, f"took over after {took:.1f} s"
