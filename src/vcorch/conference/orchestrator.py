@@ -193,6 +193,18 @@ class StepOutcome:
     changes: list[SiteChange] = field(default_factory=list)
 
 
+def _address_key(address: str) -> str:
+    """An address as bridges may list it back: a Cisco Meeting Server names the remote
+    party ``room@host`` for the ``sip:room@host`` vcorch dialled (and may add URI
+    parameters); a process that restarted knows a call placed before only by it."""
+    value = address.strip().lower()
+    for scheme in ("sip:", "sips:", "h323:"):
+        if value.startswith(scheme):
+            value = value[len(scheme) :]
+            break
+    return value.split(";", 1)[0]
+
+
 def _kind(value: str | None) -> EndpointKind | None:
     kinds: dict[str | None, EndpointKind] = {"sip": "sip", "h323": "h323", "webrtc": "webrtc"}
     return kinds.get(value)
@@ -515,8 +527,8 @@ class Orchestrator:
                 for bridge_name, _, ref, _ in created:
                     await self._quietly_end(bridge_name, ref)
                 continue
-            await self._link_cascades(created)
-            await self._store_generation(view, created, plan.unplaced, now)
+            links = await self._link_cascades(created)
+            await self._store_generation(view, created, plan.unplaced, now, links)
             return
         await self._store_generation(view, [], tuple(s.id for s in pending), now)
 
@@ -526,19 +538,24 @@ class Orchestrator:
 
     async def _link_cascades(
         self, created: Sequence[tuple[str, bool, ConferenceRef, tuple[int, ...]]]
-    ) -> None:
+    ) -> dict[str, str]:
+        """Link every cascaded conference to the host one; the links' call legs by bridge."""
         hosts = [ref for _, host, ref, _ in created if host]
         if not hosts:
-            return
+            return {}
         host_ref = hosts[0]
         host_bridge = self._registry[host_ref.bridge]
+        links: dict[str, str] = {}
         for _, host, ref, _ in created:
             if host:
                 continue
             try:
-                await host_bridge.cascade(host_ref, ref, ref.extra.get("dial_in", ""))
+                leg = await host_bridge.cascade(host_ref, ref, ref.extra.get("dial_in", ""))
             except BridgeError as err:
                 log.warning("cascade %s -> %s failed: %s", host_ref.bridge, ref.bridge, err.reason)
+                continue
+            links[ref.bridge] = leg.participant_id
+        return links
 
     async def _store_generation(
         self,
@@ -546,6 +563,7 @@ class Orchestrator:
         created: Sequence[tuple[str, bool, ConferenceRef, tuple[int, ...]]],
         unplaced: Sequence[int],
         now: datetime,
+        links: dict[str, str] | None = None,
     ) -> None:
         reasons: dict[int, str] = dict.fromkeys(unplaced, "no bridge can call this site now")
         async with self._sessions.begin() as session:
@@ -567,6 +585,7 @@ class Orchestrator:
                     extra=dict(ref.extra),
                     role="host" if host else "cascade",
                     active=True,
+                    link_participant_id=(links or {}).get(bridge_name),
                     created_at=now,
                 )
                 session.add(row)
@@ -732,8 +751,13 @@ class Orchestrator:
                 if participant.participant_id == site.participant_id:
                     return participant
         if site.address:
+            wanted = _address_key(site.address)
             for participant in listed:
-                if participant.address == site.address and participant.site_id is None:
+                if (
+                    participant.address is not None
+                    and participant.site_id is None
+                    and _address_key(participant.address) == wanted
+                ):
                     return participant
         return None
 
@@ -1045,15 +1069,18 @@ class Orchestrator:
                 " (dùng được đến khi cuộc họp kết thúc):\n"
                 f"{url or '(chưa cấu hình cầu WebRTC)'}\n"
             )
-            site.operators_told = await queue_mail(
-                session,
-                dedupe_key=f"fallback:{run.id}:{site.id}",
-                meeting_id=meeting.id,
-                recipients=recipients,
-                subject=f"Dự phòng WebRTC: {room_name} — {meeting.title}",
-                body=body,
-                now=now,
-            ) or not recipients
+            site.operators_told = (
+                await queue_mail(
+                    session,
+                    dedupe_key=f"fallback:{run.id}:{site.id}",
+                    meeting_id=meeting.id,
+                    recipients=recipients,
+                    subject=f"Dự phòng WebRTC: {room_name} — {meeting.title}",
+                    body=body,
+                    now=now,
+                )
+                or not recipients
+            )
             log.warning("run %s: %s falls back to WebRTC: %s", run.id, room_name, reason)
 
     def fallback_url(self, run_site_id: int, meeting_id: int, expires_at: datetime) -> str | None:

@@ -86,6 +86,7 @@ class SimulatedBridge(Bridge):
         events_polled=True,
         mute=True,
         disconnect=True,
+        cascade=True,
     )
 
     def __init__(self, config: BridgeConfig, context: BridgeContext) -> None:
@@ -187,7 +188,13 @@ class SimulatedBridge(Bridge):
     async def create_conference(self, spec: ConferenceSpec) -> ConferenceRef:
         # Creating is keyed by spec.key on the far side, so repeating it is safe.
         conference_id = await self._call("create", lambda: self.mcu.create(spec.key, spec.title))
-        return ConferenceRef(bridge=self.name, conference_id=conference_id, extra={"key": spec.key})
+        # The address another MCU calls to link to this conference (a cascade).
+        dial_in = f"sip:{conference_id}@{self.name}.mcu.invalid"
+        return ConferenceRef(
+            bridge=self.name,
+            conference_id=conference_id,
+            extra={"key": spec.key, "dial_in": dial_in},
+        )
 
     async def end_conference(self, ref: ConferenceRef) -> None:
         await self._call("end", lambda: self.mcu.end(ref.conference_id))
@@ -209,6 +216,16 @@ class SimulatedBridge(Bridge):
             )
         except DialFailed as err:
             raise DialFailed(self.name, err.reason, site_id=target.site_id) from err
+        return ParticipantRef(conference_id=ref.conference_id, participant_id=leg_id)
+
+    async def cascade(
+        self, ref: ConferenceRef, remote: ConferenceRef, remote_address: str
+    ) -> ParticipantRef:
+        leg_id = await self._call(
+            "link",
+            lambda: self.mcu.link(ref.conference_id, remote_address, f"cascade {remote.bridge}"),
+            idempotent=False,
+        )
         return ParticipantRef(conference_id=ref.conference_id, participant_id=leg_id)
 
     async def participants(self, ref: ConferenceRef) -> list[Participant]:

@@ -173,6 +173,26 @@ class SimulatedMcu:
         timer.add_done_callback(self._timers.discard)
         return leg.leg_id
 
+    async def link(self, conference_id: str, address: str, display_name: str) -> str:
+        """Call another MCU's conference (a cascade): the link is up at once."""
+        await self._api()
+        conference = self._conference(conference_id)
+        if self.ports_in_use() >= self.settings.ports:
+            raise SimMcuError("capacity", f"all {self.settings.ports} ports in use")
+        if not address.strip():
+            raise SimMcuError("unknown_address", "empty address")
+        leg = SimLeg(
+            f"{conference_id}-l{next(self._ids)}",
+            address,
+            "sip",
+            display_name,
+            None,
+            state="connected",
+            joined_at=self._clock(),
+        )
+        conference.legs[leg.leg_id] = leg
+        return leg.leg_id
+
     async def legs(self, conference_id: str) -> list[SimLeg]:
         await self._api()
         return list(self._conference(conference_id).legs.values())
