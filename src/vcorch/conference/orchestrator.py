@@ -312,24 +312,28 @@ class Orchestrator:
         )
         session.add(run)
         await session.flush()
-        for room_id, endpoint_id, meeting_site_id in await self._sites_of(
-            session, meeting, occurrence
-        ):
-            room = await session.get(Room, room_id)
-            if room is None:
-                continue
-            session.add(
-                RunSite(
-                    run_id=run.id,
-                    meeting_site_id=meeting_site_id,
-                    room_id=room_id,
-                    endpoint_id=endpoint_id,
-                    unit_id=room.unit_id,
-                    state="pending",
-                    since=now,
-                    attempts=0,
+        sites = await self._sites_of(session, meeting, occurrence)
+        unit_of = dict(
+            (
+                await session.execute(
+                    select(Room.id, Room.unit_id).where(Room.id.in_([s[0] for s in sites]))
                 )
+            ).all()
+        )
+        session.add_all(
+            RunSite(
+                run_id=run.id,
+                meeting_site_id=meeting_site_id,
+                room_id=room_id,
+                endpoint_id=endpoint_id,
+                unit_id=unit_of[room_id],
+                state="pending",
+                since=now,
+                attempts=0,
             )
+            for room_id, endpoint_id, meeting_site_id in sites
+            if room_id in unit_of
+        )
         organizer = await session.get(Unit, meeting.organizer_unit_id)
         audit.record(
             session,
