@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
 from tests.janus_harness.peer import loopback_ice
-from tests.janus_harness.server import JanusProcess, JanusSettings, build_shim, require_janus
 from vcorch.monitoring.probes.webrtc import JanusEchoProbe, clock_rate
-
-
-@pytest.fixture(scope="module")
-def janus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    require_janus()
-    process = JanusProcess(tmp_path_factory.mktemp("janus-echo"), JanusSettings())
-    process.start(shim=build_shim())
-    try:
-        yield process.http_url
-    finally:
-        process.stop()
 
 
 @pytest.fixture

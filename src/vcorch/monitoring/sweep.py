@@ -122,6 +122,31 @@ class Sweeper:
         """Probe every target once; ``now`` stamps every observation of this sweep."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        results = await self._probe_all(targets)
+        changes = self._fold(targets, results, now)
+        report = SweepReport(
+            now,
+            [
+                (target, result or down("not probed"))
+                for target, result in zip(targets, results, strict=True)
+            ],
+            changes,
+            loop.time() - started,
+        )
+        if self._sink is not None:
+            await self._sink.record(report)
+        return report
+
+    async def probe(self, targets: Sequence[SweepTarget]) -> list[ProbeResult]:
+        """Probe every target once, without touching any state: results in target order.
+
+        For callers that keep the state elsewhere (the database, shared by processes).
+        Unlike :meth:`sweep`, calls may overlap as long as their targets do not.
+        """
+        results = await self._probe_all(targets)
+        return [result or down("not probed") for result in results]
+
+    async def _probe_all(self, targets: Sequence[SweepTarget]) -> list[ProbeResult | None]:
         results: list[ProbeResult | None] = [None] * len(targets)
         ready: list[SipUdpTarget] = []  # SIP over UDP, address known: the one-socket batch
         ready_at: list[int] = []
@@ -148,19 +173,7 @@ class Sweeper:
             self._sweep_sip_udp(targets, ready, ready_at, names, results),
             self._run_pool(others, lambda index: self._probe_one(targets[index]), results),
         )
-        changes = self._fold(targets, results, now)
-        report = SweepReport(
-            now,
-            [
-                (target, result or down("not probed"))
-                for target, result in zip(targets, results, strict=True)
-            ],
-            changes,
-            loop.time() - started,
-        )
-        if self._sink is not None:
-            await self._sink.record(report)
-        return report
+        return results
 
     # -- probing -------------------------------------------------------------------------
 
@@ -257,11 +270,11 @@ class Sweeper:
                     endpoint_id, transition.previous, transition.current, now, result
                 )
                 changes.append(change)
-                _log_change(change)
+                log_change(change)
         return changes
 
 
-def _log_change(change: StateChange) -> None:
+def log_change(change: StateChange) -> None:
     """Each change is logged once, here; first states after start-up only at debug level."""
     if change.previous is Health.UNKNOWN:
         level = logging.DEBUG

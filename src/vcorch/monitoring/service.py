@@ -1,0 +1,733 @@
+"""The monitoring service: sweeps on each endpoint's interval, stored state, alerts, reads.
+
+One object per process.  The leader process runs :meth:`MonitoringService.run_forever`
+(sweeps every second over the endpoints that are due, housekeeping every few seconds);
+every process answers the API and can :meth:`~MonitoringService.probe_now` (the
+operator's button, the orchestrator's pre-flight check).  All of them fold results into
+the same stored rows (:mod:`vcorch.monitoring.store`), so state and hysteresis are shared.
+
+When is an endpoint due?  :mod:`vcorch.monitoring.schedule` gives each endpoint a fixed
+phase inside its interval (the jitter that spreads probes over the interval), its own
+interval or its probe kind's, and the hot interval (10 s) while one of its meetings starts
+within the hour or is live.  An endpoint never checked, or not checked for two intervals
+(a restart, a new endpoint), is due at once.
+
+Time is a parameter: ``tick(now)``, ``sweep(..., now)``, ``probe_now(..., now)``; tests
+drive one sweep at a time with a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vcorch.auth import audit
+from vcorch.auth.principal import Actor, Principal
+from vcorch.config import ProbeConfig, Settings
+from vcorch.db.base import utcnow
+from vcorch.errors import FieldProblem, InvalidInput, NotFound
+from vcorch.mcu_adapter.registry import BridgeRegistry
+from vcorch.monitoring.alerts import AlertPolicy
+from vcorch.monitoring.hysteresis import HysteresisPolicy
+from vcorch.monitoring.metrics import Metrics
+from vcorch.monitoring.models import EndpointHealthRecord, EndpointHealthTransition
+from vcorch.monitoring.probes.base import Probe
+from vcorch.monitoring.probes.h323 import H323Probe
+from vcorch.monitoring.probes.http import HttpProbe
+from vcorch.monitoring.probes.result import ProbeResult
+from vcorch.monitoring.probes.sip import SipProbe
+from vcorch.monitoring.probes.sip_mux import SipUdpProber
+from vcorch.monitoring.probes.webrtc import JanusEchoProbe
+from vcorch.monitoring.schedule import Cadence, due_between
+from vcorch.monitoring.store import (
+    Observation,
+    StoredChange,
+    endpoint_counts,
+    fold_results,
+    forget_disabled,
+)
+from vcorch.monitoring.sweep import StateChange, Sweeper, SweepTarget, log_change
+from vcorch.monitoring.targets import (
+    Target,
+    hot_endpoint_ids,
+    load_targets,
+    load_targets_by_id,
+    probe_plan,
+    sites_between,
+)
+from vcorch.monitoring.uptime import Uptime, uptime
+from vcorch.rooms.models import Endpoint, Room, Unit
+
+log = logging.getLogger("vcorch.monitoring")
+
+PROBE_KINDS = ("sip", "h323", "http", "webrtc")
+# A media probe signals, gathers ICE and sends audio for seconds: 2 s is far too short.
+DEFAULT_TIMEOUTS = {"webrtc": 10.0}
+STORE_RETRIES = 3
+HISTORY_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class KindPolicy:
+    """How one probe kind runs: default interval, timeout, hysteresis."""
+
+    interval: timedelta = timedelta(seconds=60)
+    timeout: float = 2.0
+    hysteresis: HysteresisPolicy = field(default_factory=HysteresisPolicy)
+
+
+def kind_policies(configs: Sequence[ProbeConfig]) -> dict[str, KindPolicy]:
+    """One policy per probe kind: the ``[[probes]]`` entry of that kind, else defaults."""
+    policies = {kind: KindPolicy(timeout=DEFAULT_TIMEOUTS.get(kind, 2.0)) for kind in PROBE_KINDS}
+    for config in configs:
+        policies[config.kind] = KindPolicy(
+            interval=timedelta(seconds=config.interval_seconds),
+            timeout=config.timeout_seconds,
+            hysteresis=HysteresisPolicy(config.down_after, config.up_after),
+        )
+    return policies
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringPolicy:
+    kinds: Mapping[str, KindPolicy] = field(default_factory=lambda: kind_policies([]))
+    hot_interval: timedelta = timedelta(seconds=10)
+    hot_lead: timedelta = timedelta(hours=1)
+    concurrency: int = 256
+    # WebRTC media probes are real aiortc peers (a fraction of a core each): few at once.
+    media_concurrency: int = 2
+    # How long the endpoint list and the hot set are reused before being read again.
+    targets_max_age: timedelta = timedelta(seconds=10)
+    tick_seconds: float = 1.0
+    housekeeping_seconds: float = 15.0
+    bridge_health_seconds: float = 30.0
+    max_parallel_sweeps: int = 4
+    alerts: AlertPolicy | None = field(default_factory=AlertPolicy)
+    seed: int = 0
+
+    def kind(self, name: str) -> KindPolicy:
+        return self.kinds.get(name) or KindPolicy()
+
+
+def monitoring_policy(settings: Settings) -> MonitoringPolicy:
+    return MonitoringPolicy(
+        kinds=kind_policies(settings.probes),
+        hot_interval=timedelta(seconds=settings.monitoring_hot_interval_seconds),
+        hot_lead=timedelta(minutes=settings.monitoring_hot_lead_minutes),
+        concurrency=settings.monitoring_concurrency,
+        alerts=AlertPolicy(
+            horizon=timedelta(hours=settings.monitoring_alert_horizon_hours),
+            public_url=settings.public_url,
+            default_zone=settings.timezone,
+            webhook=bool(settings.monitoring_webhook_url and settings.monitoring_webhook_secret),
+        ),
+    )
+
+
+def default_probes(
+    http: aiohttp.ClientSession, sip_udp: SipUdpProber | None, *, verify_tls: bool = True
+) -> dict[str, Probe]:
+    """The probe of each kind, sharing the process' HTTP session and SIP socket."""
+    return {
+        "sip": SipProbe(sip_udp),
+        "h323": H323Probe(),
+        "http": HttpProbe(http, verify_tls=verify_tls),
+        "webrtc": JanusEchoProbe(http),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SweepOutcome:
+    at: datetime
+    results: list[tuple[Target, ProbeResult]]
+    changes: list[StoredChange]
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class HealthView:
+    """One endpoint with its place and stored health, as the API shows it."""
+
+    endpoint_id: int
+    name: str
+    kind: str
+    room_id: int
+    room_name: str
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    state: str
+    since: datetime | None
+    latency_ms: float | None
+    last_checked_at: datetime | None
+    detail: str | None
+    status_code: int | None
+    probe_kind: str | None
+    probe_enabled: bool
+    probed: bool  # False: nothing about this endpoint can be probed
+    stale: bool  # not checked for three of its intervals
+    failures: int
+    successes: int
+    measurements: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryView:
+    current: HealthView
+    start: datetime
+    end: datetime
+    uptime: Uptime
+    transitions: list[EndpointHealthTransition]
+    truncated: bool
+
+
+class MonitoringService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        policy: MonitoringPolicy,
+        probes: Mapping[str, Probe],
+        sip_udp: SipUdpProber | None = None,
+        registry: BridgeRegistry | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._policy = policy
+        self._registry = registry
+        self._metrics = metrics
+        self._clock = clock
+        timeouts = {kind: policy.kind(kind).timeout for kind in PROBE_KINDS}
+        self._sweeper = Sweeper(
+            probes={kind: probe for kind, probe in probes.items() if kind != "webrtc"},
+            sip_udp=sip_udp,
+            timeouts=timeouts,
+            concurrency=policy.concurrency,
+        )
+        self._media = Sweeper(
+            probes={kind: probe for kind, probe in probes.items() if kind == "webrtc"},
+            timeouts=timeouts,
+            concurrency=policy.media_concurrency,
+        )
+        self._cadence = Cadence(
+            interval=policy.kind("sip").interval,
+            hot_interval=policy.hot_interval,
+            hot_lead=policy.hot_lead,
+            seed=policy.seed,
+        )
+        # Serialises this process' writes of health rows (other processes: row locks).
+        self._write_lock = asyncio.Lock()
+        self._targets: list[Target] = []
+        self._hot: set[int] = set()
+        self._loaded_at: datetime | None = None
+        self._last_checked: dict[int, datetime] = {}
+        self._last_tick: datetime | None = None
+        self._in_flight: set[int] = set()
+
+    @property
+    def policy(self) -> MonitoringPolicy:
+        return self._policy
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    @property
+    def hot(self) -> frozenset[int]:
+        """Endpoints probed at the hot interval, as of the last refresh."""
+        return frozenset(self._hot)
+
+    def interval_of(self, target: Target) -> timedelta:
+        """The interval that applies to ``target`` now (hot or not)."""
+        base = self._base_interval(target)
+        if target.endpoint_id in self._hot:
+            return min(base, self._policy.hot_interval)
+        return base
+
+    def _base_interval(self, target: Target) -> timedelta:
+        if target.own_interval is not None:
+            return target.own_interval
+        kind = target.plan.kind if target.plan else "sip"
+        return self._policy.kind(kind).interval
+
+    # -- sweeping ----------------------------------------------------------------------------
+
+    async def refresh_targets(self, now: datetime | None = None, *, force: bool = False) -> None:
+        """Read the endpoints to probe and the hot set again when they are old (or forced)."""
+        now = now or self._clock()
+        loaded = self._loaded_at
+        if not force and loaded is not None and abs(now - loaded) < self._policy.targets_max_age:
+            return
+        async with self._sessions() as session:
+            targets = await load_targets(session)
+            sites = await sites_between(session, now, now + self._policy.hot_lead)
+        self._targets = targets
+        self._hot = hot_endpoint_ids(sites, targets)
+        self._loaded_at = now
+        for target in targets:
+            checked = target.last_checked_at
+            if checked is not None:
+                known = self._last_checked.get(target.endpoint_id)
+                if known is None or checked > known:
+                    self._last_checked[target.endpoint_id] = checked
+
+    def _take_due(self, now: datetime) -> list[Target]:
+        """The endpoints due in (last tick, now], plus overdue ones; marks them in flight."""
+        since = self._last_tick
+        if since is None:
+            since = now - timedelta(seconds=self._policy.tick_seconds)
+        if now <= since:
+            return []
+        self._last_tick = now
+        probeable = [
+            target
+            for target in self._targets
+            if target.plan is not None and target.endpoint_id not in self._in_flight
+        ]
+        by_id = {target.endpoint_id: target for target in probeable}
+        due_ids = set(
+            due_between(
+                [(target.endpoint_id, self._base_interval(target)) for target in probeable],
+                since,
+                now,
+                self._cadence,
+                hot=self._hot,
+            )
+        )
+        for target in probeable:
+            checked = self._last_checked.get(target.endpoint_id)
+            if checked is None or now - checked >= 2 * self.interval_of(target):
+                due_ids.add(target.endpoint_id)
+        due = [by_id[endpoint_id] for endpoint_id in sorted(due_ids) if endpoint_id in by_id]
+        self._in_flight.update(target.endpoint_id for target in due)
+        return due
+
+    async def tick(self, now: datetime | None = None) -> SweepOutcome | None:
+        """Probe the endpoints due since the last tick (None when none was due)."""
+        now = now or self._clock()
+        await self.refresh_targets(now)
+        due = self._take_due(now)
+        if not due:
+            return None
+        try:
+            return await self.sweep(due, now)
+        finally:
+            self._in_flight.difference_update(target.endpoint_id for target in due)
+
+    async def sweep_all(self, now: datetime | None = None) -> SweepOutcome:
+        """Probe every enabled endpoint once, whatever its schedule."""
+        now = now or self._clock()
+        await self.refresh_targets(now, force=True)
+        return await self.sweep(self._targets, now)
+
+    async def sweep(
+        self, targets: Sequence[Target], now: datetime, *, cause: str = "sweep"
+    ) -> SweepOutcome:
+        """Probe ``targets`` (enabled ones with a probe) and store what they show."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        chosen = [target for target in targets if target.enabled and target.plan is not None]
+        results = await self._probe(chosen)
+        changes = await self._store(
+            [
+                Observation(target.endpoint_id, _plan_kind(target), result)
+                for target, result in zip(chosen, results, strict=True)
+            ],
+            now,
+            cause,
+        )
+        seconds = loop.time() - started
+        if self._metrics is not None:
+            self._metrics.sweep_duration_seconds.observe(seconds)
+        return SweepOutcome(now, list(zip(chosen, results, strict=True)), changes, seconds)
+
+    async def probe_now(
+        self,
+        endpoint_ids: Collection[int],
+        now: datetime | None = None,
+        *,
+        actor: Actor | None = None,
+    ) -> dict[int, ProbeResult]:
+        """Probe these endpoints at once and fold the results into their stored state.
+
+        For any process: the operator's "probe now", the orchestrator's pre-flight check.
+        Endpoints that do not exist or have nothing to probe are left out of the answer;
+        results of endpoints with probing switched off are returned but not stored.
+        """
+        now = now or self._clock()
+        async with self._sessions() as session:
+            targets = [
+                target
+                for target in await load_targets_by_id(session, endpoint_ids)
+                if target.plan is not None
+            ]
+        results = await self._probe(targets)
+        stored = [
+            Observation(target.endpoint_id, _plan_kind(target), result)
+            for target, result in zip(targets, results, strict=True)
+            if target.enabled
+        ]
+
+        def audit_probes(session: AsyncSession) -> None:
+            if actor is None:
+                return
+            for target, result in zip(targets, results, strict=True):
+                audit.record(
+                    session,
+                    actor,
+                    action="probe",
+                    entity="endpoint",
+                    entity_id=target.endpoint_id,
+                    unit_path=target.unit_path,
+                    after={"ok": result.ok, "reachable": result.reachable, "detail": result.detail},
+                )
+
+        await self._store(stored, now, "probe-now", also=audit_probes)
+        return {target.endpoint_id: result for target, result in zip(targets, results, strict=True)}
+
+    async def _probe(self, targets: Sequence[Target]) -> list[ProbeResult]:
+        media_at = [i for i, target in enumerate(targets) if _plan_kind(target) == "webrtc"]
+        other_at = [i for i, target in enumerate(targets) if _plan_kind(target) != "webrtc"]
+
+        def sweep_targets(indexes: list[int]) -> list[SweepTarget]:
+            found = []
+            for index in indexes:
+                plan = targets[index].plan
+                assert plan is not None
+                found.append(SweepTarget(targets[index].endpoint_id, plan.kind, plan.address))
+            return found
+
+        media, other = await asyncio.gather(
+            self._media.probe(sweep_targets(media_at)),
+            self._sweeper.probe(sweep_targets(other_at)),
+        )
+        slots: list[ProbeResult | None] = [None] * len(targets)
+        for indexes, found in ((media_at, media), (other_at, other)):
+            for index, outcome in zip(indexes, found, strict=True):
+                slots[index] = outcome
+        results = [outcome for outcome in slots if outcome is not None]
+        if self._metrics is not None:
+            for target, result in zip(targets, results, strict=True):
+                self._metrics.observe_probe(_plan_kind(target), result)
+        return results
+
+    async def _store(
+        self,
+        observations: Sequence[Observation],
+        now: datetime,
+        cause: str,
+        *,
+        also: Callable[[AsyncSession], None] | None = None,
+    ) -> list[StoredChange]:
+        if not observations and also is None:
+            return []
+        changes: list[StoredChange] = []
+        async with self._write_lock:
+            for attempt in range(1, STORE_RETRIES + 1):
+                try:
+                    async with self._sessions.begin() as session:
+                        changes = await fold_results(
+                            session,
+                            observations,
+                            now,
+                            policy_for=lambda kind: self._policy.kind(kind).hysteresis,
+                            cause=cause,
+                            alerts=self._policy.alerts,
+                        )
+                        if also is not None:
+                            also(session)
+                    break
+                except IntegrityError:
+                    # An endpoint was deleted between the check and the write; the next
+                    # attempt leaves it out.
+                    if attempt == STORE_RETRIES:
+                        raise
+        for observation in observations:
+            known = self._last_checked.get(observation.endpoint_id)
+            if known is None or now > known:
+                self._last_checked[observation.endpoint_id] = now
+        for change in changes:
+            # Logged here, once, after the change is committed.
+            log_change(
+                StateChange(change.endpoint_id, change.previous, change.current, now, change.result)
+            )
+            if self._metrics is not None:
+                self._metrics.health_transitions.labels(change.current.value).inc()
+        return changes
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    async def housekeeping(self, now: datetime | None = None) -> None:
+        """Reset endpoints whose probing was switched off; refresh the endpoint gauges."""
+        now = now or self._clock()
+        async with self._write_lock, self._sessions.begin() as session:
+            reset = await forget_disabled(session, now)
+        for endpoint_id in reset:
+            self._last_checked.pop(endpoint_id, None)
+        await self.refresh_gauges()
+
+    async def refresh_gauges(self) -> None:
+        if self._metrics is None:
+            return
+        async with self._sessions() as session:
+            counts = await endpoint_counts(session)
+        self._metrics.set_endpoint_counts(counts)
+
+    async def refresh_bridges(self) -> None:
+        """Ask every bridge for its health (each adapter bounds its own call) for metrics."""
+        if self._registry is None:
+            return
+        await self._registry.refresh_health()
+        if self._metrics is not None:
+            self._metrics.set_bridges(self._registry.snapshot())
+
+    async def run_forever(self) -> None:
+        """The leader's loop: a tick every second, housekeeping and bridges in between."""
+        side = asyncio.create_task(self._side_loop(), name="monitoring-housekeeping")
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    now = self._clock()
+                    await self.refresh_targets(now)
+                    due = self._take_due(now)
+                    if due:
+                        while len(running) >= self._policy.max_parallel_sweeps:
+                            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                        task = asyncio.create_task(self._background_sweep(due, now))
+                        running.add(task)
+                        task.add_done_callback(running.discard)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # The loop must outlive a database hiccup; the next tick tries again.
+                    log.exception("probe tick failed")
+                await asyncio.sleep(self._policy.tick_seconds)
+        finally:
+            side.cancel()
+            for task in running:
+                task.cancel()
+            await asyncio.gather(side, *running, return_exceptions=True)
+
+    async def _background_sweep(self, due: list[Target], now: datetime) -> None:
+        try:
+            await self.sweep(due, now)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sweep of %s endpoints failed", len(due))
+        finally:
+            self._in_flight.difference_update(target.endpoint_id for target in due)
+
+    async def _side_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        bridges_due = 0.0
+        while True:
+            try:
+                await self.housekeeping()
+                if loop.time() >= bridges_due:
+                    bridges_due = loop.time() + self._policy.bridge_health_seconds
+                    await self.refresh_bridges()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("monitoring housekeeping failed")
+            await asyncio.sleep(self._policy.housekeeping_seconds)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _view(self, row: Any, now: datetime) -> HealthView:
+        plan = probe_plan(row.kind, row.address, row.management_url, row.probe_transport)
+        checked = row.last_checked_at
+        interval = (
+            timedelta(seconds=row.probe_interval_seconds)
+            if row.probe_interval_seconds
+            else self._policy.kind(plan.kind if plan else "sip").interval
+        )
+        return HealthView(
+            endpoint_id=row.id,
+            name=row.name,
+            kind=row.kind,
+            room_id=row.room_id,
+            room_name=row.room_name,
+            unit_id=row.unit_id,
+            unit_code=row.unit_code,
+            unit_name=row.unit_name,
+            state=row.state or "unknown",
+            since=row.since,
+            latency_ms=row.latency_ms,
+            last_checked_at=checked,
+            detail=row.detail,
+            status_code=row.status_code,
+            probe_kind=row.probe_kind,
+            probe_enabled=bool(row.probe_enabled),
+            probed=plan is not None,
+            stale=checked is not None and now - checked > 3 * interval,
+            failures=row.failures or 0,
+            successes=row.successes or 0,
+            measurements=row.measurements or {},
+        )
+
+    @staticmethod
+    def _health_query() -> Any:
+        return (
+            select(
+                Endpoint.id,
+                Endpoint.name,
+                Endpoint.kind,
+                Endpoint.address,
+                Endpoint.management_url,
+                Endpoint.probe_transport,
+                Endpoint.probe_interval_seconds,
+                Endpoint.probe_enabled,
+                Endpoint.room_id,
+                Room.name.label("room_name"),
+                Room.unit_id,
+                Unit.code.label("unit_code"),
+                Unit.name.label("unit_name"),
+                Unit.path,
+                EndpointHealthRecord.state,
+                EndpointHealthRecord.since,
+                EndpointHealthRecord.latency_ms,
+                EndpointHealthRecord.last_checked_at,
+                EndpointHealthRecord.detail,
+                EndpointHealthRecord.status_code,
+                EndpointHealthRecord.probe_kind,
+                EndpointHealthRecord.failures,
+                EndpointHealthRecord.successes,
+                EndpointHealthRecord.measurements,
+            )
+            .join(Room, Room.id == Endpoint.room_id)
+            .join(Unit, Unit.id == Room.unit_id)
+            .outerjoin(EndpointHealthRecord, EndpointHealthRecord.endpoint_id == Endpoint.id)
+        )
+
+    async def list_health(
+        self,
+        who: Principal,
+        *,
+        unit_id: int | None = None,
+        state: str | None = None,
+        kind: str | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> tuple[list[HealthView], int | None]:
+        """Endpoints in ``who``'s scope (narrowed to a unit's subtree) with their health,
+        in id order; returns the page and the last id when there is more."""
+        now = self._clock()
+        async with self._sessions() as session:
+            query = self._health_query().where(Unit.path.startswith(who.unit_path))
+            if unit_id is not None:
+                unit = await session.get(Unit, unit_id)
+                if unit is None or not who.sees(unit.path):
+                    raise NotFound(
+                        "no such unit",
+                        problems=[FieldProblem("unit", "no such unit in your scope")],
+                    )
+                query = query.where(Unit.path.startswith(unit.path))
+            if state is not None:
+                query = query.where(func.coalesce(EndpointHealthRecord.state, "unknown") == state)
+            if kind is not None:
+                query = query.where(Endpoint.kind == kind)
+            if after is not None:
+                query = query.where(Endpoint.id > after)
+            rows = (await session.execute(query.order_by(Endpoint.id).limit(limit + 1))).all()
+        views = [self._view(row, now) for row in rows[:limit]]
+        more = len(rows) > limit
+        return views, views[-1].endpoint_id if more and views else None
+
+    async def endpoint_health(self, who: Principal, endpoint_id: int) -> HealthView:
+        async with self._sessions() as session:
+            return await self._visible(session, who, endpoint_id, self._clock())
+
+    async def _visible(
+        self, session: AsyncSession, who: Principal, endpoint_id: int, now: datetime
+    ) -> HealthView:
+        row = (
+            await session.execute(self._health_query().where(Endpoint.id == endpoint_id))
+        ).first()
+        if row is None or not who.sees(row.path):
+            raise NotFound("no such endpoint")
+        return self._view(row, now)
+
+    async def history(
+        self, who: Principal, endpoint_id: int, start: datetime, end: datetime
+    ) -> HistoryView:
+        """State changes of an endpoint in ``[start, end)`` and its uptime there.
+
+        The period is cut at "now": there is no state in the future.
+        """
+        now = self._clock()
+        async with self._sessions() as session:
+            current = await self._visible(session, who, endpoint_id, now)
+            before = (
+                await session.execute(
+                    select(EndpointHealthTransition.current)
+                    .where(
+                        EndpointHealthTransition.endpoint_id == endpoint_id,
+                        EndpointHealthTransition.at <= start,
+                    )
+                    .order_by(
+                        EndpointHealthTransition.at.desc(), EndpointHealthTransition.id.desc()
+                    )
+                    .limit(1)
+                )
+            ).scalar()
+            inside = list(
+                (
+                    await session.execute(
+                        select(EndpointHealthTransition)
+                        .where(
+                            EndpointHealthTransition.endpoint_id == endpoint_id,
+                            EndpointHealthTransition.at > start,
+                            EndpointHealthTransition.at < end,
+                        )
+                        .order_by(EndpointHealthTransition.at, EndpointHealthTransition.id)
+                    )
+                ).scalars()
+            )
+        measured = uptime(
+            before or "unknown",
+            [(row.at, row.current) for row in inside],
+            start,
+            min(end, max(now, start)),
+        )
+        truncated = len(inside) > HISTORY_LIMIT
+        return HistoryView(current, start, end, measured, inside[-HISTORY_LIMIT:], truncated)
+
+    async def probe_endpoint(
+        self, actor: Actor, endpoint_id: int
+    ) -> tuple[ProbeResult, datetime, HealthView]:
+        """The operator's "probe now" for one endpoint in their scope."""
+        now = self._clock()
+        async with self._sessions() as session:
+            view = await self._visible(session, actor.principal, endpoint_id, now)
+        if not view.probed:
+            raise InvalidInput(
+                "this endpoint has nothing that can be probed",
+                problems=[
+                    FieldProblem(
+                        "endpoint",
+                        "a WebRTC endpoint needs a gateway URL as address or a management_url;"
+                        " sips/TLS endpoints are not probed",
+                    )
+                ],
+            )
+        results = await self.probe_now([endpoint_id], now, actor=actor)
+        result = results[endpoint_id]
+        async with self._sessions() as session:
+            after = await self._visible(session, actor.principal, endpoint_id, now)
+        return result, now, after
+
+
+def _plan_kind(target: Target) -> str:
+    return target.plan.kind if target.plan is not None else ""
