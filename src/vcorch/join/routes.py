@@ -1,0 +1,190 @@
+"""HTTP edge of the WebRTC fallback: links for operators, the join page, WHIP signalling.
+
+Links themselves are made by the orchestrator (operators' mail, ``GET .../live``) and by
+``POST /api/meetings/{id}/sites/{site_id}/link`` (``conference/live_routes.py``).
+- ``GET /api/join/{token}`` (public: the token is the credential): what the page shows and
+  where it connects (the hosting bridge's page, or WHIP on the built-in bridge, with ICE
+  servers and TURN credentials).
+- ``POST /whip/{token}`` (``application/sdp`` offer) → ``201`` with the answer and a
+  ``Location`` to ``DELETE`` on leaving.
+- ``GET /join/{token}``: the page itself (plain HTML + ``/static/join.js``, no build step).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from vcorch.conference.join_links import JoinLinks, LinkExpired, LinkInvalid
+from vcorch.join.service import (
+    BridgeFull,
+    BuiltinBridgeMissing,
+    JoinElsewhere,
+    JoinService,
+    MeetingNotLive,
+    OfferRejected,
+)
+from vcorch.web.api import ApiRequest, ApiRoutes, ErrorMapping, json_response, request_id
+from vcorch.web.keys import SETTINGS
+from vcorch.web.pages import page_response
+from vcorch.web.problems import HttpProblem
+
+JOIN = web.AppKey("join_service", JoinService)
+JOIN_LINKS = web.AppKey("join_links", JoinLinks)
+
+routes = ApiRoutes(
+    tag="Browser join (WebRTC fallback)",
+    errors={
+        LinkExpired: ErrorMapping(410, "link-expired", "The link has expired"),
+        LinkInvalid: ErrorMapping(403, "link-invalid", "The link is not valid"),
+        MeetingNotLive: ErrorMapping(409, "meeting-not-live", "The meeting is not live"),
+        JoinElsewhere: ErrorMapping(409, "join-elsewhere", "Join on the hosting bridge"),
+        BridgeFull: ErrorMapping(503, "bridge-full", "The browser bridge is full"),
+        BuiltinBridgeMissing: ErrorMapping(
+            503, "builtin-bridge-missing", "The browser bridge is not running"
+        ),
+        OfferRejected: ErrorMapping(400, "invalid-offer", "The SDP offer cannot be used"),
+    },
+)
+
+LINK_PATH_PART = r"{token:[0-9A-Za-z._-]{1,200}}"
+SESSION = r"{session:[0-9A-Za-z_-]{1,64}}"
+
+
+class IceServerOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class VideoCap(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_width: int
+    max_height: int
+    max_fps: int
+
+
+class JoinInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    meeting_id: int
+    meeting_title: str
+    site_name: str
+    unit_name: str
+    starts_at: datetime
+    ends_at: datetime
+    expires_at: datetime
+    mode: Literal["bridge", "builtin"]
+    url: str | None = None
+    whip_url: str | None = None
+    ice_servers: list[IceServerOut] | None = None
+    video: VideoCap | None = None
+
+
+@routes.get(
+    f"/api/join/{LINK_PATH_PART}",
+    summary="What a join link leads to (public: the link is the credential)",
+    response=JoinInfo,
+    authenticated=False,
+)
+async def join_info(req: ApiRequest) -> web.StreamResponse:
+    service = req.http.app[JOIN]
+    token = req.http.match_info["token"]
+    target = await service.resolve(token)
+    info = JoinInfo(
+        meeting_id=target.meeting_id,
+        meeting_title=target.meeting_title,
+        site_name=target.site_name,
+        unit_name=target.unit_name,
+        starts_at=target.starts_at,
+        ends_at=target.ends_at,
+        expires_at=target.claims.expires_at,
+        mode=target.mode,
+    )
+    if target.mode == "bridge":
+        info.url = target.url
+    else:
+        settings = req.http.app[SETTINGS]
+        info.whip_url = f"/whip/{token}"
+        info.ice_servers = [
+            IceServerOut(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in service.ice_servers(target)
+        ]
+        info.video = VideoCap(
+            max_width=settings.webrtc_video_max_width,
+            max_height=settings.webrtc_video_max_height,
+            max_fps=settings.webrtc_video_max_fps,
+        )
+    return json_response(info.model_dump(mode="json", exclude_none=True))
+
+
+@routes.post(
+    f"/whip/{LINK_PATH_PART}",
+    summary="WHIP: send an SDP offer, get the built-in bridge's answer",
+    status=201,
+    authenticated=False,
+    response_content_type="application/sdp",
+    description="Body: the SDP offer (Content-Type: application/sdp), with its ICE "
+    "candidates. Answer: 201, the SDP answer, and Location: the resource to DELETE on "
+    "leaving. A second offer with the same link replaces the first connection.",
+)
+async def whip_offer(req: ApiRequest) -> web.StreamResponse:
+    request = req.http
+    if request.content_type != "application/sdp":
+        raise HttpProblem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the offer as application/sdp",
+        )
+    raw = await request.read()
+    try:
+        offer = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise OfferRejected("the offer is not UTF-8 text") from err
+    token = request.match_info["token"]
+    _, joined = await request.app[JOIN].join(
+        token, offer, request_id=request_id(request), address=request.remote
+    )
+    return web.Response(
+        status=201,
+        text=joined.answer_sdp,
+        content_type="application/sdp",
+        headers={
+            "Location": f"/whip/{token}/sessions/{joined.session_id}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@routes.delete(
+    f"/whip/{LINK_PATH_PART}/sessions/{SESSION}",
+    summary="WHIP: leave (end this connection)",
+    status=204,
+    authenticated=False,
+)
+async def whip_leave(req: ApiRequest) -> web.StreamResponse:
+    request = req.http
+    await request.app[JOIN].leave(request.match_info["token"], request.match_info["session"])
+    return web.Response(status=204)
+
+
+@routes.get(
+    f"/join/{LINK_PATH_PART}",
+    summary="The join page (opens the link in a browser)",
+    authenticated=False,
+    response_content_type="text/html",
+)
+async def join_page(req: ApiRequest) -> web.StreamResponse:
+    # The page is the same for every link; it reads its token from its own address, so
+    # nothing of the request is echoed into it.  Its script is /static/join.js.
+    response = page_response("join.html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Permissions-Policy"] = "camera=(self), microphone=(self)"
+    return response

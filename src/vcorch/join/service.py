@@ -1,0 +1,347 @@
+"""Where a join link leads, and joining the built-in bridge through it.
+
+A link names one site of one meeting run (:mod:`vcorch.conference.join_links`).  Opening it:
+
+- the run must be live (``launching`` or ``live``), else :class:`MeetingNotLive`;
+- if the site's conference is on a bridge that takes browsers itself
+  (``capabilities.webrtc_join``) and the meeting did not fall back as a whole, the link leads
+  there (the bridge's own ``webrtc_join_url``);
+- otherwise it leads to vcorch's built-in bridge: the conference ``run-{run_id}`` there,
+  created on first use (idempotent) and recorded as a ``RunConference`` of role
+  ``fallback`` when the orchestrator has not recorded one already.
+
+One connection per site at a time: the built-in bridge's *seat* is the run site, so a second
+connection replaces the first; that is logged and written to the audit log.
+
+Errors (all :class:`~vcorch.errors.DomainError`, mapped in ``join/routes.py``):
+:class:`~vcorch.conference.join_links.LinkExpired` (410),
+:class:`~vcorch.conference.join_links.LinkInvalid` (403), :class:`MeetingNotLive` (409),
+:class:`JoinElsewhere` (409), :class:`BridgeFull` (503), :class:`BuiltinBridgeMissing` (503),
+:class:`OfferRejected` (400), and ``NotFound`` for sites and sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vcorch.auth import audit
+from vcorch.auth.principal import Actor, Principal, Role
+from vcorch.conference.join_links import JoinClaims, JoinLinks, LinkInvalid
+from vcorch.conference.models import Meeting, MeetingRun, RunConference, RunSite
+from vcorch.errors import Conflict, DomainError, InvalidInput, NotFound
+from vcorch.join.ice import IcePolicy, IceServer, ice_servers
+from vcorch.mcu_adapter.base import (
+    BridgeError,
+    CapacityExceeded,
+    ConferenceNotFound,
+    ConferenceRef,
+    ConferenceSpec,
+    DialTarget,
+)
+from vcorch.mcu_adapter.registry import BridgeRegistry
+from vcorch.mcu_adapter.webrtc import Joined, OfferRefused, WebRtcBridge
+from vcorch.rooms.models import Room, Unit
+
+log = logging.getLogger(__name__)
+
+LIVE_STATUSES = ("launching", "live")
+FALLBACK_ROLE = "fallback"
+
+
+class MeetingNotLive(Conflict):
+    """The link's meeting is not being held now (not started yet, ended, or failed)."""
+
+    code = "meeting-not-live"
+
+
+class JoinElsewhere(Conflict):
+    """The link leads to the hosting bridge's own page, not to the built-in bridge."""
+
+    code = "join-elsewhere"
+
+
+class BridgeFull(DomainError):
+    """The built-in bridge is at its participant cap; nobody already in is affected."""
+
+    code = "bridge-full"
+
+
+class BuiltinBridgeMissing(DomainError):
+    """No built-in bridge is loaded in this process (disabled, or it failed to start)."""
+
+    code = "builtin-bridge-missing"
+
+
+class OfferRejected(InvalidInput):
+    """The SDP offer cannot be answered (malformed, no audio...)."""
+
+    code = "invalid-offer"
+
+
+@dataclass(frozen=True)
+class JoinTarget:
+    """What a link leads to, as the join page needs it (no credential but the TURN one)."""
+
+    claims: JoinClaims
+    meeting_id: int
+    meeting_title: str
+    site_name: str
+    unit_name: str
+    unit_path: str
+    unit_id: int
+    run_id: int
+    starts_at: datetime
+    ends_at: datetime
+    mode: Literal["bridge", "builtin"]
+    url: str | None  # mode "bridge": the hosting bridge's browser link
+
+    @property
+    def run_site_id(self) -> int:
+        return self.claims.run_site_id
+
+    @property
+    def seat(self) -> str:
+        return f"site-{self.claims.run_site_id}"
+
+
+@dataclass(frozen=True)
+class _Site:
+    run: MeetingRun
+    site: RunSite
+    meeting: Meeting
+    room: Room
+    unit: Unit
+
+
+class JoinService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        registry: BridgeRegistry,
+        links: JoinLinks,
+        ice: IcePolicy,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._registry = registry
+        self._links = links
+        self._ice = ice
+        self._clock = clock
+        # The built-in bridge lives in this process: one lock keeps two first joins of a
+        # run from recording its conference twice.
+        self._ensure_lock = asyncio.Lock()
+
+    def ice_servers(self, target: JoinTarget) -> list[IceServer]:
+        return ice_servers(self._ice, f"site-{target.run_site_id}", self._clock())
+
+    # -- where a link leads --------------------------------------------------------------
+
+    async def resolve(self, token: str) -> JoinTarget:
+        claims = self._links.verify(token)
+        async with self._sessions() as session:
+            found = await self._site(session, claims)
+            run, site = found.run, found.site
+            if run.status not in LIVE_STATUSES:
+                raise MeetingNotLive(_not_live_detail(run.status))
+            conference = None
+            if site.conference_row_id is not None:
+                conference = await session.get(RunConference, site.conference_row_id)
+        mode: Literal["bridge", "builtin"] = "builtin"
+        url = None
+        if conference is not None and conference.active and not run.whole_fallback:
+            bridge = self._registry.get(conference.bridge)
+            if (
+                bridge is not None
+                and not isinstance(bridge, WebRtcBridge)
+                and bridge.capabilities.webrtc_join
+            ):
+                ref = ConferenceRef(
+                    bridge=conference.bridge,
+                    conference_id=conference.conference_id,
+                    extra=dict(conference.extra or {}),
+                )
+                target = DialTarget(
+                    site_id=str(site.id),
+                    kind="webrtc",
+                    address=f"vcorch-site-{site.id}",
+                    display_name=found.room.name,
+                )
+                try:
+                    url = await bridge.webrtc_join_url(ref, target, claims.expires_at)
+                    mode = "bridge"
+                except BridgeError as err:
+                    # The hosting bridge cannot give a link now: the built-in bridge can.
+                    log.warning(
+                        "bridge %s gave no browser link for run site %s (%s); "
+                        "using the built-in bridge",
+                        conference.bridge,
+                        site.id,
+                        err.reason,
+                    )
+        return JoinTarget(
+            claims=claims,
+            meeting_id=found.meeting.id,
+            meeting_title=found.meeting.title,
+            site_name=found.room.name,
+            unit_name=found.unit.name,
+            unit_path=found.unit.path,
+            unit_id=found.unit.id,
+            run_id=run.id,
+            starts_at=run.start_at,
+            ends_at=run.end_at,
+            mode=mode,
+            url=url,
+        )
+
+    # -- the built-in bridge -------------------------------------------------------------
+
+    def builtin_bridge(self) -> WebRtcBridge:
+        for bridge in self._registry:
+            if isinstance(bridge, WebRtcBridge):
+                return bridge
+        raise BuiltinBridgeMissing("the built-in browser bridge is not running in this process")
+
+    async def ensure_builtin_conference(self, run_id: int) -> tuple[WebRtcBridge, str]:
+        """The run's conference on the built-in bridge, created if needed (also after a
+        restart emptied the bridge), and recorded as a ``RunConference`` once."""
+        bridge = self.builtin_bridge()
+        key = f"run-{run_id}"
+        async with self._ensure_lock, self._sessions.begin() as session:
+            run = await session.get(MeetingRun, run_id)
+            if run is None:
+                raise MeetingNotLive("the meeting of this link is no longer held")
+            meeting = await session.get(Meeting, run.meeting_id)
+            sites = len(
+                (await session.execute(select(RunSite.id).where(RunSite.run_id == run_id))).all()
+            )
+            ref = await bridge.create_conference(
+                ConferenceSpec(
+                    key=key,
+                    title=meeting.title if meeting is not None else key,
+                    expected_sites=max(1, sites),
+                )
+            )
+            recorded = (
+                await session.execute(
+                    select(RunConference.id).where(
+                        RunConference.run_id == run_id,
+                        RunConference.bridge == bridge.name,
+                        RunConference.active.is_(True),
+                    )
+                )
+            ).first()
+            if recorded is None:
+                session.add(
+                    RunConference(
+                        run_id=run_id,
+                        bridge=bridge.name,
+                        conference_id=ref.conference_id,
+                        conference_key=key,
+                        role=FALLBACK_ROLE,
+                        active=True,
+                        created_at=self._clock(),
+                    )
+                )
+        return bridge, ref.conference_id
+
+    async def join(
+        self, token: str, offer_sdp: str, *, request_id: str | None, address: str | None
+    ) -> tuple[JoinTarget, Joined]:
+        """Answer the page's WHIP offer on the built-in bridge."""
+        target = await self.resolve(token)
+        if target.mode != "builtin":
+            raise JoinElsewhere("this link leads to the hosting bridge's own page")
+        bridge, conference_id = await self.ensure_builtin_conference(target.run_id)
+        try:
+            joined = await bridge.join(
+                conference_id,
+                seat=target.seat,
+                site_id=str(target.run_site_id),
+                display_name=target.site_name,
+                offer_sdp=offer_sdp,
+            )
+        except CapacityExceeded as err:
+            raise BridgeFull(err.reason) from err
+        except OfferRefused as err:
+            raise OfferRejected(err.reason) from err
+        except ConferenceNotFound as err:
+            raise MeetingNotLive("the meeting ended while joining") from err
+        if joined.replaced is not None:
+            log.warning(
+                "join link of run site %s used again: connection %s replaced by %s",
+                target.run_site_id,
+                joined.replaced,
+                joined.participant_id,
+            )
+            actor = Actor(_link_principal(target), request_id=request_id, address=address)
+            async with self._sessions.begin() as session:
+                audit.record(
+                    session,
+                    actor,
+                    action="join_link.replace",
+                    entity="run_site",
+                    entity_id=target.run_site_id,
+                    unit_path=target.unit_path,
+                    before={"participant_id": joined.replaced},
+                    after={"participant_id": joined.participant_id},
+                )
+        return target, joined
+
+    async def leave(self, token: str, session_id: str) -> None:
+        """The page leaves (``DELETE`` of its WHIP resource); allowed after the link expired."""
+        claims = self._links.verify(token, allow_expired=True)
+        bridge = self.builtin_bridge()
+        session = bridge.session_info(session_id)
+        if session is None or session.seat != f"site-{claims.run_site_id}":
+            raise NotFound("no such connection (it ended already)")
+        await bridge.leave(session_id, "left")
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _site(self, session: AsyncSession, claims: JoinClaims) -> _Site:
+        found = (
+            await session.execute(
+                select(RunSite, MeetingRun, Meeting, Room, Unit)
+                .join(MeetingRun, MeetingRun.id == RunSite.run_id)
+                .join(Meeting, Meeting.id == MeetingRun.meeting_id)
+                .join(Room, Room.id == RunSite.room_id)
+                .join(Unit, Unit.id == RunSite.unit_id)
+                .where(RunSite.id == claims.run_site_id)
+            )
+        ).first()
+        if found is None:
+            raise MeetingNotLive("the meeting of this link is no longer held")
+        site, run, meeting, room, unit = found
+        if meeting.id != claims.meeting_id:
+            # Only this service can sign, so this is a bug or a key shared with another
+            # installation: refuse rather than guess.
+            raise LinkInvalid("the link does not match its meeting")
+        return _Site(run=run, site=site, meeting=meeting, room=room, unit=unit)
+
+
+def _not_live_detail(status: str) -> str:
+    if status in ("ended", "missed"):
+        return "the meeting has ended"
+    if status == "failed":
+        return "the meeting could not be held"
+    return "the meeting is not being held now"
+
+
+def _link_principal(target: JoinTarget) -> Principal:
+    # Whoever holds a link acts as that site; the audit log names the link, not a person.
+    return Principal(
+        kind="user",
+        id=0,
+        name=f"join-link:site-{target.run_site_id}",
+        role=Role.OPERATOR,
+        unit_id=target.unit_id,
+        unit_path=target.unit_path,
+    )
