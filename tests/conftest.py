@@ -12,7 +12,7 @@ import pytest
 from tests import databases
 from tests.services import POSTGRES_URL, missing_service
 
-pytest_plugins = ["tests.smtp"]
+pytest_plugins = ["tests.smtp", "tests.browser"]
 
 if TYPE_CHECKING:
     from tests.api import Api, FakeClock

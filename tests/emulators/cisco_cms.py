@@ -124,6 +124,8 @@ class CmsEmulator:
         self._record_index = itertools.count(1)
         self._legs_completed = 0
         self._cdr_queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.cdr_records: list[tuple[str, str]] = []  # (type, recordIndex) of every record made
+        self.cdr_redeliveries = 0  # batches sent again because the receiver did not take them
         self._cdr_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -535,22 +537,36 @@ class CmsEmulator:
             correlatorIndex=str(index),
         )
         record.append(payload)
+        self.cdr_records.append((kind, str(index)))
         self._cdr_queue.put_nowait(
             b'<?xml version="1.0"?>\n' + ET.tostring(records, encoding="utf-8")
         )
 
     async def _push_cdrs(self) -> None:
         # One sender, so records arrive in the order they happened, as from a real server.
+        # As the CDR guide says, the Call Bridge "re-sends any CDRs for which it had not
+        # received a positive acknowledgement from the receiver": a batch is sent again,
+        # with a capped backoff, until the receiver answers 2xx (or the emulator stops).
         while True:
             body = await self._cdr_queue.get()
             for url in list(self.cdr_receivers.values()):
-                assert self._http is not None
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with self._http.post(
-                        url, data=body, headers={"Content-Type": "text/xml"}
-                    ) as response:
-                        await response.read()
+                delay = 0.05
+                while not await self._deliver(url, body):
+                    self.cdr_redeliveries += 1
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.5)
             self._cdr_queue.task_done()
+
+    async def _deliver(self, url: str, body: bytes) -> bool:
+        assert self._http is not None
+        try:
+            async with self._http.post(
+                url, data=body, headers={"Content-Type": "text/xml"}
+            ) as response:
+                await response.read()
+                return 200 <= response.status < 300
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
     async def drain_cdrs(self, within: float = 2.0) -> None:
         """Wait until every CDR produced so far has been sent."""

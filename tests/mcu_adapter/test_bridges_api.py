@@ -54,7 +54,8 @@ async def test_bridges_are_listed_with_health_and_without_credentials(
     status, body = await api.as_(world.tokens["laocai_op"]).get("/api/bridges")
     assert status == 200
     rows = {row["name"]: row for row in body["items"]}
-    assert set(rows) == {"cms-trung-uong", "hong", "mo-phong"}
+    # The built-in browser bridge (WebRTC fallback) is always there too.
+    assert set(rows) == {"cms-trung-uong", "hong", "mo-phong", "webrtc"}
     assert rows["mo-phong"]["healthy"] is True and rows["mo-phong"]["ports_total"] == 50
     # Nothing answers on port 9: the CMS is reported unhealthy, not a crash.
     assert rows["cms-trung-uong"]["healthy"] is False and rows["cms-trung-uong"]["last_error"]

@@ -271,8 +271,11 @@ class AuthService:
             if user.id == actor.principal.id and actor.principal.kind == "user" and disabled:
                 raise PermissionDenied("you cannot disable your own account")
             before = user_view(user)
+            if disabled and not user.disabled:
+                # Disabling ends every token at once; enabling (again) leaves tokens as they
+                # are (those of before a disable stay dead: their version is old).
+                user.token_version += 1
             user.disabled = disabled
-            user.token_version += 1
             audit.record(
                 session,
                 actor,

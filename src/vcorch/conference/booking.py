@@ -33,7 +33,7 @@ from vcorch.conference.models import (
     MeetingOverride,
     MeetingSite,
 )
-from vcorch.conference.occurrences import occurrence_rows
+from vcorch.conference.occurrences import MATERIALIZE_HORIZON, occurrence_rows
 from vcorch.conference.overlap import (
     BookedOccurrence,
     FreeBusy,
@@ -529,6 +529,34 @@ class BookingService:
         if rows:
             await session.execute(insert(MeetingOccurrence), rows)
         meeting.materialized_until = until
+
+    async def roll_horizon(self, now: datetime, *, margin: timedelta = timedelta(days=30)) -> int:
+        """Store further occurrences of open-ended series whose stored ones run out within
+        ``margin``; the scheduler calls this so that it always finds them.  Returns how many
+        series were extended."""
+        async with self._sessions.begin() as session:
+            meetings = list(
+                (
+                    await session.execute(
+                        select(Meeting).where(
+                            Meeting.materialized_until.is_not(None),
+                            Meeting.materialized_until < now + MATERIALIZE_HORIZON - margin,
+                            Meeting.status == "scheduled",
+                        )
+                    )
+                ).scalars()
+            )
+            for meeting in meetings:
+                overrides = list(
+                    (
+                        await session.execute(
+                            select(MeetingOverride).where(MeetingOverride.meeting_id == meeting.id)
+                        )
+                    ).scalars()
+                )
+                series = series_of(meeting, overrides, self._policy)
+                await self._materialize(session, meeting, series, overrides)
+            return len(meetings)
 
     async def _check_conflicts(
         self,

@@ -8,13 +8,22 @@ process at start with the key and the problem named (:class:`ConfigError`).
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -103,10 +112,69 @@ class Settings(BaseSettings):
     mail_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
     reminder_offsets_minutes: list[int] = Field(default_factory=lambda: [1440, 60])
     booking_setup_buffer_minutes: int = Field(default=15, ge=0, le=240)
+    # Orchestration (docs/configuration.md#orchestration): when each job runs, how hard
+    # sites are called, when a meeting moves to another bridge.
+    preflight_before_minutes: int = Field(default=30, ge=0, le=1440)
+    launch_before_minutes: int = Field(default=5, ge=0, le=120)
+    launch_grace_minutes: int = Field(default=15, ge=0, le=240)
+    end_warning_minutes: int = Field(default=5, ge=0, le=120)
+    dial_attempts: int = Field(default=3, ge=1, le=20)
+    dial_concurrency: int = Field(default=8, ge=1, le=500)
+    dial_retry_base_seconds: float = Field(default=5.0, gt=0, le=600)
+    dial_retry_max_seconds: float = Field(default=60.0, gt=0, le=3600)
+    ring_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    failover_after: int = Field(default=3, ge=1, le=100)
+    supervise_seconds: float = Field(default=2.0, gt=0, le=60)
+    scheduler_sync_seconds: float = Field(default=15.0, gt=0, le=600)
+    scheduler_horizon_minutes: int = Field(default=120, ge=10, le=10_080)
+    leader_check_seconds: float = Field(default=1.0, gt=0, le=60)
+    # The WebRTC fallback (docs/webrtc-fallback.md): ICE servers handed to browsers, TURN
+    # REST credentials (coturn use-auth-secret), and the built-in bridge's limits.  The
+    # participant caps follow benchmarks/webrtc_bridge.py on one core.
+    webrtc_stun_urls: list[str] = Field(default_factory=list)
+    webrtc_turn_urls: list[str] = Field(default_factory=list)
+    webrtc_turn_secret: SecretStr | None = None
+    webrtc_turn_ttl_seconds: int = Field(default=43_200, ge=60, le=7 * 86_400)
+    webrtc_host_addresses: list[str] = Field(default_factory=list)
+    # STUN the built-in bridge itself asks for its public address (a server behind 1:1 NAT).
+    webrtc_bridge_stun_urls: list[str] = Field(default_factory=list)
+    # benchmarks/webrtc_bridge.py: one core carries about 4-5 audio+video participants (0.2
+    # cores each) or 8-9 audio-only ones; 4 leaves headroom whatever the media.
+    webrtc_max_participants: int = Field(default=4, ge=1, le=10_000)
+    webrtc_max_per_conference: int = Field(default=4, ge=2, le=1000)
+    webrtc_video_max_width: int = Field(default=640, ge=16, le=3840)
+    webrtc_video_max_height: int = Field(default=360, ge=16, le=2160)
+    webrtc_video_max_fps: int = Field(default=15, ge=1, le=60)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     public_url: str = "http://127.0.0.1:8080"
     bridges: list[BridgeConfig] = Field(default_factory=list)
     probes: list[ProbeConfig] = Field(default_factory=list)
+    # Endpoint monitoring (docs/monitoring.md).  Sweeps run in the leader process only.
+    monitoring_enabled: bool = True
+    monitoring_hot_interval_seconds: float = Field(default=10.0, ge=1, le=3600)
+    monitoring_hot_lead_minutes: int = Field(default=60, ge=0, le=1440)
+    monitoring_concurrency: int = Field(default=256, ge=1, le=10_000)
+    monitoring_alert_horizon_hours: int = Field(default=24, ge=1, le=168)
+    monitoring_http_verify_tls: bool = True
+    monitoring_webhook_url: str | None = None
+    monitoring_webhook_secret: SecretStr | None = None
+    monitoring_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    monitoring_webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    # Attendance (docs/attendance.md): how a site's status is judged.
+    attendance_late_after_minutes: int = Field(default=10, ge=0, le=1440)
+    attendance_left_early_minutes: int = Field(default=10, ge=0, le=1440)
+    attendance_present_share: float = Field(default=0.8, ge=0, le=1)
+    attendance_reconnect_grace_seconds: int = Field(default=60, ge=0, le=3600)
+    # How long a self check-in link stays valid after the occurrence's end.
+    attendance_checkin_grace_minutes: int = Field(default=120, ge=0, le=7 * 1440)
+    # Online-meeting statistics (docs/statistics.md): the programme's target share and the
+    # calendar period it applies to, how often the leader refreshes the monthly summary,
+    # which unit level is a "province", how long open data may be cached.
+    online_share_target: float = Field(default=0.30, gt=0, lt=1)
+    online_share_period: Literal["year", "quarter", "month"] = "year"
+    stats_refresh_seconds: float = Field(default=60.0, ge=1, le=3600)
+    stats_province_level: str = Field(default="province", min_length=1, max_length=32)
+    open_data_max_age_seconds: int = Field(default=900, ge=0, le=86_400)
 
     @field_validator("timezone")
     @classmethod
@@ -122,6 +190,52 @@ class Settings(BaseSettings):
     def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (it signs every token)")
+        return value
+
+    @field_validator("monitoring_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("monitoring_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (it signs every webhook call)")
+        return value
+
+    @field_validator(
+        "webrtc_stun_urls",
+        "webrtc_turn_urls",
+        "webrtc_host_addresses",
+        "webrtc_bridge_stun_urls",
+        mode="before",
+    )
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        # From the environment these come as one string: "a,b" (or a JSON list).
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("webrtc_stun_urls", "webrtc_turn_urls", "webrtc_bridge_stun_urls")
+    @classmethod
+    def _ice_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
+        return value
+
+    @field_validator("webrtc_turn_secret")
+    @classmethod
+    def _turn_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (it signs TURN credentials)")
         return value
 
     @field_validator("database_url")
@@ -141,6 +255,15 @@ class Settings(BaseSettings):
         if duplicates:
             raise ValueError(f"bridge names must be unique; repeated: {', '.join(duplicates)}")
         return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.monitoring_webhook_url and self.monitoring_webhook_secret is None:
+            raise ValueError(
+                "monitoring_webhook_secret: required when monitoring_webhook_url is set"
+                " (receivers check the signature)"
+            )
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

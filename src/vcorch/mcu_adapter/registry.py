@@ -183,6 +183,23 @@ def with_default_bridge(configs: Sequence[BridgeConfig]) -> list[BridgeConfig]:
     return [BridgeConfig(name=DEFAULT_BRIDGE_NAME, type="simulated")]
 
 
+BUILTIN_WEBRTC_NAME = "webrtc"
+BUILTIN_WEBRTC_TYPE = "webrtc"
+# Last in every preference order: it hosts a meeting only when nothing else can.
+BUILTIN_WEBRTC_PRIORITY = 10_000
+
+
+def with_builtin_webrtc(
+    configs: Sequence[BridgeConfig], builtin: BridgeConfig
+) -> list[BridgeConfig]:
+    """``configs`` plus vcorch's built-in browser bridge (``builtin``), unless a bridge of
+    type ``webrtc`` is configured already.  The built-in bridge is not a booking pool: add
+    it to the registry, not to the ports booking counts."""
+    if any(config.type == BUILTIN_WEBRTC_TYPE for config in configs):
+        return list(configs)
+    return [*configs, builtin]
+
+
 def load_bridges(
     configs: Sequence[BridgeConfig],
     context: BridgeContext,

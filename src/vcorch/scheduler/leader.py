@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
 
-# Any fixed number other than the migration lock's.
-LEADER_LOCK_KEY = 7_410_002
+# A number no other advisory lock uses (7_410_001 migrations, 7_410_002 bookings...; the
+# test tests/reliability/test_lock_keys.py checks they stay apart): the leader holds this
+# one for as long as it leads, so sharing it would block the other for ever.
+LEADER_LOCK_KEY = 7_410_003
 Work = Callable[[], Awaitable[None]]
 
 

@@ -93,6 +93,7 @@ class SchedulerService:
         bridge_health_seconds: float = 15.0,
         probe: ProbeEndpoints | None = None,
         metrics: LagMetric | None = None,
+        roll_horizon: Callable[[datetime], Awaitable[int]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._orchestrator = orchestrator
@@ -107,6 +108,8 @@ class SchedulerService:
         self.probe = probe
         self._metrics = metrics
         self._changed = asyncio.Event()
+        self._roll_horizon = roll_horizon
+        self._rolled_on: object = None
 
     # -- what is planned ------------------------------------------------------------------
 
@@ -119,6 +122,15 @@ class SchedulerService:
     ) -> None:
         """Booking listener hook: the change is not committed yet, so only ask for a sync."""
         self.booking_changed()
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def leader(self) -> tuple[str | None, datetime | None]:
+        """The last leader recorded and when it was last alive."""
+        async with self._sessions() as session:
+            state = await session.get(SchedulerState, STATE_NAME)
+            return (state.leader, state.last_alive) if state else (None, None)
 
     async def last_alive(self) -> datetime | None:
         async with self._sessions() as session:
@@ -184,6 +196,15 @@ class SchedulerService:
         jobs = next_jobs(occurrences, self.policy, now, self._horizon, last_alive=last)
         return [job for job in jobs if job.kind != JobKind.REMINDER]
 
+    async def _roll(self, now: datetime) -> None:
+        """Once a day: store further occurrences of open-ended series."""
+        if self._roll_horizon is None or self._rolled_on == now.date():
+            return
+        extended = await self._roll_horizon(now)
+        self._rolled_on = now.date()
+        if extended:
+            log.info("stored further occurrences of %s open-ended series", extended)
+
     async def _beat(self, now: datetime) -> None:
         async with self._sessions.begin() as session:
             state = await session.get(SchedulerState, STATE_NAME)
@@ -199,6 +220,7 @@ class SchedulerService:
         """Plan, run every job due now, remember that we were alive: one round, as tests
         and the loop drive it.  Returns the ids of the jobs that ran."""
         now = self._clock()
+        await self._roll(now)
         ran = []
         for job in await self.plan(now):
             if job.run_at <= now and await self.execute(job):
@@ -440,6 +462,7 @@ class SchedulerService:
     async def _sync(self, scheduler: AsyncIOScheduler) -> None:
         now = self._clock()
         try:
+            await self._roll(now)
             jobs = await self.plan(now)
         except Exception:
             log.exception("planning the scheduler's jobs failed")

@@ -1,9 +1,26 @@
-"""Access log lines without query strings: feed tokens and links travel there."""
+"""Access log lines without credentials: no query strings (feed tokens and hook secrets
+travel there) and no link tokens in paths (``/join/<token>``, ``/api/checkin/<token>``...)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+
+# Path parts that are credentials themselves: whoever holds the link may use it.
+SECRET_PATH_PARTS = ("token",)
+REDACTED = "<redacted>"
+
+
+def loggable_path(request: web.BaseRequest) -> str:
+    """The request's path with the routes' credential parts replaced."""
+    path = request.path
+    if isinstance(request, web.Request):
+        match_info = request.match_info
+        for name in SECRET_PATH_PARTS:
+            value = match_info.get(name)
+            if value:
+                path = path.replace(value, REDACTED)
+    return path
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):
@@ -12,7 +29,7 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
             '%s "%s %s" %s %.1fms %s',
             request.remote,
             request.method,
-            request.path,
+            loggable_path(request),
             response.status,
             time * 1000,
             response.headers.get("X-Request-ID", "-"),

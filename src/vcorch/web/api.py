@@ -37,6 +37,9 @@ M = TypeVar("M", bound=BaseModel)
 Handler = Callable[["ApiRequest"], Awaitable[web.StreamResponse]]
 
 MAX_JSON_DEPTH = 32
+# Ids and counts are 32-bit integer columns on PostgreSQL: a larger number in a query or a
+# body could only fail inside the driver (a 500), so it is refused up front.
+MAX_INT = 2**31 - 1
 REQUEST_ID = web.RequestKey("request_id", str)
 
 
@@ -114,7 +117,7 @@ class ApiRequest:
 
     def path_id(self, name: str = "id") -> int:
         raw = self.http.match_info[name]
-        if not re.fullmatch(r"[0-9]{1,18}", raw):
+        if not re.fullmatch(r"[0-9]{1,18}", raw) or int(raw) > MAX_INT:
             raise HttpProblem(404, "not-found", "Not found", f"no such {name}")
         return int(raw)
 
@@ -247,6 +250,37 @@ def _surrogate_paths(value: Any, path: str = "") -> list[str]:
     return sorted(found)
 
 
+def _out_of_range(value: Any) -> list[str]:
+    """Paths of integers beyond what the database columns hold."""
+    found: list[str] = []
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, int) and not isinstance(item, bool):
+            if abs(item) > MAX_INT:
+                found.append(where or "body")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                stack.append((child, f"{where}.{key}" if where else str(key)))
+        elif isinstance(item, list | tuple):
+            for index, child in enumerate(item):
+                stack.append((child, f"{where}.{index}" if where else str(index)))
+    return sorted(found)
+
+
+def _checked_range(model: M, where: str) -> M:
+    too_big = _out_of_range(model.model_dump(by_alias=True))
+    if too_big:
+        raise HttpProblem(
+            422,
+            "validation-error",
+            "Validation failed",
+            f"the {where} has a number out of range",
+            errors=[FieldProblem(name, f"must be at most {MAX_INT}") for name in too_big],
+        )
+    return model
+
+
 def _malformed(detail: str) -> HttpProblem:
     return HttpProblem(
         400, "malformed-body", "Malformed body", detail, errors=[FieldProblem("body", detail)]
@@ -254,6 +288,13 @@ def _malformed(detail: str) -> HttpProblem:
 
 
 async def parse_json_body(request: web.Request, model: type[M]) -> M:
+    if not request.body_exists:
+        # No body at all is an empty object: fine for commands whose fields are optional,
+        # and the missing fields are named for the others.
+        try:
+            return model.model_validate({})
+        except ValidationError as err:
+            raise validation_problem(err, "body") from err
     content_type = request.content_type
     if content_type not in ("application/json", "application/merge-patch+json"):
         raise HttpProblem(
@@ -290,9 +331,10 @@ async def parse_json_body(request: web.Request, model: type[M]) -> M:
         )
     try:
         # Strict JSON validation: "5" is not a number, true is not "true".
-        return model.model_validate_json(text, strict=True)
+        parsed_model = model.model_validate_json(text, strict=True)
     except ValidationError as err:
         raise validation_problem(err, "body") from err
+    return _checked_range(parsed_model, "body")
 
 
 async def parse_form(request: web.Request, model: type[M]) -> M:
@@ -320,9 +362,10 @@ def parse_query(request: web.Request, model: type[M]) -> M:
         values = request.query.getall(key)
         data[key] = values[-1]
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as err:
         raise validation_problem(err, "query") from err
+    return _checked_range(parsed, "query")
 
 
 def _bearer(request: web.Request) -> str:

@@ -13,6 +13,8 @@ from vcorch.conference.booking import BookingService
 from vcorch.conference.calendar_feed import CalendarService
 from vcorch.conference.outbox import OutboxWorker
 from vcorch.config import Settings
+from vcorch.monitoring.metrics import Metrics
+from vcorch.monitoring.service import MonitoringService
 from vcorch.rooms.service import RoomsService
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,3 +26,5 @@ ROOMS = web.AppKey("rooms", RoomsService)
 BOOKING = web.AppKey("booking", BookingService)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 CALENDAR = web.AppKey("calendar", CalendarService)
+METRICS = web.AppKey("metrics", Metrics)
+MONITORING = web.AppKey("monitoring", MonitoringService)

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from vcorch.db.errors import database_unavailable
+from vcorch.web.access_log import loggable_path
 from vcorch.web.api import REQUEST_ID, request_id
 from vcorch.web.problems import HttpProblem, problem_response
 
@@ -40,12 +42,34 @@ async def problems_middleware(request: web.Request, handler: Next) -> web.Stream
         detail = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         response = problem_response(exc.status, slug, title, detail or title, headers=headers)
-    except Exception:
-        # The traceback goes to the log with the request id; the client gets the id only.
-        log.exception("unhandled error in %s %s (request %s)", request.method, request.path, rid)
-        response = problem_response(
-            500, "internal-error", "Internal error", f"the error was logged as request {rid}"
-        )
+    except Exception as err:
+        if database_unavailable(err):
+            # A database restart or fail-over: nothing was written, the caller may resend.
+            log.warning(
+                "database unavailable in %s %s (request %s): %s",
+                request.method,
+                loggable_path(request),
+                rid,
+                type(err).__name__,
+            )
+            response = problem_response(
+                503,
+                "database-unavailable",
+                "Service unavailable",
+                "the database cannot be reached right now; nothing was changed, try again",
+                headers={"Retry-After": "1"},
+            )
+        else:
+            # The traceback goes to the log with the request id; the client gets the id only.
+            log.exception(
+                "unhandled error in %s %s (request %s)",
+                request.method,
+                loggable_path(request),
+                rid,
+            )
+            response = problem_response(
+                500, "internal-error", "Internal error", f"the error was logged as request {rid}"
+            )
     response.headers["X-Request-ID"] = rid
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -43,10 +42,36 @@ def _problem_response(description: str) -> dict[str, Any]:
     }
 
 
+def _placeholders(path: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each aiohttp placeholder: ``{id}``, ``{id:[0-9]+}``, also
+    when the pattern has braces of its own (``{token:[0-9A-Za-z._-]{1,200}}``)."""
+    found = []
+    index = 0
+    while (start := path.find("{", index)) != -1:
+        depth, end = 0, start
+        for end in range(start, len(path)):
+            depth += {"{": 1, "}": -1}.get(path[end], 0)
+            if depth == 0:
+                break
+        name = path[start + 1 : end].split(":", 1)[0]
+        found.append((start, end + 1, name))
+        index = end + 1
+    return found
+
+
+def openapi_path(path: str) -> str:
+    """aiohttp's ``{id:[0-9]+}`` is ``{id}`` in OpenAPI."""
+    parts, index = [], 0
+    for start, end, name in _placeholders(path):
+        parts.append(path[index:start] + "{" + name + "}")
+        index = end
+    return "".join(parts) + path[index:]
+
+
 def _path_parameters(path: str) -> list[dict[str, Any]]:
     return [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"{([^}:]+)", path)
+        for _, _, name in _placeholders(path)
     ]
 
 
@@ -123,9 +148,7 @@ def build_openapi(operations: Sequence[Operation]) -> dict[str, Any]:
             entry["security"] = [{"bearerAuth": []}]
         else:
             entry["security"] = []
-        # aiohttp's "{id:[0-9]+}" is "{id}" in OpenAPI.
-        path = re.sub(r"{([^}:]+):[^}]+}", r"{\1}", op.path)
-        paths.setdefault(path, {})[op.method.lower()] = entry
+        paths.setdefault(openapi_path(op.path), {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",
         "info": {
