@@ -321,12 +321,6 @@ async def test_a_silent_receiver_times_out_and_the_attempts_are_bounded(
     assert await worker.run_once() == 0 and len(webhook_receiver.calls) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Python 3.11's email folding (policy SMTP, used by conference/mailer.py) drops the"
-    " space between two encoded words of a long non-ASCII subject: 'Phòng họp' arrives as"
-    " 'Phònghọp'.  Reported; remove this mark when the mailer folds differently.",
-)
 def test_a_long_vietnamese_subject_survives_the_mailer() -> None:
     from email import message_from_bytes, policy
 

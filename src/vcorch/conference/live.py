@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vcorch.auth import audit
 from vcorch.auth.principal import Actor, Principal, Role
 from vcorch.conference.models import (
     Meeting,
@@ -185,6 +186,17 @@ class LiveService:
         url = self._orchestrator.fallback_url(site.id, meeting_id, run.end_at)
         if url is None:
             raise Conflict("no WebRTC fallback is configured")
+        async with self._sessions.begin() as session:
+            # The link itself is a credential: the audit says who made one, not what it is.
+            audit.record(
+                session,
+                actor,
+                action="join_link.issue",
+                entity="run_site",
+                entity_id=site.id,
+                unit_path=site_path,
+                after={"meeting_id": meeting_id, "expires_at": run.end_at.isoformat()},
+            )
         return url, run.end_at
 
     # -- the view -------------------------------------------------------------------------------
