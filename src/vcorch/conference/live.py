@@ -96,9 +96,7 @@ class LiveService:
         )
         if active is not None or active_only:
             return active
-        latest: MeetingRun | None = await session.scalar(
-            query.order_by(MeetingRun.start_at.desc())
-        )
+        latest: MeetingRun | None = await session.scalar(query.order_by(MeetingRun.start_at.desc()))
         return latest
 
     # -- commands ---------------------------------------------------------------------------

@@ -825,9 +825,7 @@ class Orchestrator:
         self, site: SiteView, now: datetime, reason: str, *, drop: str | None = None
     ) -> SiteChange:
         if site.attempts >= self.policy.dial_attempts:
-            return SiteChange(
-                site, {"participant_id": None, "_drop": drop}, fallback_reason=reason
-            )
+            return SiteChange(site, {"participant_id": None, "_drop": drop}, fallback_reason=reason)
         return SiteChange(
             site,
             {
@@ -919,9 +917,7 @@ class Orchestrator:
             self._count(result)
             log.info("run %s: calling %s failed: %s", view.id, site.room_name, reason)
             if fatal or attempts >= self.policy.dial_attempts:
-                changes[site.id] = SiteChange(
-                    site, {"attempts": attempts}, fallback_reason=reason
-                )
+                changes[site.id] = SiteChange(site, {"attempts": attempts}, fallback_reason=reason)
                 return
             changes[site.id] = SiteChange(
                 site,

@@ -159,9 +159,7 @@ class SchedulerService:
                 )
             ).all()
             live = (
-                await session.execute(
-                    select(MeetingRun).where(MeetingRun.status.in_(ACTIVE_RUN))
-                )
+                await session.execute(select(MeetingRun).where(MeetingRun.status.in_(ACTIVE_RUN)))
             ).scalars()
             states: dict[tuple[int, datetime], OccurrenceState] = {}
             for occurrence, run_status, run_end in rows:
@@ -437,9 +435,8 @@ class SchedulerService:
                     ),
                     now=now,
                 )
-        summary = (
-            f"{len(endpoint_ids) - len(failing)}/{len(endpoint_ids)} endpoints answer"
-            + (f"; bridges down: {', '.join(bridges_down)}" if bridges_down else "")
+        summary = f"{len(endpoint_ids) - len(failing)}/{len(endpoint_ids)} endpoints answer" + (
+            f"; bridges down: {', '.join(bridges_down)}" if bridges_down else ""
         )
         log.info("pre-flight of meeting %s: %s", meeting_id, summary)
         return summary
@@ -497,5 +494,3 @@ class SchedulerService:
             except Exception:
                 log.exception("supervising the live meetings failed")
             await self._orchestrator.wait_for_work(self._supervise_seconds)
-
-
