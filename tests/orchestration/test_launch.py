@@ -163,6 +163,10 @@ async def test_a_start_missed_while_down_is_launched_late_or_marked_missed(
         host_room_id=None,
         title="Tập huấn chuyển đổi số",
     )
+    async with app[SESSIONS].begin() as session:
+        secretary = await session.scalar(select(User).where(User.username == "central_sec"))
+        assert secretary is not None
+        secretary.email = "thu.ky@ubdt.gov.vn"
     await scheduler.tick()  # alive now; then "down" for a while
     clock.now = base + timedelta(minutes=33)
     await scheduler.tick()
@@ -174,6 +178,12 @@ async def test_a_start_missed_while_down_is_launched_late_or_marked_missed(
     assert runs == {soon: "missed", long_ago: "missed"}
     live = await live_of(api, world, soon)
     assert live["status"] == "missed"
+    # The organiser's secretariat is told, once per occurrence.
+    await scheduler.tick()
+    async with app[SESSIONS]() as session:
+        mails = (await session.execute(select(OutboxMail))).scalars().all()
+    told = [m for m in mails if m.subject.startswith("Không khởi động được")]
+    assert len(told) == 2 and {tuple(m.recipients) for m in told} == {("thu.ky@ubdt.gov.vn",)}
 
 
 async def test_a_late_start_within_the_grace_window_is_launched(

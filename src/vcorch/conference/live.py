@@ -131,7 +131,14 @@ class LiveService:
     async def site_action(
         self, actor: Actor, meeting_id: int, site_id: int, action: SiteAction
     ) -> dict[str, Any]:
-        who = actor.principal
+        run, site, _ = await self._site_in_reach(actor.principal, meeting_id, site_id)
+        await self._orchestrator.site_action(run.id, site.id, action, actor)
+        return await self.live(actor.principal, meeting_id, run_id=run.id)
+
+    async def _site_in_reach(
+        self, who: Principal, meeting_id: int, site_id: int
+    ) -> tuple[MeetingRun, RunSite, str]:
+        """The live run, the site and its unit path, if ``who`` may act on that site."""
         async with self._sessions() as session:
             await self._readable(session, who, meeting_id)
             run = await self._current_run(session, meeting_id, active_only=True)
@@ -146,8 +153,7 @@ class LiveService:
         )
         if not allowed:
             raise PermissionDenied("operators act on their own units' sites only")
-        await self._orchestrator.site_action(run.id, site.id, action, actor)
-        return await self.live(who, meeting_id, run_id=run.id)
+        return run, site, site_path
 
     @staticmethod
     async def _run_site(session: AsyncSession, run_id: int, site_id: int) -> RunSite:
@@ -166,21 +172,7 @@ class LiveService:
         self, actor: Actor, meeting_id: int, site_id: int
     ) -> tuple[str, datetime]:
         """A browser link for a site, made by hand by its operator or the secretariat."""
-        who = actor.principal
-        async with self._sessions() as session:
-            await self._readable(session, who, meeting_id)
-            run = await self._current_run(session, meeting_id, active_only=True)
-            if run is None:
-                raise Conflict("the meeting is not live")
-            site = await self._run_site(session, run.id, site_id)
-            unit = await session.get(Unit, site.unit_id)
-            _, organizer_path = await self._meeting(session, meeting_id)
-        site_path = unit.path if unit else "/"
-        allowed = (who.role in CONTROLLERS and who.sees(organizer_path)) or (
-            who.role in (Role.ADMIN, Role.OPERATOR) and who.sees(site_path)
-        )
-        if not allowed:
-            raise PermissionDenied("operators act on their own units' sites only")
+        run, site, site_path = await self._site_in_reach(actor.principal, meeting_id, site_id)
         url = self._orchestrator.fallback_url(site.id, meeting_id, run.end_at)
         if url is None:
             raise Conflict("no WebRTC fallback is configured")

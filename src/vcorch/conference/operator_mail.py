@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vcorch.auth.models import User
-from vcorch.conference.models import OutboxMail
+from vcorch.conference.models import Meeting, OutboxMail
 from vcorch.rooms.models import Unit
 
 
@@ -85,3 +85,25 @@ async def queue_mail(
         )
     )
     return True
+
+
+async def tell_secretariat(
+    session: AsyncSession,
+    meeting: Meeting,
+    *,
+    dedupe_key: str,
+    subject: str,
+    body: str,
+    now: datetime,
+) -> bool:
+    """Queue a message about a meeting for its organiser's secretariat."""
+    organizer = await session.get(Unit, meeting.organizer_unit_id)
+    return await queue_mail(
+        session,
+        dedupe_key=dedupe_key,
+        meeting_id=meeting.id,
+        recipients=await organizer_secretariat(session, organizer.path if organizer else "/"),
+        subject=subject,
+        body=body,
+        now=now,
+    )

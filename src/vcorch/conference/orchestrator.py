@@ -48,7 +48,7 @@ from vcorch.conference.models import (
     RunIncident,
     RunSite,
 )
-from vcorch.conference.operator_mail import organizer_secretariat, queue_mail, site_operators
+from vcorch.conference.operator_mail import queue_mail, site_operators, tell_secretariat
 from vcorch.conference.placement import BridgeOption, EndpointKind, SiteNeed, place
 from vcorch.conference.recurrence import occurrence_key_text
 from vcorch.errors import Conflict, InvalidInput, NotFound
@@ -1142,12 +1142,10 @@ class Orchestrator:
             run = await session.get(MeetingRun, view.id)
             meeting = await session.get(Meeting, view.meeting_id)
             if run is not None and meeting is not None:
-                recipients = await organizer_secretariat(session, view.organizer_path)
-                await queue_mail(
+                await tell_secretariat(
                     session,
+                    meeting,
                     dedupe_key=f"failover:{run.id}:{now.isoformat()}",
-                    meeting_id=meeting.id,
-                    recipients=recipients,
                     subject=f"Chuyển cầu dự phòng: {meeting.title}",
                     body=(
                         f"Cầu {', '.join(sorted(bad))} không phản hồi; cuộc họp {meeting.title}"

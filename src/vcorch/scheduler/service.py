@@ -41,7 +41,7 @@ from vcorch.conference.models import (
     RunIncident,
     SchedulerState,
 )
-from vcorch.conference.operator_mail import organizer_secretariat, queue_mail, site_operators
+from vcorch.conference.operator_mail import queue_mail, site_operators, tell_secretariat
 from vcorch.conference.orchestrator import ACTIVE_RUN, Orchestrator
 from vcorch.errors import DomainError
 from vcorch.mcu_adapter.registry import BridgeRegistry
@@ -332,14 +332,10 @@ class SchedulerService:
                         detail="the start passed while no scheduler was running",
                     )
                 )
-                organizer = await session.get(Unit, meeting.organizer_unit_id)
-                await queue_mail(
+                await tell_secretariat(
                     session,
+                    meeting,
                     dedupe_key=f"missed:{meeting_id}:{key.isoformat()}",
-                    meeting_id=meeting_id,
-                    recipients=await organizer_secretariat(
-                        session, organizer.path if organizer else "/"
-                    ),
                     subject=f"Không khởi động được: {meeting.title}",
                     body=(
                         f"Cuộc họp {meeting.title} (bắt đầu {occurrence.start_at.isoformat()}) "
@@ -358,17 +354,13 @@ class SchedulerService:
             return
         async with self._sessions.begin() as session:
             meeting = await session.get(Meeting, meeting_id)
-            organizer = await session.get(Unit, meeting.organizer_unit_id) if meeting else None
             if meeting is None:
                 return
             minutes = max(int((run.end_at - now).total_seconds() // 60), 0)
-            await queue_mail(
+            await tell_secretariat(
                 session,
+                meeting,
                 dedupe_key=f"end-warning:{run.id}:{run.end_at.isoformat()}",
-                meeting_id=meeting_id,
-                recipients=await organizer_secretariat(
-                    session, organizer.path if organizer else "/"
-                ),
                 subject=f"Sắp kết thúc: {meeting.title}",
                 body=(
                     f"Cuộc họp {meeting.title} sẽ kết thúc sau khoảng {minutes} phút. "
@@ -420,14 +412,10 @@ class SchedulerService:
                     now=now,
                 )
             if bridges_down:
-                organizer = await session.get(Unit, meeting.organizer_unit_id)
-                await queue_mail(
+                await tell_secretariat(
                     session,
+                    meeting,
                     dedupe_key=f"preflight-bridges:{meeting_id}:{key.isoformat()}",
-                    meeting_id=meeting_id,
-                    recipients=await organizer_secretariat(
-                        session, organizer.path if organizer else "/"
-                    ),
                     subject=f"Kiểm tra trước họp: cầu {', '.join(bridges_down)} không phản hồi",
                     body=(
                         f"Cầu hội nghị {', '.join(bridges_down)} không phản hồi trước cuộc họp "
