@@ -36,12 +36,23 @@ def _cli_actor() -> Actor:
     return Actor(Principal("user", 0, name, Role.ADMIN, 0, "/"), address="local")
 
 
+# Libraries that log every statement they send with its parameters at DEBUG (password and
+# token hashes, personal data): kept at INFO even when vcorch itself logs at DEBUG.
+CHATTY_LIBRARIES = ("aiosqlite",)
+
+
+def quiet_chatty_libraries() -> None:
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def _setup_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    quiet_chatty_libraries()
 
 
 async def _with_auth(settings: Settings, work: Callable[[AuthService], Awaitable[int]]) -> int:

@@ -79,7 +79,7 @@ retry_base_delay = 0.05
     return config
 
 
-async def live_sites(served: Served, token: str, meeting_id: int) -> dict[int, str]:
+async def live_of(served: Served, token: str, meeting_id: int) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http,
         http.get(
@@ -88,9 +88,9 @@ async def live_sites(served: Served, token: str, meeting_id: int) -> dict[int, s
         ) as response,
     ):
         assert response.status == 200, await response.text()
-        body = await response.json()
+        body: dict[str, Any] = await response.json()
     assert body["status"] in ("launching", "live"), body
-    return {site["room_id"]: site["state"] for site in body["sites"]}
+    return body
 
 
 async def test_sigkill_while_dialling_then_restart(
@@ -117,7 +117,9 @@ async def test_sigkill_while_dialling_then_restart(
             ),
         )
         site_rooms.append(room.id)
-    start = clock.now.replace(microsecond=0) + timedelta(minutes=2)
+    # Beyond the scheduler's own launch time (5 min before): the launch is the /start below,
+    # so the kill falls inside it.
+    start = clock.now.replace(microsecond=0) + timedelta(minutes=20)
     token = world.tokens["laocai_sec"]
     status, body = await api.as_(token).post(
         "/api/meetings",
@@ -164,12 +166,14 @@ async def test_sigkill_while_dialling_then_restart(
         processes.append(second)
         await second.ready()
         deadline = time.monotonic() + 40
-        states: dict[int, str] = {}
+        live: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            states = await live_sites(second, token, meeting_id)
-            if set(states.values()) == {"connected"} and len(states) == SITES:
+            live = await live_of(second, token, meeting_id)
+            if live["status"] == "live" and {s["state"] for s in live["sites"]} == {"connected"}:
                 break
             await asyncio.sleep(0.3)
+        assert live["status"] == "live", live
+        states = {site["room_id"]: site["state"] for site in live["sites"]}
         assert states == dict.fromkeys(site_rooms, "connected"), states
 
         # Exactly one call per site, one coSpace, one call, over both processes' lives.

@@ -116,9 +116,7 @@ def test_every_path_placeholder_is_well_formed() -> None:
     from vcorch.app import create_app
     from vcorch.web.ops import OPENAPI
 
-    document = create_app(make_settings("sqlite+aiosqlite:///unused.db"), background=False)[
-        OPENAPI
-    ]
+    document = create_app(make_settings("sqlite+aiosqlite:///unused.db"), background=False)[OPENAPI]
     for path, item in document["paths"].items():
         names = re.findall(r"{([^{}]*)}", path)
         assert re.sub(r"{[A-Za-z_]+}", "", path).count("{") == 0, path
@@ -353,9 +351,7 @@ def ordered(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return sorted(operations(document), key=lambda op: (rank[op[0]], op[1]))
 
 
-async def test_every_route_by_every_role_in_and_out_of_its_unit(
-    api: Api, estate: Estate
-) -> None:
+async def test_every_route_by_every_role_in_and_out_of_its_unit(api: Api, estate: Estate) -> None:
     document = await (await api.client.get("/api/openapi.json")).json()
     wrong: list[str] = []
     checked = 0
@@ -401,10 +397,13 @@ async def test_every_route_by_every_role_in_and_out_of_its_unit(
                 elsewhere = build_call(method, path, entry, dict(estate.ids["other"]))
                 status, body = await send(api, token, elsewhere)
                 checked += 1
-                named = {e["field"] for e in body.get("errors", [])} if isinstance(body, dict) else {}
+                named = (
+                    {e["field"] for e in body.get("errors", [])} if isinstance(body, dict) else {}
+                )
                 if status not in (403, 422) or field not in named:
                     wrong.append(
-                        f"{method} {path} as {role} naming {PROVINCE['other']}: {status} {body!r:.200}"
+                        f"{method} {path} as {role} naming {PROVINCE['other']}:"
+                        f" {status} {body!r:.200}"
                     )
     assert not wrong, "\n".join(wrong)
     assert checked > 300
