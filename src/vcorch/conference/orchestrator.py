@@ -70,7 +70,6 @@ from vcorch.rooms.models import Endpoint, Room, Unit
 
 log = logging.getLogger(__name__)
 
-SiteState = Literal["pending", "dialling", "connected", "failed", "fallback", "disconnected"]
 ACTIVE_RUN = ("launching", "live")
 # Sites the supervisor no longer calls by itself.
 SETTLED = ("fallback", "failed", "disconnected")
@@ -141,9 +140,10 @@ class SiteView:
     held: bool
     operators_told: bool
 
-    @property
-    def fingerprint(self) -> tuple[object, ...]:
-        return (self.state, self.participant_id, self.held, self.conference_row_id)
+
+def fingerprint(site: SiteView | RunSite) -> tuple[object, ...]:
+    """What must not have changed between a step's snapshot and its write."""
+    return (site.state, site.participant_id, site.held, site.conference_row_id)
 
 
 @dataclass
@@ -971,8 +971,7 @@ class Orchestrator:
                     row = rows.get(change.site.id)
                     if row is None:
                         continue
-                    now_print = (row.state, row.participant_id, row.held, row.conference_row_id)
-                    if now_print != change.site.fingerprint:
+                    if fingerprint(row) != fingerprint(change.site):
                         continue  # changed by an operator meanwhile: theirs wins
                     for key, value in change.values.items():
                         if not key.startswith("_"):

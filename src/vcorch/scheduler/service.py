@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -109,7 +109,7 @@ class SchedulerService:
         self._metrics = metrics
         self._changed = asyncio.Event()
         self._roll_horizon = roll_horizon
-        self._rolled_on: object = None
+        self._rolled_on: date | None = None
 
     # -- what is planned ------------------------------------------------------------------
 
