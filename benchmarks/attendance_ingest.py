@@ -47,7 +47,7 @@ import aiohttp
 from sqlalchemy import func, select
 from tests import databases
 
-from vcorch.conference.models import BridgeEventRecord
+from vcorch.bridge_events.models import BridgeEventRecord
 from vcorch.db.engine import make_engine
 from vcorch.db.migrate import upgrade
 
@@ -109,7 +109,7 @@ async def select_then_insert(sessions: Any, bridge: str, events: Sequence[Any]) 
     """The ingest path as it was (vcorch 0.1, conference/events.py): kept here as a baseline."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from vcorch.conference.events import _row
+    from vcorch.bridge_events.store import _row
 
     if not events:
         return 0

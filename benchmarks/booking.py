@@ -37,11 +37,11 @@ from sqlalchemy import insert
 from tests import databases
 
 from vcorch.auth.principal import Actor, Principal, Role
-from vcorch.conference import schemas
-from vcorch.conference.booking import BookingPolicy, BookingService
-from vcorch.conference.errors import BookingConflict
-from vcorch.conference.models import Meeting, MeetingOccurrence, MeetingSite
-from vcorch.conference.placement_pool import PortPool
+from vcorch.booking import schemas
+from vcorch.booking.errors import BookingConflict
+from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingSite
+from vcorch.booking.placement_pool import PortPool
+from vcorch.booking.service import BookingPolicy, BookingService
 from vcorch.db.engine import make_engine, make_sessionmaker
 from vcorch.db.migrate import upgrade
 from vcorch.rooms.models import Room, Unit

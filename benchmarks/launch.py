@@ -35,12 +35,12 @@ from tests import databases
 
 from vcorch.app import ORCHESTRATOR, create_app
 from vcorch.auth.principal import SYSTEM_ACTOR
-from vcorch.conference import schemas as booking_schemas
-from vcorch.conference.models import RunSite
+from vcorch.booking import schemas as booking_schemas
 from vcorch.config import BridgeConfig, Settings
 from vcorch.db.engine import make_engine
 from vcorch.db.migrate import upgrade
 from vcorch.mcu_adapter.simulated.mcu import SimLeg, SimSettings, SimulatedMcu
+from vcorch.orchestration.models import RunSite
 from vcorch.rooms import schemas as room_schemas
 from vcorch.web.keys import BOOKING, ROOMS, SESSIONS
 

@@ -55,16 +55,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests import databases
 
 from vcorch.auth.principal import Principal, Role
-from vcorch.conference.models import MeetingOccurrence
-from vcorch.conference.stats import rules
-from vcorch.conference.stats.facts import rewrite_meeting
-from vcorch.conference.stats.models import StatsOccurrence
-from vcorch.conference.stats.schemas import OnlineShareQuery
-from vcorch.conference.stats.service import StatsPolicy, StatsService
+from vcorch.booking.models import MeetingOccurrence
 from vcorch.db.base import UtcDateTime
 from vcorch.db.engine import make_engine, make_sessionmaker
 from vcorch.db.migrate import upgrade
 from vcorch.rooms.models import Unit
+from vcorch.stats import rules
+from vcorch.stats.facts import rewrite_meeting
+from vcorch.stats.models import StatsOccurrence
+from vcorch.stats.schemas import OnlineShareQuery
+from vcorch.stats.service import StatsPolicy, StatsService
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2025, 11, 20, 3, 0, tzinfo=UTC)  # 10:00 in Hà Nội

@@ -15,40 +15,32 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vcorch.attendance.links import CheckInLinks
+from vcorch.attendance.links import derive_secret as checkin_secret
+from vcorch.attendance.outcome import AttendancePolicy
+from vcorch.attendance.routes import ATTENDANCE
+from vcorch.attendance.routes import routes as attendance_routes
+from vcorch.attendance.service import AttendanceService
 from vcorch.auth.passwords import SecretHasher
 from vcorch.auth.routes import routes as auth_routes
 from vcorch.auth.service import AuthService, ThrottlePolicy, signing_key
 from vcorch.auth.tokens import TokenService
-from vcorch.conference.attendance.links import CheckInLinks
-from vcorch.conference.attendance.links import derive_secret as checkin_secret
-from vcorch.conference.attendance.outcome import AttendancePolicy
-from vcorch.conference.attendance.routes import ATTENDANCE
-from vcorch.conference.attendance.routes import routes as attendance_routes
-from vcorch.conference.attendance.service import AttendanceService
-from vcorch.conference.booking import BookingPolicy, BookingService
-from vcorch.conference.calendar_feed import CalendarService
-from vcorch.conference.events import EventStore
-from vcorch.conference.invitations import InvitationListener, MailPolicy, queue_reminders
-from vcorch.conference.join_links import JoinLinks, derive_secret, join_url
-from vcorch.conference.live import LiveService
-from vcorch.conference.live_routes import LIVE
-from vcorch.conference.live_routes import routes as live_routes
-from vcorch.conference.mailer import SmtpSettings
-from vcorch.conference.orchestrator import OrchestrationPolicy, Orchestrator
-from vcorch.conference.outbox import OutboxWorker
-from vcorch.conference.placement_pool import PortPool
-from vcorch.conference.routes import routes as conference_routes
-from vcorch.conference.stats.routes import STATS
-from vcorch.conference.stats.routes import mount_pages as mount_stats_pages
-from vcorch.conference.stats.routes import routes as stats_routes
-from vcorch.conference.stats.service import StatsService, stats_policy
+from vcorch.booking.placement_pool import PortPool
+from vcorch.booking.routes import routes as conference_routes
+from vcorch.booking.service import BookingPolicy, BookingService
+from vcorch.bridge_events.store import EventStore
+from vcorch.calendars.feed import CalendarService
+from vcorch.calendars.invitations import InvitationListener, MailPolicy, queue_reminders
 from vcorch.config import BridgeConfig, Settings
 from vcorch.db.base import utcnow
 from vcorch.db.engine import make_engine, make_sessionmaker
 from vcorch.join.ice import IcePolicy
+from vcorch.join.links import JoinLinks, derive_secret, join_url
 from vcorch.join.routes import JOIN, JOIN_LINKS
 from vcorch.join.routes import routes as join_routes
 from vcorch.join.service import JoinService
+from vcorch.mail.mailer import SmtpSettings
+from vcorch.mail.outbox import OutboxWorker
 from vcorch.mcu_adapter.base import BridgeContext
 from vcorch.mcu_adapter.registry import (
     BUILTIN_WEBRTC_NAME,
@@ -67,6 +59,10 @@ from vcorch.monitoring.probes.sip_mux import SipUdpProber
 from vcorch.monitoring.routes import mount_pages as mount_monitoring_pages
 from vcorch.monitoring.routes import routes as monitoring_routes
 from vcorch.monitoring.service import MonitoringService, default_probes, monitoring_policy
+from vcorch.orchestration.live import LiveService
+from vcorch.orchestration.orchestrator import OrchestrationPolicy, Orchestrator
+from vcorch.orchestration.routes import LIVE
+from vcorch.orchestration.routes import routes as live_routes
 from vcorch.rooms.models import Unit
 from vcorch.rooms.routes import routes as rooms_routes
 from vcorch.rooms.service import RoomsService
@@ -75,6 +71,10 @@ from vcorch.scheduler.planning import SchedulePolicy
 from vcorch.scheduler.routes import LEADERSHIP, SCHEDULER
 from vcorch.scheduler.routes import routes as scheduler_routes
 from vcorch.scheduler.service import SchedulerService
+from vcorch.stats.routes import STATS
+from vcorch.stats.routes import mount_pages as mount_stats_pages
+from vcorch.stats.routes import routes as stats_routes
+from vcorch.stats.service import StatsService, stats_policy
 from vcorch.web import metrics_route, ops, pages
 from vcorch.web.api import ApiRoutes
 from vcorch.web.keys import (

@@ -17,9 +17,10 @@ from sqlalchemy import select, update
 
 from tests.api import Api
 from tests.world import World
-from vcorch.conference.models import BridgeEventRecord, MeetingRun, RunConference, RunSite
+from vcorch.bridge_events.models import BridgeEventRecord
 from vcorch.mcu_adapter.base import BridgeEvent
 from vcorch.mcu_adapter.routes import EVENT_SINK
+from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
 from vcorch.web.keys import SESSIONS
 
 

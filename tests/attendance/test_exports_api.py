@@ -16,7 +16,7 @@ from sqlalchemy import update
 from tests.api import Api, FakeClock
 from tests.attendance.helpers import book, event, launch, push, whole_minute
 from tests.world import World
-from vcorch.conference.models import Meeting
+from vcorch.booking.models import Meeting
 from vcorch.web.keys import SESSIONS
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")

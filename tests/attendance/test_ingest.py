@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from vcorch.conference.events import EventStore
-from vcorch.conference.models import BridgeEventRecord
+from vcorch.bridge_events.models import BridgeEventRecord
+from vcorch.bridge_events.store import EventStore
 from vcorch.mcu_adapter.base import BridgeEvent
 from vcorch.web.keys import SESSIONS
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vcorch.conference.attendance.intervals import Observation, build_timelines
-from vcorch.conference.attendance.outcome import AttendancePolicy, Window, judge
+from vcorch.attendance.intervals import Observation, build_timelines
+from vcorch.attendance.outcome import AttendancePolicy, Window, judge
 
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 END = START + timedelta(hours=2)

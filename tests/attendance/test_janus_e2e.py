@@ -33,7 +33,7 @@ from tests.janus_harness.server import JanusProcess, JanusSettings, build_shim, 
 from tests.janus_harness.wiring import HOOK_SECRET, HOOK_USER, bridge_config
 from tests.world import World, build_world
 from vcorch.app import create_app
-from vcorch.conference.attendance.polling import record_poll
+from vcorch.attendance.polling import record_poll
 from vcorch.db.base import utcnow
 from vcorch.mcu_adapter.base import ConferenceSpec, DialTarget
 from vcorch.mcu_adapter.janus import JanusBridge

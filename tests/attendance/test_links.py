@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vcorch.conference import join_links
-from vcorch.conference.attendance.links import (
+from vcorch.attendance.links import (
     CheckInLinkExpired,
     CheckInLinkInvalid,
     CheckInLinks,
     derive_secret,
     qr_svg,
 )
+from vcorch.join import links as join_links
 
 KEY = "service-signing-key-of-sufficient-length-0123"
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vcorch.conference.attendance.mapping import (
+from vcorch.attendance.mapping import (
     ConferenceRef,
     Report,
     SiteRef,

@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient
 from tests.api import Api, FakeClock
 from tests.attendance.helpers import book, event, iso, key_text, launch, push, whole_minute
 from tests.world import World
-from vcorch.conference.attendance.polling import record_poll
-from vcorch.conference.attendance.routes import ATTENDANCE
+from vcorch.attendance.polling import record_poll
+from vcorch.attendance.routes import ATTENDANCE
 from vcorch.mcu_adapter.base import Participant
 from vcorch.web.keys import SESSIONS
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from tests.api import Api, make_settings
 from tests.world import World
-from vcorch.conference.models import BridgeEventRecord
+from vcorch.bridge_events.models import BridgeEventRecord
 from vcorch.config import BridgeConfig, Settings
 from vcorch.web.keys import SESSIONS
 

@@ -19,8 +19,8 @@ from tests.api import PASSWORD, TEST_ACTOR, FakeClock, make_settings
 from tests.monitoring.conftest import Monitored
 from tests.monitoring.webhook_receiver import WEBHOOK_SECRET, WebhookReceiver
 from tests.smtp import SmtpServer
-from vcorch.conference.models import OutboxMail
 from vcorch.config import ConfigError, Settings, load_settings
+from vcorch.mail.models import OutboxMail
 from vcorch.monitoring.alerts import WebhookPolicy, WebhookWorker
 from vcorch.monitoring.models import EndpointHealthTransition, WebhookDelivery
 from vcorch.web.keys import AUTH, OUTBOX, SESSIONS
@@ -324,7 +324,7 @@ async def test_a_silent_receiver_times_out_and_the_attempts_are_bounded(
 def test_a_long_vietnamese_subject_survives_the_mailer() -> None:
     from email import message_from_bytes, policy
 
-    from vcorch.conference.mailer import compose
+    from vcorch.mail.mailer import compose
 
     subject = "[Cảnh báo] Thiết bị lao-cai (Phòng họp lao-cai) mất kết nối"
     message = compose(

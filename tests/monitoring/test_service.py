@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from tests.api import FakeClock
 from tests.monitoring.conftest import Monitored
-from vcorch.conference.models import MeetingRun, RunSite
 from vcorch.mcu_adapter.routes import REGISTRY
 from vcorch.monitoring.metrics import Metrics
 from vcorch.monitoring.models import EndpointHealthRecord, EndpointHealthTransition
@@ -24,6 +23,7 @@ from vcorch.monitoring.probes.h323 import H323Probe
 from vcorch.monitoring.probes.sip import SipProbe
 from vcorch.monitoring.schedule import next_due
 from vcorch.monitoring.service import MonitoringService, monitoring_policy
+from vcorch.orchestration.models import MeetingRun, RunSite
 from vcorch.web.keys import SESSIONS, SETTINGS
 
 

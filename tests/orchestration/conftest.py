@@ -53,7 +53,7 @@ async def settle(app: Any, clock: FakeClock, rounds: int = 12) -> None:
     from sqlalchemy import select
 
     from vcorch.app import ORCHESTRATOR
-    from vcorch.conference.models import RunSite
+    from vcorch.orchestration.models import RunSite
     from vcorch.web.keys import SESSIONS
 
     for _ in range(rounds):

@@ -11,7 +11,7 @@ from tests.api import Api, FakeClock
 from tests.orchestration.conftest import book
 from tests.world import World
 from vcorch.app import SCHEDULER
-from vcorch.conference.models import MeetingOccurrence
+from vcorch.booking.models import MeetingOccurrence
 from vcorch.web.keys import SESSIONS
 
 

@@ -15,10 +15,12 @@ from tests.world import World
 from vcorch.app import ORCHESTRATOR, SCHEDULER
 from vcorch.auth.models import User
 from vcorch.auth.principal import SYSTEM_ACTOR
-from vcorch.conference.models import ExecutedJob, MeetingRun, OutboxMail
-from vcorch.conference.orchestrator import Orchestrator
+from vcorch.mail.models import OutboxMail
 from vcorch.mcu_adapter.routes import REGISTRY
 from vcorch.mcu_adapter.simulated import SimulatedBridge
+from vcorch.orchestration.models import MeetingRun
+from vcorch.orchestration.orchestrator import Orchestrator
+from vcorch.scheduler.models import ExecutedJob
 from vcorch.web.keys import SESSIONS
 
 

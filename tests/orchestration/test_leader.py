@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from tests import databases
 from tests.services import POSTGRES_URL, missing_service
-from vcorch.conference.models import SchedulerState
 from vcorch.db.engine import make_engine, make_sessionmaker
 from vcorch.db.migrate import upgrade
+from vcorch.scheduler.models import SchedulerState
 
 pytestmark = pytest.mark.postgres
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vcorch.conference.placement import BridgeOption, SiteNeed, place
 from vcorch.mcu_adapter.base import Capabilities
+from vcorch.orchestration.placement import BridgeOption, SiteNeed, place
 
 SIP = Capabilities(dial_sip=True)
 SIP_H323 = Capabilities(dial_sip=True, dial_h323=True)

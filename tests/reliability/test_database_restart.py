@@ -27,7 +27,8 @@ from tests.orchestration.conftest import sim
 from tests.reliability.pgcluster import PgCluster, pg_cluster
 from tests.world import World, build_world
 from vcorch.app import create_app
-from vcorch.conference.models import BridgeEventRecord, Meeting
+from vcorch.booking.models import Meeting
+from vcorch.bridge_events.models import BridgeEventRecord
 from vcorch.db.engine import make_engine, make_sessionmaker
 from vcorch.db.migrate import upgrade
 from vcorch.mcu_adapter.routes import REGISTRY

@@ -20,7 +20,7 @@ from tests.api import TEST_ACTOR, Api, FakeClock
 from tests.emulators.cisco_cms import CmsEmulator
 from tests.reliability.serving import Served, free_port, serve
 from tests.world import World
-from vcorch.conference.models import BridgeEventRecord
+from vcorch.bridge_events.models import BridgeEventRecord
 from vcorch.db.engine import make_engine, make_sessionmaker
 from vcorch.rooms import schemas
 from vcorch.web.keys import ROOMS

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vcorch.conference.recurrence import iter_occurrences, parse_series
+from vcorch.booking.recurrence import iter_occurrences, parse_series
 from vcorch.scheduler.planning import (
     Job,
     JobKind,

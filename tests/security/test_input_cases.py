@@ -1,6 +1,6 @@
 """Bad input a generator rarely makes, written by hand (huge bodies, deep JSON and invalid
 UTF-8 are in tests/web/test_http_edge.py; CR/LF in invitee names in
-tests/conference/test_invitations_api.py):
+tests/calendars/test_invitations_api.py):
 
 - Vietnamese typed in NFD (as some keyboards and macOS file names send it) is stored in
   NFC and found whichever form is searched for;
@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.api import Api
-from tests.conference.test_booking_api import meeting
+from tests.booking.test_booking_api import meeting
 from tests.world import World
 
 NAME = "Phòng họp Điện Biên Phủ – tầng 2"

@@ -27,11 +27,11 @@ from tests.emulators.cisco_cms import CmsEmulator
 from tests.smtp import SmtpServer
 from tests.world import World, build_world
 from vcorch.app import ORCHESTRATOR, create_app
+from vcorch.attendance.links import derive_secret as checkin_secret
 from vcorch.auth.models import Client, User
 from vcorch.cli import CHATTY_LIBRARIES, quiet_chatty_libraries
-from vcorch.conference.attendance.links import derive_secret as checkin_secret
-from vcorch.conference.join_links import derive_secret as join_secret
 from vcorch.config import Settings
+from vcorch.join.links import derive_secret as join_secret
 from vcorch.web.access_log import PathOnlyAccessLogger
 from vcorch.web.keys import OUTBOX, SESSIONS
 

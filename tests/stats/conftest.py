@@ -12,9 +12,9 @@ import pytest
 
 from tests.api import Api, FakeClock
 from tests.world import World
-from vcorch.conference.models import MeetingRun, RunConference, RunSite
 from vcorch.mcu_adapter.base import BridgeEvent
 from vcorch.mcu_adapter.routes import EVENT_SINK
+from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
 from vcorch.rooms.models import Room
 from vcorch.web.keys import SESSIONS
 

@@ -13,7 +13,7 @@ from tests.api import PASSWORD
 from tests.browser import Browser, artifact
 from tests.stats.conftest import Calendar
 from tests.stats.test_online_share import build
-from vcorch.conference.stats.routes import STATS
+from vcorch.stats.routes import STATS
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ import pytest
 from tests.api import Api
 from tests.stats.conftest import Calendar, local
 from tests.world import World
-from vcorch.conference.stats.routes import STATS
+from vcorch.stats.routes import STATS
 
 NOW = datetime(2026, 3, 20, 3, 0, tzinfo=UTC)  # 10:00 in Hà Nội
 Q1 = "from=2026-01-01&to=2026-03-31"
@@ -393,9 +393,9 @@ async def test_records_arriving_late_change_the_verdict(built: Calendar) -> None
     # D's second site reported late (a CDR batch): central and Điện Biên overlapped.
     from sqlalchemy import select
 
-    from vcorch.conference.models import MeetingRun, RunConference, RunSite
     from vcorch.mcu_adapter.base import BridgeEvent
     from vcorch.mcu_adapter.routes import EVENT_SINK
+    from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
     from vcorch.web.keys import SESSIONS
 
     meeting_id = built.ids["D"]
@@ -478,8 +478,8 @@ async def test_occurrences_the_scheduler_adds_to_open_series_are_counted(
 ) -> None:
     from sqlalchemy import func, select
 
-    from vcorch.conference.models import MeetingOccurrence
-    from vcorch.conference.stats.models import StatsOccurrence
+    from vcorch.booking.models import MeetingOccurrence
+    from vcorch.stats.models import StatsOccurrence
     from vcorch.web.keys import BOOKING, SESSIONS
 
     meeting_id = await calendar.book(

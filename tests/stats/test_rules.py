@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from vcorch.conference.attendance.intervals import Interval
-from vcorch.conference.stats.periods import (
+from vcorch.attendance.intervals import Interval
+from vcorch.stats.periods import (
     day_bounds,
     month_bounds,
     month_of,
@@ -18,9 +18,9 @@ from vcorch.conference.stats.periods import (
     period_key,
     period_label,
 )
-from vcorch.conference.stats.report import online_needed
-from vcorch.conference.stats.rules import is_verified
-from vcorch.conference.stats.verify import peak_concurrency
+from vcorch.stats.report import online_needed
+from vcorch.stats.rules import is_verified
+from vcorch.stats.verify import peak_concurrency
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -12,8 +12,8 @@ from tests.api import FakeClock, make_settings
 from tests.orchestration.conftest import settle, sim
 from tests.stats.conftest import Calendar
 from vcorch.app import SCHEDULER
-from vcorch.conference.stats.routes import STATS
 from vcorch.config import Settings
+from vcorch.stats.routes import STATS
 
 
 @pytest.fixture

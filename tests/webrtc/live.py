@@ -12,7 +12,7 @@ from aiohttp import web
 
 from tests.api import Api
 from tests.world import World
-from vcorch.conference.models import MeetingRun, RunConference, RunSite
+from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
 from vcorch.rooms.models import Room
 from vcorch.web.keys import SESSIONS
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.api import FakeClock
-from vcorch.conference.join_links import (
+from vcorch.join.links import (
     JoinLinkError,
     JoinLinks,
     LinkExpired,

@@ -12,9 +12,10 @@ from tests.webrtc.live import SDP, Whip, link_for, live_meeting
 from tests.webrtc.peers import Peer, dominant
 from tests.world import World
 from vcorch.auth.models import AuditEntry
-from vcorch.conference.models import BridgeEventRecord, RunConference
+from vcorch.bridge_events.models import BridgeEventRecord
 from vcorch.mcu_adapter.base import ConferenceRef
 from vcorch.mcu_adapter.routes import REGISTRY
+from vcorch.orchestration.models import RunConference
 from vcorch.web.keys import SESSIONS
 
 TONES = {"central": 440.0, "lao-cai": 660.0, "dien-bien": 880.0}

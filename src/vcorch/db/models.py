@@ -1,19 +1,29 @@
 """Imports every model module so that ``Base.metadata`` is complete (for Alembic and tests)."""
 
+from vcorch.attendance import models as attendance_models
 from vcorch.auth import models as auth_models
-from vcorch.conference import models as conference_models
-from vcorch.conference.attendance import models as attendance_models
-from vcorch.conference.stats import models as stats_models
+from vcorch.booking import models as booking_models
+from vcorch.bridge_events import models as bridge_events_models
+from vcorch.calendars import models as calendars_models
 from vcorch.db.base import Base
+from vcorch.mail import models as mail_models
 from vcorch.monitoring import models as monitoring_models
+from vcorch.orchestration import models as orchestration_models
 from vcorch.rooms import models as rooms_models
+from vcorch.scheduler import models as scheduler_models
+from vcorch.stats import models as stats_models
 
 __all__ = [
     "Base",
     "attendance_models",
     "auth_models",
-    "conference_models",
+    "booking_models",
+    "bridge_events_models",
+    "calendars_models",
+    "mail_models",
     "monitoring_models",
+    "orchestration_models",
     "rooms_models",
+    "scheduler_models",
     "stats_models",
 ]

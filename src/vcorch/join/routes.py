@@ -18,7 +18,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from vcorch.conference.join_links import JoinLinks, LinkExpired, LinkInvalid
+from vcorch.join.links import JoinLinks, LinkExpired, LinkInvalid
 from vcorch.join.service import (
     BridgeFull,
     BuiltinBridgeMissing,

@@ -1,6 +1,6 @@
 """Where a join link leads, and joining the built-in bridge through it.
 
-A link names one site of one meeting run (:mod:`vcorch.conference.join_links`).  Opening it:
+A link names one site of one meeting run (:mod:`vcorch.join.links`).  Opening it:
 
 - the run must be live (``launching`` or ``live``), else :class:`MeetingNotLive`;
 - if the site's conference is on a bridge that takes browsers itself
@@ -14,8 +14,8 @@ One connection per site at a time: the built-in bridge's *seat* is the run site,
 connection replaces the first; that is logged and written to the audit log.
 
 Errors (all :class:`~vcorch.errors.DomainError`, mapped in ``join/routes.py``):
-:class:`~vcorch.conference.join_links.LinkExpired` (410),
-:class:`~vcorch.conference.join_links.LinkInvalid` (403), :class:`MeetingNotLive` (409),
+:class:`~vcorch.join.links.LinkExpired` (410),
+:class:`~vcorch.join.links.LinkInvalid` (403), :class:`MeetingNotLive` (409),
 :class:`JoinElsewhere` (409), :class:`BridgeFull` (503), :class:`BuiltinBridgeMissing` (503),
 :class:`OfferRejected` (400), and ``NotFound`` for sites and sessions.
 """
@@ -34,10 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.auth import audit
 from vcorch.auth.principal import Actor, Principal, Role
-from vcorch.conference.join_links import JoinClaims, JoinLinks, LinkInvalid
-from vcorch.conference.models import Meeting, MeetingRun, RunConference, RunSite
+from vcorch.booking.models import Meeting
 from vcorch.errors import Conflict, DomainError, InvalidInput, NotFound
 from vcorch.join.ice import IcePolicy, IceServer, ice_servers
+from vcorch.join.links import JoinClaims, JoinLinks, LinkInvalid
 from vcorch.mcu_adapter.base import (
     BridgeError,
     CapacityExceeded,
@@ -48,6 +48,7 @@ from vcorch.mcu_adapter.base import (
 )
 from vcorch.mcu_adapter.registry import BridgeRegistry
 from vcorch.mcu_adapter.webrtc import Joined, OfferRefused, WebRtcBridge
+from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
 from vcorch.rooms.models import Room, Unit
 
 log = logging.getLogger(__name__)

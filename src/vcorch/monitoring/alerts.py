@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.auth.models import User
 from vcorch.auth.principal import Role
-from vcorch.conference.models import OutboxMail
+from vcorch.mail.models import OutboxMail
 from vcorch.monitoring.metrics import Metrics
 from vcorch.monitoring.models import WebhookDelivery
 from vcorch.monitoring.targets import SiteInMeeting, sites_between

@@ -26,15 +26,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.conference.models import (
-    Meeting,
-    MeetingOccurrence,
-    MeetingOverride,
-    MeetingRun,
-    MeetingSite,
-    RunSite,
-)
+from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingOverride, MeetingSite
 from vcorch.monitoring.models import EndpointHealthRecord
+from vcorch.orchestration.models import MeetingRun, RunSite
 from vcorch.rooms.models import Endpoint, Room, Unit
 
 HELD = ("scheduled", "live")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from vcorch.conference.recurrence import occurrence_key_text
+from vcorch.booking.recurrence import occurrence_key_text
 
 __all__ = [
     "Job",
@@ -266,7 +266,7 @@ def next_jobs(
     """All jobs running within ``(now, now + horizon]`` (and catch-ups due now).
 
     ``occurrences`` must come in order of start (as
-    :func:`vcorch.conference.recurrence.iter_occurrences` yields them); it is read lazily
+    :func:`vcorch.booking.recurrence.iter_occurrences` yields them); it is read lazily
     and only as far as ``now + horizon + policy.lead``, so an endless series is fine.
     Raises :class:`ValueError` when the order is broken.  At start-up, feed the
     occurrences that end after ``last_alive`` (a start missed while down must be seen to

@@ -32,21 +32,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.auth.principal import SYSTEM_ACTOR
-from vcorch.conference.models import (
-    ExecutedJob,
-    Meeting,
-    MeetingOccurrence,
-    MeetingRun,
-    MeetingSite,
-    RunIncident,
-    SchedulerState,
-)
-from vcorch.conference.operator_mail import queue_mail, site_operators, tell_secretariat
-from vcorch.conference.orchestrator import ACTIVE_RUN, Orchestrator
+from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingSite
 from vcorch.errors import DomainError
 from vcorch.mcu_adapter.registry import BridgeRegistry
 from vcorch.monitoring.probes.result import ProbeResult
+from vcorch.orchestration.models import MeetingRun, RunIncident
+from vcorch.orchestration.operator_mail import queue_mail, site_operators, tell_secretariat
+from vcorch.orchestration.orchestrator import ACTIVE_RUN, Orchestrator
 from vcorch.rooms.models import Endpoint, Room, Unit
+from vcorch.scheduler.models import ExecutedJob, SchedulerState
 from vcorch.scheduler.planning import (
     Job,
     JobKind,

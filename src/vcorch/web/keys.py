@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from vcorch.auth.principal import Principal
 from vcorch.auth.service import AuthService
-from vcorch.conference.booking import BookingService
-from vcorch.conference.calendar_feed import CalendarService
-from vcorch.conference.outbox import OutboxWorker
+from vcorch.booking.service import BookingService
+from vcorch.calendars.feed import CalendarService
 from vcorch.config import Settings
+from vcorch.mail.outbox import OutboxWorker
 from vcorch.monitoring.metrics import Metrics
 from vcorch.monitoring.service import MonitoringService
 from vcorch.rooms.service import RoomsService

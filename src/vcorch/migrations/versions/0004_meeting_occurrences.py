@@ -67,8 +67,8 @@ def _backfill() -> None:
     """Store the occurrences of the meetings booked before this revision."""
     from datetime import UTC, datetime
 
-    from vcorch.conference.booking import BookingPolicy, series_of
-    from vcorch.conference.occurrences import occurrence_rows
+    from vcorch.booking.occurrences import occurrence_rows
+    from vcorch.booking.service import BookingPolicy, series_of
 
     bind = op.get_bind()
     meetings = sa.table(

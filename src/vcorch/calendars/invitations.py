@@ -1,0 +1,291 @@
+"""Invitations, updates, cancellations and reminders: built as iCalendar, queued in the outbox.
+
+Messages are queued in the same transaction as the booking change that causes them; the
+outbox worker (:mod:`vcorch.mail.outbox`) delivers them and retries, so an SMTP
+outage delays mail but loses none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Literal
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vcorch.booking.models import Meeting, MeetingOverride, MeetingSite
+from vcorch.booking.recurrence import between, occurrence_key_text
+from vcorch.booking.service import BookingPolicy, series_of
+from vcorch.calendars.ical import IcsAttendee, IcsEvent, build_calendar
+from vcorch.mail.models import OutboxMail
+from vcorch.rooms.models import Room, Unit
+
+KIND_NAMES = {
+    "meeting": "Cuộc họp",
+    "conference": "Hội nghị",
+    "workshop": "Hội thảo",
+    "training": "Tập huấn",
+}
+MODE_NAMES = {
+    "in_person": "trực tiếp",
+    "online": "trực tuyến",
+    "hybrid": "trực tiếp kết hợp trực tuyến",
+}
+
+
+@dataclass(frozen=True)
+class MailPolicy:
+    sender: str
+    public_url: str
+    uid_domain: str
+    reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+
+
+def meeting_uid(meeting_id: int, domain: str) -> str:
+    return f"meeting-{meeting_id}@{domain}"
+
+
+async def meeting_events(
+    session: AsyncSession, meeting: Meeting, sites: Sequence[MeetingSite], policy: MailPolicy
+) -> list[IcsEvent]:
+    """The meeting as VEVENTs: the series, plus one per moved or cancelled occurrence."""
+    rooms = {
+        room.id: (room, unit)
+        for room, unit in await session.execute(
+            select(Room, Unit)
+            .join(Unit, Room.unit_id == Unit.id)
+            .where(
+                Room.id.in_(
+                    [s.room_id for s in sites]
+                    + ([meeting.host_room_id] if meeting.host_room_id else [])
+                )
+            )
+        )
+    }
+    organizer = await session.get(Unit, meeting.organizer_unit_id)
+    location = None
+    if meeting.host_room_id in rooms:
+        host, host_unit = rooms[meeting.host_room_id]
+        location = f"{host.name}, {host_unit.name}"
+    site_lines = [
+        f"- {rooms[s.room_id][0].name} ({rooms[s.room_id][1].name})"
+        for s in sites
+        if s.room_id in rooms
+    ]
+    description = "\n".join(
+        part
+        for part in (
+            " ".join(
+                (
+                    KIND_NAMES.get(meeting.kind, meeting.kind),
+                    MODE_NAMES.get(meeting.mode, meeting.mode),
+                )
+            ),
+            f"Đơn vị chủ trì: {organizer.name}" if organizer else None,
+            f"Chủ trì: {meeting.chair}" if meeting.chair else None,
+            f"Nội dung: {meeting.agenda}" if meeting.agenda else None,
+            ("Các điểm cầu:\n" + "\n".join(site_lines)) if site_lines else None,
+        )
+        if part
+    )
+    _, sender_address = parseaddr(policy.sender)
+    attendees = [IcsAttendee(email=email, name=name) for email, name in recipients(meeting, sites)]
+    common = {
+        "uid": meeting_uid(meeting.id, policy.uid_domain),
+        "sequence": meeting.sequence,
+        "summary": meeting.title,
+        "zone": meeting.timezone,
+        "last_modified": meeting.updated_at,
+        "description": description,
+        "location": location,
+        "organizer_email": sender_address or None,
+        "organizer_name": organizer.name if organizer else None,
+        "attendees": attendees,
+        "url": f"{policy.public_url.rstrip('/')}/api/meetings/{meeting.id}",
+        "categories": (KIND_NAMES.get(meeting.kind, meeting.kind),),
+    }
+    status: Literal["CANCELLED", "CONFIRMED"] = (
+        "CANCELLED" if meeting.status == "cancelled" else "CONFIRMED"
+    )
+    events = [
+        IcsEvent(
+            start=meeting.start_at,
+            end=meeting.end_at,
+            rrule=meeting.rrule,
+            exdates=[datetime.fromisoformat(d) for d in meeting.exdates or []],
+            status=status,
+            **common,  # type: ignore[arg-type]
+        )
+    ]
+    overrides = list(
+        (
+            await session.execute(
+                select(MeetingOverride).where(MeetingOverride.meeting_id == meeting.id)
+            )
+        ).scalars()
+    )
+    for override in sorted(overrides, key=lambda o: o.occurrence_key):
+        start = override.start_at or override.occurrence_key
+        end = override.end_at or (start + (meeting.end_at - meeting.start_at))
+        events.append(
+            IcsEvent(
+                start=start,
+                end=end,
+                recurrence_id=override.occurrence_key,
+                status="CANCELLED" if override.cancelled or status == "CANCELLED" else "CONFIRMED",
+                **common,  # type: ignore[arg-type]
+            )
+        )
+    return events
+
+
+def recipients(meeting: Meeting, sites: Sequence[MeetingSite]) -> list[tuple[str, str | None]]:
+    """Invited people and each site's contacts, once each (case-insensitive address)."""
+    found: dict[str, tuple[str, str | None]] = {}
+    for invitee in meeting.invited or []:
+        found.setdefault(invitee["email"].casefold(), (invitee["email"], invitee.get("name")))
+    for site in sites:
+        for contact in site.contacts or []:
+            found.setdefault(contact.casefold(), (contact, None))
+    return list(found.values())
+
+
+def _local(moment: datetime, zone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(zone)).strftime("%H:%M ngày %d/%m/%Y")
+
+
+class InvitationListener:
+    """Queues an invitation, update or cancellation for every change attendees must see."""
+
+    def __init__(self, policy: MailPolicy, clock: Callable[[], datetime]) -> None:
+        self._policy = policy
+        self._clock = clock
+
+    async def meeting_changed(
+        self, session: AsyncSession, meeting: Meeting, sites: Sequence[MeetingSite], action: str
+    ) -> None:
+        if meeting.status not in ("scheduled", "cancelled"):
+            return
+        people = recipients(meeting, sites)
+        if not people:
+            return
+        method: Literal["CANCEL", "REQUEST"] = (
+            "CANCEL" if meeting.status == "cancelled" else "REQUEST"
+        )
+        calendar = build_calendar(
+            await meeting_events(session, meeting, sites, self._policy), method=method
+        )
+        when = f"{_local(meeting.start_at, meeting.timezone)} ({meeting.timezone})"
+        if method == "CANCEL":
+            subject = f"Hủy: {meeting.title}"
+            body = f"{meeting.title}, dự kiến lúc {when}, đã bị hủy."
+        elif action == "create":
+            subject = f"Mời họp: {meeting.title}"
+            body = f"Kính mời tham dự {meeting.title} lúc {when}. Lịch họp kèm theo thư này."
+        else:
+            subject = f"Cập nhật: {meeting.title}"
+            body = (
+                f"{meeting.title} đã được cập nhật; thời gian: {when}. Lịch mới kèm theo thư này."
+            )
+        for email, name in people:
+            session.add(
+                OutboxMail(
+                    dedupe_key=f"{method.lower()}:{meeting.id}:{meeting.version}:{email.casefold()}",
+                    meeting_id=meeting.id,
+                    recipients=[f"{name} <{email}>" if name else email],
+                    subject=subject,
+                    body=body
+                    + f"\n\n{self._policy.public_url.rstrip('/')}/api/meetings/{meeting.id}",
+                    calendar=calendar.decode("utf-8"),
+                    method=method,
+                    status="pending",
+                    next_attempt_at=self._clock(),
+                )
+            )
+
+
+async def queue_reminders(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: MailPolicy,
+    booking: BookingPolicy,
+    now: datetime,
+) -> int:
+    """Queue each reminder that is due and not yet queued; returns how many were added.
+
+    A reminder ``offset`` before an occurrence is due once ``now`` is within ``offset`` of its
+    start, and only for meetings booked before that moment (a meeting booked two hours
+    ahead gets no "tomorrow" reminder).  The dedupe key makes repeats harmless.
+    """
+    if not policy.reminder_offsets:
+        return 0
+    horizon = now + max(policy.reminder_offsets)
+    added = 0
+    async with sessions.begin() as session:
+        meetings = list(
+            (
+                await session.execute(
+                    select(Meeting).where(
+                        Meeting.status == "scheduled",
+                        Meeting.series_start < horizon,
+                        or_(Meeting.series_end.is_(None), Meeting.series_end > now),
+                    )
+                )
+            ).scalars()
+        )
+        for meeting in meetings:
+            sites = list(
+                (
+                    await session.execute(
+                        select(MeetingSite).where(MeetingSite.meeting_id == meeting.id)
+                    )
+                ).scalars()
+            )
+            people = recipients(meeting, sites)
+            if not people:
+                continue
+            overrides = list(
+                (
+                    await session.execute(
+                        select(MeetingOverride).where(MeetingOverride.meeting_id == meeting.id)
+                    )
+                ).scalars()
+            )
+            for occ in between(series_of(meeting, overrides, booking), now, horizon):
+                if occ.start <= now:
+                    continue
+                for offset in policy.reminder_offsets:
+                    if not (occ.start - offset <= now and meeting.created_at <= occ.start - offset):
+                        continue
+                    seconds = int(offset.total_seconds())
+                    key = f"reminder:{meeting.id}:{occurrence_key_text(occ.key)}:{seconds}"
+                    exists = (
+                        await session.execute(
+                            select(OutboxMail.id).where(OutboxMail.dedupe_key.startswith(key))
+                        )
+                    ).first()
+                    if exists:
+                        continue
+                    for email, name in people:
+                        session.add(
+                            OutboxMail(
+                                dedupe_key=f"{key}:{email.casefold()}",
+                                meeting_id=meeting.id,
+                                recipients=[f"{name} <{email}>" if name else email],
+                                subject=f"Nhắc lịch: {meeting.title}",
+                                body=(
+                                    f"Nhắc lịch: {meeting.title} bắt đầu lúc "
+                                    f"{_local(occ.start, meeting.timezone)} ({meeting.timezone})."
+                                ),
+                                calendar=None,
+                                method=None,
+                                status="pending",
+                                next_attempt_at=now,
+                            )
+                        )
+                        added += 1
+    return added

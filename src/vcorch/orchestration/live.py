@@ -1,0 +1,318 @@
+"""Live control of a meeting as people use it: who may do what, and what the live view shows.
+
+Rules (docs/security.md): the organiser's admins and secretariat start, end and extend a
+meeting; they and the operators of a site's unit act on that site; everyone who sees the
+organiser's unit, or one of the sites' units, reads the live view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vcorch.auth import audit
+from vcorch.auth.principal import Actor, Principal, Role
+from vcorch.booking.models import Meeting, MeetingSite
+from vcorch.booking.recurrence import occurrence_key_text
+from vcorch.errors import Conflict, NotFound, PermissionDenied
+from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, RunSite
+from vcorch.orchestration.orchestrator import ACTIVE_RUN, Orchestrator
+from vcorch.rooms.models import Room, Unit
+
+SiteAction = Literal["redial", "disconnect", "mute", "unmute"]
+CONTROLLERS = (Role.ADMIN, Role.SECRETARIAT)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class LiveService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        orchestrator: Orchestrator,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._orchestrator = orchestrator
+        self._clock = clock
+
+    async def _meeting(self, session: AsyncSession, meeting_id: int) -> tuple[Meeting, str]:
+        meeting = await session.get(Meeting, meeting_id)
+        if meeting is None:
+            raise NotFound("no such meeting")
+        organizer = await session.get(Unit, meeting.organizer_unit_id)
+        return meeting, organizer.path if organizer else "/"
+
+    async def _site_paths(self, session: AsyncSession, meeting_id: int) -> list[str]:
+        return list(
+            (
+                await session.execute(
+                    select(Unit.path)
+                    .join(Room, Room.unit_id == Unit.id)
+                    .join(MeetingSite, MeetingSite.room_id == Room.id)
+                    .where(MeetingSite.meeting_id == meeting_id)
+                )
+            ).scalars()
+        )
+
+    async def _readable(self, session: AsyncSession, who: Principal, meeting_id: int) -> Meeting:
+        meeting, organizer_path = await self._meeting(session, meeting_id)
+        if who.sees(organizer_path):
+            return meeting
+        if any(who.sees(path) for path in await self._site_paths(session, meeting_id)):
+            return meeting
+        raise NotFound("no such meeting")
+
+    async def _controllable(self, session: AsyncSession, who: Principal, meeting_id: int) -> None:
+        _, organizer_path = await self._meeting(session, meeting_id)
+        if not who.sees(organizer_path):
+            if any(who.sees(p) for p in await self._site_paths(session, meeting_id)):
+                raise PermissionDenied("only the organiser's secretariat controls this meeting")
+            raise NotFound("no such meeting")
+        if who.role not in CONTROLLERS:
+            raise PermissionDenied("only the organiser's secretariat controls this meeting")
+
+    @staticmethod
+    async def _current_run(
+        session: AsyncSession, meeting_id: int, *, active_only: bool
+    ) -> MeetingRun | None:
+        query = select(MeetingRun).where(MeetingRun.meeting_id == meeting_id)
+        active: MeetingRun | None = await session.scalar(
+            query.where(MeetingRun.status.in_(ACTIVE_RUN)).order_by(MeetingRun.start_at.desc())
+        )
+        if active is not None or active_only:
+            return active
+        latest: MeetingRun | None = await session.scalar(query.order_by(MeetingRun.start_at.desc()))
+        return latest
+
+    # -- commands ---------------------------------------------------------------------------
+
+    async def start(
+        self, actor: Actor, meeting_id: int, occurrence_key: datetime | None
+    ) -> dict[str, Any]:
+        async with self._sessions() as session:
+            await self._controllable(session, actor.principal, meeting_id)
+        run_id, _ = await self._orchestrator.claim(meeting_id, occurrence_key, actor)
+        self._orchestrator.wake()
+        return await self.live(actor.principal, meeting_id, run_id=run_id)
+
+    async def _active_run_id(self, actor: Actor, meeting_id: int) -> int:
+        async with self._sessions() as session:
+            await self._controllable(session, actor.principal, meeting_id)
+            run = await self._current_run(session, meeting_id, active_only=True)
+        if run is None:
+            raise Conflict("the meeting is not live")
+        return run.id
+
+    async def end(self, actor: Actor, meeting_id: int) -> dict[str, Any]:
+        run_id = await self._active_run_id(actor, meeting_id)
+        await self._orchestrator.end(run_id, actor, reason="ended by hand")
+        return await self.live(actor.principal, meeting_id, run_id=run_id)
+
+    async def extend(self, actor: Actor, meeting_id: int, minutes: int) -> dict[str, Any]:
+        run_id = await self._active_run_id(actor, meeting_id)
+        await self._orchestrator.extend(run_id, actor, minutes)
+        return await self.live(actor.principal, meeting_id, run_id=run_id)
+
+    async def site_action(
+        self, actor: Actor, meeting_id: int, site_id: int, action: SiteAction
+    ) -> dict[str, Any]:
+        run, site, _ = await self._site_in_reach(actor.principal, meeting_id, site_id)
+        await self._orchestrator.site_action(run.id, site.id, action, actor)
+        return await self.live(actor.principal, meeting_id, run_id=run.id)
+
+    async def _site_in_reach(
+        self, who: Principal, meeting_id: int, site_id: int
+    ) -> tuple[MeetingRun, RunSite, str]:
+        """The live run, the site and its unit path, if ``who`` may act on that site."""
+        async with self._sessions() as session:
+            await self._readable(session, who, meeting_id)
+            run = await self._current_run(session, meeting_id, active_only=True)
+            if run is None:
+                raise Conflict("the meeting is not live")
+            site = await self._run_site(session, run.id, site_id)
+            unit = await session.get(Unit, site.unit_id)
+            _, organizer_path = await self._meeting(session, meeting_id)
+        site_path = unit.path if unit else "/"
+        allowed = (who.role in CONTROLLERS and who.sees(organizer_path)) or (
+            who.role in (Role.ADMIN, Role.OPERATOR) and who.sees(site_path)
+        )
+        if not allowed:
+            raise PermissionDenied("operators act on their own units' sites only")
+        return run, site, site_path
+
+    @staticmethod
+    async def _run_site(session: AsyncSession, run_id: int, site_id: int) -> RunSite:
+        """A site by the id the meeting shows (``-room_id`` for one-occurrence rooms)."""
+        query = select(RunSite).where(RunSite.run_id == run_id)
+        if site_id < 0:
+            query = query.where(RunSite.room_id == -site_id)
+        else:
+            query = query.where(RunSite.meeting_site_id == site_id)
+        site: RunSite | None = await session.scalar(query)
+        if site is None:
+            raise NotFound("no such site in this meeting")
+        return site
+
+    async def fallback_link(
+        self, actor: Actor, meeting_id: int, site_id: int
+    ) -> tuple[str, datetime]:
+        """A browser link for a site, made by hand by its operator or the secretariat."""
+        run, site, site_path = await self._site_in_reach(actor.principal, meeting_id, site_id)
+        url = self._orchestrator.fallback_url(site.id, meeting_id, run.end_at)
+        if url is None:
+            raise Conflict("no WebRTC fallback is configured")
+        async with self._sessions.begin() as session:
+            # The link itself is a credential: the audit says who made one, not what it is.
+            audit.record(
+                session,
+                actor,
+                action="join_link.issue",
+                entity="run_site",
+                entity_id=site.id,
+                unit_path=site_path,
+                after={"meeting_id": meeting_id, "expires_at": run.end_at.isoformat()},
+            )
+        return url, run.end_at
+
+    # -- the view -------------------------------------------------------------------------------
+
+    async def live(
+        self, who: Principal, meeting_id: int, *, run_id: int | None = None
+    ) -> dict[str, Any]:
+        async with self._sessions() as session:
+            meeting = await self._readable(session, who, meeting_id)
+            if run_id is not None:
+                run = await session.get(MeetingRun, run_id)
+            else:
+                run = await self._current_run(session, meeting_id, active_only=False)
+            if run is None:
+                return await self._not_started(session, meeting)
+            conferences = list(
+                (
+                    await session.execute(
+                        select(RunConference)
+                        .where(RunConference.run_id == run.id)
+                        .order_by(RunConference.id)
+                    )
+                ).scalars()
+            )
+            incidents = list(
+                (
+                    await session.execute(
+                        select(RunIncident)
+                        .where(RunIncident.run_id == run.id)
+                        .order_by(RunIncident.at, RunIncident.id)
+                    )
+                ).scalars()
+            )
+            rows = (
+                await session.execute(
+                    select(RunSite, Room.name)
+                    .join(Room, Room.id == RunSite.room_id)
+                    .where(RunSite.run_id == run.id)
+                    .order_by(RunSite.id)
+                )
+            ).all()
+        bridge_of = {c.id: c.bridge for c in conferences}
+        sites = []
+        for site, room_name in rows:
+            entry: dict[str, Any] = {
+                "site_id": site.meeting_site_id
+                if site.meeting_site_id is not None
+                else -site.room_id,
+                "room_id": site.room_id,
+                "room_name": room_name,
+                "endpoint_id": site.endpoint_id,
+                "state": site.state,
+                "since": _iso(site.since),
+                "bridge": bridge_of.get(site.conference_row_id or -1),
+                "attempts": site.attempts,
+                "last_error": site.last_error,
+                "muted": site.muted,
+            }
+            if site.state == "fallback":
+                url = self._orchestrator.fallback_url(site.id, meeting.id, run.end_at)
+                if url is not None:
+                    entry["fallback_url"] = url
+            sites.append(entry)
+        return {
+            "meeting_id": meeting.id,
+            "run_id": run.id,
+            "status": run.status,
+            "occurrence": occurrence_key_text(run.occurrence_key),
+            "start": _iso(run.start_at),
+            "end": _iso(run.end_at),
+            "launched_at": _iso(run.launched_at),
+            "ended_at": _iso(run.ended_at),
+            "whole_fallback": run.whole_fallback,
+            "bridges": [
+                {
+                    "name": c.bridge,
+                    "conference_id": c.conference_id,
+                    "role": c.role,
+                    "active": c.active,
+                    "since": _iso(c.created_at),
+                    "until": _iso(c.ended_at),
+                }
+                for c in conferences
+            ],
+            "sites": sites,
+            "incidents": [
+                {
+                    "kind": i.kind,
+                    "at": _iso(i.at),
+                    "detail": i.detail,
+                    "from_bridge": i.from_bridge,
+                    "to_bridge": i.to_bridge,
+                }
+                for i in incidents
+            ],
+        }
+
+    async def _not_started(self, session: AsyncSession, meeting: Meeting) -> dict[str, Any]:
+        rows = (
+            await session.execute(
+                select(MeetingSite, Room.name)
+                .join(Room, Room.id == MeetingSite.room_id)
+                .where(MeetingSite.meeting_id == meeting.id)
+                .order_by(MeetingSite.id)
+            )
+        ).all()
+        status = "cancelled" if meeting.status == "cancelled" else "scheduled"
+        return {
+            "meeting_id": meeting.id,
+            "run_id": None,
+            "status": status,
+            "occurrence": None,
+            "start": None,
+            "end": None,
+            "launched_at": None,
+            "ended_at": None,
+            "whole_fallback": False,
+            "bridges": [],
+            "sites": [
+                {
+                    "site_id": site.id,
+                    "room_id": site.room_id,
+                    "room_name": name,
+                    "endpoint_id": site.endpoint_id,
+                    "state": "pending",
+                    "since": None,
+                    "bridge": None,
+                    "attempts": 0,
+                    "last_error": None,
+                    "muted": False,
+                }
+                for site, name in rows
+            ],
+            "incidents": [],
+        }
