@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vcorch.db.engine import make_engine
 from vcorch.db.migrate import upgrade
-from vcorch.db.models import Base
+from vcorch.metadata import Base
 
 # Rows the initial migration seeds; tests start from exactly that state.
 KEEP_TABLES = {"alembic_version", "unit_levels"}

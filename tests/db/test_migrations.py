@@ -17,7 +17,7 @@ from tests import databases
 from tests.services import POSTGRES_URL, missing_service
 from vcorch.db.engine import make_engine, make_sessionmaker
 from vcorch.db.migrate import current_revision, downgrade, head_revision, upgrade
-from vcorch.db.models import Base
+from vcorch.metadata import Base
 from vcorch.rooms.models import Unit, UnitLevel
 
 

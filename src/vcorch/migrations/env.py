@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from vcorch.db.models import Base
+from vcorch.metadata import Base
 
 
 def _run(connection: Connection) -> None:

@@ -1,4 +1,6 @@
-"""Imports every model module so that ``Base.metadata`` is complete (for Alembic and tests)."""
+"""Every table of every package in one `Base.metadata`: what Alembic and the tests compare against.
+
+It sits above the packages (beside app.py), since it imports each one's models."""
 
 from vcorch.attendance import models as attendance_models
 from vcorch.auth import models as auth_models
