@@ -13,7 +13,7 @@ from vcorch.auth.principal import STAFF
 from vcorch.errors import NotFound
 from vcorch.mcu_adapter.base import BridgeEvent, BridgeProtocolError, InboundRequest, NotSupported
 from vcorch.mcu_adapter.registry import BridgeRegistry
-from vcorch.web.api import ApiRequest, ApiRoutes, json_response
+from vcorch.web.api import ApiRoutes
 from vcorch.web.problems import HttpProblem
 
 REGISTRY = web.AppKey("bridge_registry", BridgeRegistry)
@@ -74,16 +74,15 @@ async def _fresh_snapshot(app: web.Application) -> list[BridgeOut]:
     response=BridgeList,
     roles=VIEWERS,
 )
-async def list_bridges(req: ApiRequest) -> web.StreamResponse:
-    return json_response(BridgeList(items=await _fresh_snapshot(req.http.app)))
+async def list_bridges(app: web.Application) -> BridgeList:
+    return BridgeList(items=await _fresh_snapshot(app))
 
 
 @routes.get("/api/bridges/{name}", summary="One bridge", response=BridgeOut, roles=VIEWERS)
-async def get_bridge(req: ApiRequest) -> web.StreamResponse:
-    name = req.http.match_info["name"]
-    for row in await _fresh_snapshot(req.http.app):
+async def get_bridge(name: str, app: web.Application) -> BridgeOut:
+    for row in await _fresh_snapshot(app):
         if row.name == name:
-            return json_response(row)
+            return row
     raise NotFound("no such bridge")
 
 
@@ -94,11 +93,10 @@ async def get_bridge(req: ApiRequest) -> web.StreamResponse:
     authenticated=False,
     description="Authenticated per bridge (shared secret header, basic auth or token parameter).",
 )
-async def receive_hook(req: ApiRequest) -> web.StreamResponse:
-    request = req.http
-    name = request.match_info["bridge"]
-    bridge = request.app[REGISTRY].get(name)
-    if bridge is None:
+async def receive_hook(bridge: str, request: web.Request) -> HookAccepted:
+    name = bridge
+    adapter = request.app[REGISTRY].get(name)
+    if adapter is None:
         raise NotFound("no such bridge")
     inbound = InboundRequest(
         method=request.method,
@@ -107,7 +105,7 @@ async def receive_hook(req: ApiRequest) -> web.StreamResponse:
         query=dict(request.query),
         body=await request.read(),
     )
-    if not bridge.authenticate_hook(inbound):
+    if not adapter.authenticate_hook(inbound):
         raise HttpProblem(
             401,
             "hook-unauthenticated",
@@ -115,10 +113,10 @@ async def receive_hook(req: ApiRequest) -> web.StreamResponse:
             "the bridge's hook credentials are wrong",
         )
     try:
-        events = bridge.parse_events(inbound)
+        events = adapter.parse_events(inbound)
     except BridgeProtocolError as err:
         raise HttpProblem(400, "malformed-events", "Malformed events", err.reason) from err
     except NotSupported as err:
         raise NotFound("this bridge pushes no events") from err
     stored = await request.app[EVENT_SINK](name, events)
-    return json_response(HookAccepted(received=len(events), stored=stored))
+    return HookAccepted(received=len(events), stored=stored)
