@@ -93,10 +93,10 @@ async def get_bridge(name: str, app: web.Application) -> BridgeOut:
     authenticated=False,
     description="Authenticated per bridge (shared secret header, basic auth or token parameter).",
 )
-async def receive_hook(bridge: str, request: web.Request) -> HookAccepted:
-    name = bridge
-    adapter = request.app[REGISTRY].get(name)
-    if adapter is None:
+async def receive_hook(request: web.Request) -> HookAccepted:
+    name = request.match_info["bridge"]
+    bridge = request.app[REGISTRY].get(name)
+    if bridge is None:
         raise NotFound("no such bridge")
     inbound = InboundRequest(
         method=request.method,
@@ -105,7 +105,7 @@ async def receive_hook(bridge: str, request: web.Request) -> HookAccepted:
         query=dict(request.query),
         body=await request.read(),
     )
-    if not adapter.authenticate_hook(inbound):
+    if not bridge.authenticate_hook(inbound):
         raise HttpProblem(
             401,
             "hook-unauthenticated",
@@ -113,7 +113,7 @@ async def receive_hook(bridge: str, request: web.Request) -> HookAccepted:
             "the bridge's hook credentials are wrong",
         )
     try:
-        events = adapter.parse_events(inbound)
+        events = bridge.parse_events(inbound)
     except BridgeProtocolError as err:
         raise HttpProblem(400, "malformed-events", "Malformed events", err.reason) from err
     except NotSupported as err:
