@@ -260,6 +260,26 @@ async def test_path_ids_are_checked_like_the_database_columns(
         assert body["type"] == "urn:vcorch:problem:not-found" and body["detail"] == "no such id"
 
 
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [("-5", 200), ("5", 200), ("-2147483647", 200), ("-2147483648", 404), ("--5", 404)],
+)
+async def test_a_path_pattern_with_a_sign_gives_negative_ids(
+    serve: Serve, raw: str, status: int
+) -> None:
+    routes = ApiRoutes(tag="t")
+
+    @routes.get("/sites/{site_id:-?[0-9]+}", summary="s", response=Out, authenticated=False)
+    async def get_site(site_id: int) -> Out:
+        return Out(id=site_id, name="x")
+
+    client = await serve(routes)
+    response = await client.get(f"/sites/{raw}")
+    assert response.status == status
+    if status == 200:
+        assert (await response.json())["id"] == int(raw)
+
+
 async def test_typed_answers(
     serve: Serve,
 ) -> None:

@@ -4,7 +4,8 @@ declared, and what it returns becomes the answer.
 A handler's parameters are named by their type: the declared body (or form) model, the
 declared query model, :class:`Principal` (the caller), :class:`Actor` (the caller acting, for
 the audit trail), :class:`ApiRequest`, ``web.Request`` or ``web.Application`` (headers, app
-services); an ``int`` or ``str`` parameter named like a path part takes that part.  A handler
+services); an ``int`` or ``str`` parameter named like a path part takes that part (an ``int``
+is negative only where the path's pattern admits a sign, ``{site_id:-?[0-9]+}``).  A handler
 returns a model (answered with the declared status), :class:`Reply`, :class:`Created`,
 :class:`NoContent`, or a ``web.StreamResponse`` of its own for files, streams and pages.
 """
@@ -32,7 +33,9 @@ from vcorch.web.problems import HttpProblem
 MAX_INT = 2**31 - 1
 REQUEST_ID = web.RequestKey("request_id", str)
 
-Source = Literal["body", "query", "principal", "actor", "api", "request", "app", "id", "text"]
+Source = Literal[
+    "body", "query", "principal", "actor", "api", "request", "app", "id", "signed_id", "text"
+]
 
 
 class SignatureMismatch(TypeError):
@@ -192,7 +195,10 @@ def bind(handler: Callable[..., Any], declared: Declared) -> tuple[Param, ...]:
         hints = typing.get_type_hints(handler)
     except NameError as err:
         raise SignatureMismatch(f"{where}: {err}") from err
-    parts = {name for _, _, name in placeholders(declared.path)}
+    parts = {
+        name: declared.path[start:end].startswith(f"{{{name}:-")
+        for start, end, name in placeholders(declared.path)
+    }
     params = []
     for parameter in inspect.signature(handler).parameters.values():
         if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
@@ -212,7 +218,9 @@ def bind(handler: Callable[..., Any], declared: Declared) -> tuple[Param, ...]:
     return tuple(params)
 
 
-def _source(where: str, name: str, hint: object, declared: Declared, parts: set[str]) -> Source:
+def _source(
+    where: str, name: str, hint: object, declared: Declared, parts: dict[str, bool]
+) -> Source:
     if declared.body is not None and hint is declared.body:
         return "body"
     if declared.query is not None and hint is declared.query:
@@ -224,8 +232,10 @@ def _source(where: str, name: str, hint: object, declared: Declared, parts: set[
         if fixed in ("principal", "actor") and not declared.authenticated:
             raise SignatureMismatch(f"{where}: {name}: the operation is not authenticated")
         return fixed
-    if name in parts and hint in (int, str):
-        return "id" if hint is int else "text"
+    if name in parts and hint is str:
+        return "text"
+    if name in parts and hint is int:
+        return "signed_id" if parts[name] else "id"
     if name in parts:
         raise SignatureMismatch(f"{where}: path part {name} is an int or a str")
     raise SignatureMismatch(f"{where}: nothing fills {name}: {hint!r}")
@@ -244,9 +254,10 @@ def _check_return(where: str, hint: object, declared: Declared) -> None:
             raise SignatureMismatch(f"{where}: returns {option!r}, not the declared response")
 
 
-def path_id(request: web.Request, name: str) -> int:
+def path_id(request: web.Request, name: str, *, signed: bool = False) -> int:
     raw = request.match_info[name]
-    if not re.fullmatch(r"[0-9]{1,18}", raw) or int(raw) > MAX_INT:
+    digits = raw.removeprefix("-") if signed else raw
+    if not re.fullmatch(r"[0-9]{1,18}", digits) or int(digits) > MAX_INT:
         raise HttpProblem(404, "not-found", "Not found", f"no such {name}")
     return int(raw)
 
@@ -271,6 +282,8 @@ def arguments(params: tuple[Param, ...], call: ApiRequest) -> dict[str, Any]:
                 values[param.name] = call.http.app
             case "id":
                 values[param.name] = path_id(call.http, param.name)
+            case "signed_id":
+                values[param.name] = path_id(call.http, param.name, signed=True)
             case "text":
                 values[param.name] = call.http.match_info[param.name]
     return values
