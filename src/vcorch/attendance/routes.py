@@ -28,10 +28,9 @@ from vcorch.attendance.service import (
     UnitAttendance,
     UnitTally,
 )
-from vcorch.auth.principal import EVERYONE, Role
+from vcorch.auth.principal import EVERYONE, Actor, Principal, Role
 from vcorch.booking.recurrence import occurrence_key_text
-from vcorch.errors import NotFound
-from vcorch.web.api import ApiRequest, ApiRoutes, ErrorMapping, json_response
+from vcorch.web.api import ApiRoutes, Created, ErrorMapping, NoContent, Reply
 from vcorch.web.pages import page_response
 
 ATTENDANCE = web.AppKey("attendance", AttendanceService)
@@ -55,15 +54,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SVG = "image/svg+xml"
 
 
-def _path_id(req: ApiRequest, name: str = "id") -> int:
-    value = req.path_id(name)
-    if value > schemas.MAX_ID:
-        raise NotFound(f"no such {name}")
-    return value
-
-
-def _service(req: ApiRequest) -> AttendanceService:
-    return req.http.app[ATTENDANCE]
+def _service(app: web.Application) -> AttendanceService:
+    return app[ATTENDANCE]
 
 
 def _download(body: bytes, content_type: str, filename: str) -> web.Response:
@@ -272,10 +264,11 @@ def _headcount(row: Headcount) -> schemas.HeadcountOut:
         " meeting) give a download with Vietnamese headers and local times, zone named."
     ),
 )
-async def meeting_attendance(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.AttendanceQuery)
-    service = _service(req)
-    result = await service.meeting_report(req.me, _path_id(req), query.occurrence)
+async def meeting_attendance(
+    id: int, query: schemas.AttendanceQuery, me: Principal, app: web.Application
+) -> schemas.AttendanceOut | web.StreamResponse:
+    service = _service(app)
+    result = await service.meeting_report(me, id, query.occurrence)
     name = f"diem-danh-{result.report.data.meeting.id}-"
     name += occurrence_key_text(result.report.data.ref.key)
     if query.format == "csv":
@@ -283,7 +276,7 @@ async def meeting_attendance(req: ApiRequest) -> web.StreamResponse:
         return _download(export.meeting_csv(result, query.table), CSV, f"{name}{suffix}.csv")
     if query.format == "xlsx":
         return _download(export.meeting_xlsx(result), XLSX, f"{name}.xlsx")
-    return json_response(attendance_out(result, service))
+    return attendance_out(result, service)
 
 
 @routes.get(
@@ -294,15 +287,16 @@ async def meeting_attendance(req: ApiRequest) -> web.StreamResponse:
     roles=READERS,
     description="Days are the unit's own (its time zone); `to` is included.",
 )
-async def unit_attendance(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.UnitAttendanceQuery)
-    result = await _service(req).unit_report(req.me, query.unit, query.from_, query.to)
+async def unit_attendance(
+    query: schemas.UnitAttendanceQuery, me: Principal, app: web.Application
+) -> schemas.UnitAttendanceOut | web.StreamResponse:
+    result = await _service(app).unit_report(me, query.unit, query.from_, query.to)
     name = f"ty-le-tham-du-{result.unit.code}-{query.from_.isoformat()}-{query.to.isoformat()}"
     if query.format == "csv":
         return _download(export.unit_csv(result), CSV, f"{name}.csv")
     if query.format == "xlsx":
         return _download(export.unit_xlsx(result), XLSX, f"{name}.xlsx")
-    return json_response(unit_out(result))
+    return unit_out(result)
 
 
 # -- manual entries and headcounts ---------------------------------------------------------------
@@ -316,9 +310,10 @@ async def unit_attendance(req: ApiRequest) -> web.StreamResponse:
     status=201,
     roles=RECORDERS,
 )
-async def add_entry(req: ApiRequest) -> web.StreamResponse:
-    row = await _service(req).add_entry(req.actor, _path_id(req), req.body_as(schemas.EntryCreate))
-    return json_response(_entry(row), status=201)
+async def add_entry(
+    id: int, data: schemas.EntryCreate, actor: Actor, app: web.Application
+) -> schemas.EntryOut:
+    return _entry(await _service(app).add_entry(actor, id, data))
 
 
 @routes.get(
@@ -328,10 +323,11 @@ async def add_entry(req: ApiRequest) -> web.StreamResponse:
     response=schemas.EntryList,
     roles=READERS,
 )
-async def list_entries(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.OccurrenceQuery)
-    rows = await _service(req).list_entries(req.me, _path_id(req), query.occurrence)
-    return json_response(schemas.EntryList(items=[_entry(row) for row in rows]))
+async def list_entries(
+    id: int, query: schemas.OccurrenceQuery, me: Principal, app: web.Application
+) -> schemas.EntryList:
+    rows = await _service(app).list_entries(me, id, query.occurrence)
+    return schemas.EntryList(items=[_entry(row) for row in rows])
 
 
 @routes.delete(
@@ -340,9 +336,10 @@ async def list_entries(req: ApiRequest) -> web.StreamResponse:
     response=schemas.EntryOut,
     roles=RECORDERS,
 )
-async def retract_entry(req: ApiRequest) -> web.StreamResponse:
-    row = await _service(req).retract_entry(req.actor, _path_id(req), _path_id(req, "entry_id"))
-    return json_response(_entry(row))
+async def retract_entry(
+    id: int, entry_id: int, actor: Actor, app: web.Application
+) -> schemas.EntryOut:
+    return _entry(await _service(app).retract_entry(actor, id, entry_id))
 
 
 @routes.operation(
@@ -353,11 +350,10 @@ async def retract_entry(req: ApiRequest) -> web.StreamResponse:
     response=schemas.HeadcountOut,
     roles=RECORDERS,
 )
-async def set_headcount(req: ApiRequest) -> web.StreamResponse:
-    row = await _service(req).set_headcount(
-        req.actor, _path_id(req), req.body_as(schemas.HeadcountSet)
-    )
-    return json_response(_headcount(row))
+async def set_headcount(
+    id: int, data: schemas.HeadcountSet, actor: Actor, app: web.Application
+) -> schemas.HeadcountOut:
+    return _headcount(await _service(app).set_headcount(actor, id, data))
 
 
 # -- roster and check-ins -------------------------------------------------------------------------
@@ -369,9 +365,9 @@ async def set_headcount(req: ApiRequest) -> web.StreamResponse:
     response=schemas.RosterOut,
     roles=READERS,
 )
-async def get_roster(req: ApiRequest) -> web.StreamResponse:
-    rows = await _service(req).roster(req.me, _path_id(req))
-    return json_response(schemas.RosterOut(items=[_person(row) for row in rows]))
+async def get_roster(id: int, me: Principal, app: web.Application) -> schemas.RosterOut:
+    rows = await _service(app).roster(me, id)
+    return schemas.RosterOut(items=[_person(row) for row in rows])
 
 
 @routes.post(
@@ -381,11 +377,11 @@ async def get_roster(req: ApiRequest) -> web.StreamResponse:
     response=schemas.RosterOut,
     roles=ROSTER_KEEPERS,
 )
-async def add_roster(req: ApiRequest) -> web.StreamResponse:
-    rows = await _service(req).add_to_roster(
-        req.actor, _path_id(req), req.body_as(schemas.RosterCreate)
-    )
-    return json_response(schemas.RosterOut(items=[_person(row) for row in rows]))
+async def add_roster(
+    id: int, data: schemas.RosterCreate, actor: Actor, app: web.Application
+) -> schemas.RosterOut:
+    rows = await _service(app).add_to_roster(actor, id, data)
+    return schemas.RosterOut(items=[_person(row) for row in rows])
 
 
 @routes.delete(
@@ -394,9 +390,9 @@ async def add_roster(req: ApiRequest) -> web.StreamResponse:
     status=204,
     roles=ROSTER_KEEPERS,
 )
-async def remove_roster(req: ApiRequest) -> web.StreamResponse:
-    await _service(req).remove_from_roster(req.actor, _path_id(req), _path_id(req, "person_id"))
-    return web.Response(status=204)
+async def remove_roster(id: int, person_id: int, actor: Actor, app: web.Application) -> NoContent:
+    await _service(app).remove_from_roster(actor, id, person_id)
+    return NoContent()
 
 
 @routes.post(
@@ -407,11 +403,11 @@ async def remove_roster(req: ApiRequest) -> web.StreamResponse:
     status=201,
     roles=RECORDERS,
 )
-async def check_in(req: ApiRequest) -> web.StreamResponse:
-    row, new = await _service(req).check_in(
-        req.actor, _path_id(req), req.body_as(schemas.CheckInCreate)
-    )
-    return json_response(_checkin(row), status=201 if new else 200)
+async def check_in(
+    id: int, data: schemas.CheckInCreate, actor: Actor, app: web.Application
+) -> Reply:
+    row, new = await _service(app).check_in(actor, id, data)
+    return Reply(_checkin(row), status=201 if new else 200)
 
 
 @routes.get(
@@ -421,20 +417,19 @@ async def check_in(req: ApiRequest) -> web.StreamResponse:
     response=schemas.PeopleOut,
     roles=READERS,
 )
-async def list_checkins(req: ApiRequest) -> web.StreamResponse:
-    service = _service(req)
-    query = req.query_as(schemas.OccurrenceQuery)
-    rows = await service.list_checkins(req.me, _path_id(req), query.occurrence)
-    roster = await service.roster(req.me, _path_id(req))
+async def list_checkins(
+    id: int, query: schemas.OccurrenceQuery, me: Principal, app: web.Application
+) -> schemas.PeopleOut:
+    service = _service(app)
+    rows = await service.list_checkins(me, id, query.occurrence)
+    roster = await service.roster(me, id)
     from_roster = {row.roster_id for row in rows if row.roster_id is not None}
-    return json_response(
-        schemas.PeopleOut(
-            roster_size=len(roster),
-            checked_in=len(rows),
-            checked_in_from_roster=len(from_roster),
-            items=[_checkin(row) for row in rows],
-            not_checked_in=[_person(r) for r in roster if r.id not in from_roster],
-        )
+    return schemas.PeopleOut(
+        roster_size=len(roster),
+        checked_in=len(rows),
+        checked_in_from_roster=len(from_roster),
+        items=[_checkin(row) for row in rows],
+        not_checked_in=[_person(r) for r in roster if r.id not in from_roster],
     )
 
 
@@ -444,9 +439,9 @@ async def list_checkins(req: ApiRequest) -> web.StreamResponse:
     status=204,
     roles=RECORDERS,
 )
-async def remove_checkin(req: ApiRequest) -> web.StreamResponse:
-    await _service(req).remove_checkin(req.actor, _path_id(req), _path_id(req, "checkin_id"))
-    return web.Response(status=204)
+async def remove_checkin(id: int, checkin_id: int, actor: Actor, app: web.Application) -> NoContent:
+    await _service(app).remove_checkin(actor, id, checkin_id)
+    return NoContent()
 
 
 # -- self check-in ---------------------------------------------------------------------------
@@ -460,9 +455,11 @@ async def remove_checkin(req: ApiRequest) -> web.StreamResponse:
     status=201,
     roles=RECORDERS,
 )
-async def issue_link(req: ApiRequest) -> web.StreamResponse:
-    link = await _service(req).issue_link(req.actor, _path_id(req), req.body_as(schemas.LinkCreate))
-    return json_response(
+async def issue_link(
+    id: int, data: schemas.LinkCreate, actor: Actor, app: web.Application
+) -> Created:
+    link = await _service(app).issue_link(actor, id, data)
+    return Created(
         schemas.LinkOut(
             url=link.url,
             occurrence=occurrence_key_text(link.occurrence_key),
@@ -470,7 +467,6 @@ async def issue_link(req: ApiRequest) -> web.StreamResponse:
             expires_at=link.expires_at,
             qr_svg=link.qr_svg,
         ),
-        status=201,
         headers={"Cache-Control": "no-store"},
     )
 
@@ -481,9 +477,9 @@ async def issue_link(req: ApiRequest) -> web.StreamResponse:
     response=schemas.LinkInfo,
     authenticated=False,
 )
-async def checkin_info(req: ApiRequest) -> web.StreamResponse:
-    page = await _service(req).link_page(req.http.match_info["token"])
-    return json_response(
+async def checkin_info(token: str, app: web.Application) -> Reply:
+    page = await _service(app).link_page(token)
+    return Reply(
         schemas.LinkInfo(
             title=page.title,
             occurrence=occurrence_key_text(page.claims.occurrence_key),
@@ -506,11 +502,9 @@ async def checkin_info(req: ApiRequest) -> web.StreamResponse:
     status=201,
     authenticated=False,
 )
-async def self_check_in(req: ApiRequest) -> web.StreamResponse:
-    row, new = await _service(req).self_check_in(
-        req.http.match_info["token"], req.body_as(schemas.SelfCheckInForm), req.http.remote
-    )
-    return json_response(
+async def self_check_in(token: str, data: schemas.SelfCheckInForm, request: web.Request) -> Reply:
+    row, new = await _service(request.app).self_check_in(token, data, request.remote)
+    return Reply(
         schemas.SelfCheckedIn(
             full_name=row.full_name,
             unit_name=row.unit_name,
@@ -529,8 +523,8 @@ async def self_check_in(req: ApiRequest) -> web.StreamResponse:
     authenticated=False,
     response_content_type=SVG,
 )
-async def checkin_qr(req: ApiRequest) -> web.StreamResponse:
-    url = _service(req).link_url(req.http.match_info["token"])
+async def checkin_qr(token: str, app: web.Application) -> web.StreamResponse:
+    url = _service(app).link_url(token)
     return web.Response(
         text=qr_svg(url), content_type=SVG, charset="utf-8", headers={"Cache-Control": "no-store"}
     )
@@ -542,7 +536,7 @@ async def checkin_qr(req: ApiRequest) -> web.StreamResponse:
     authenticated=False,
     response_content_type="text/html",
 )
-async def checkin_page(req: ApiRequest) -> web.StreamResponse:
+async def checkin_page() -> web.StreamResponse:
     # The same page for every link: it reads its token from its own address, so nothing
     # of the request is echoed into it.  Its script is /static/checkin.js.
     response = page_response("checkin.html")

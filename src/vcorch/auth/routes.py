@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from vcorch.auth import schemas
-from vcorch.auth.principal import Role
+from vcorch.auth.principal import Actor, Principal, Role
 from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.web.api import ApiRequest, ApiRoutes, decode_cursor, encode_cursor, json_response
+from vcorch.web.api import ApiRoutes, Created, NoContent, Reply, decode_cursor, encode_cursor
 from vcorch.web.keys import AUTH
 
 routes = ApiRoutes(tag="Access")
@@ -20,10 +20,9 @@ routes = ApiRoutes(tag="Access")
     response=schemas.TokenResponse,
     authenticated=False,
 )
-async def issue_token(req: ApiRequest) -> web.StreamResponse:
-    form = req.body_as(schemas.TokenRequest)
-    auth = req.http.app[AUTH]
-    address = req.http.remote or "unknown"
+async def issue_token(form: schemas.TokenRequest, request: web.Request) -> Reply:
+    auth = request.app[AUTH]
+    address = request.remote or "unknown"
     if form.grant_type == "password":
         if not form.username or not form.password:
             raise InvalidInput(
@@ -46,34 +45,31 @@ async def issue_token(req: ApiRequest) -> web.StreamResponse:
                 ],
             )
         issued = await auth.client_login(form.client_id, form.client_secret, address)
-    return json_response(
+    return Reply(
         schemas.TokenResponse(access_token=issued.token, expires_in=issued.expires_in),
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
 
 
 @routes.post("/api/auth/revoke", summary="Revoke the token this request carries", status=204)
-async def revoke_token(req: ApiRequest) -> web.StreamResponse:
-    token = req.http.headers["Authorization"].partition(" ")[2].strip()
-    await req.http.app[AUTH].revoke(token)
-    return web.Response(status=204)
+async def revoke_token(request: web.Request) -> NoContent:
+    token = request.headers["Authorization"].partition(" ")[2].strip()
+    await request.app[AUTH].revoke(token)
+    return NoContent()
 
 
 @routes.get("/api/auth/me", summary="Who the token belongs to", response=schemas.Me)
-async def who_am_i(req: ApiRequest) -> web.StreamResponse:
-    me = req.me
-    return json_response(
-        schemas.Me(kind=me.kind, id=me.id, name=me.name, role=me.role.value, unit_id=me.unit_id)
-    )
+async def who_am_i(me: Principal) -> schemas.Me:
+    return schemas.Me(kind=me.kind, id=me.id, name=me.name, role=me.role.value, unit_id=me.unit_id)
 
 
 @routes.get(
     "/api/users", summary="List users in your scope", response=schemas.UserList, roles=(Role.ADMIN,)
 )
-async def list_users(req: ApiRequest) -> web.StreamResponse:
-    rows = await req.http.app[AUTH].list_users(req.actor)
+async def list_users(actor: Actor, app: web.Application) -> schemas.UserList:
+    rows = await app[AUTH].list_users(actor)
     items = [schemas.UserOut.model_validate(user, from_attributes=True) for user, _unit in rows]
-    return json_response(schemas.UserList(items=items))
+    return schemas.UserList(items=items)
 
 
 @routes.post(
@@ -84,10 +80,11 @@ async def list_users(req: ApiRequest) -> web.StreamResponse:
     status=201,
     roles=(Role.ADMIN,),
 )
-async def create_user(req: ApiRequest) -> web.StreamResponse:
-    data = req.body_as(schemas.UserCreate)
-    user = await req.http.app[AUTH].create_user(
-        req.actor,
+async def create_user(
+    data: schemas.UserCreate, actor: Actor, app: web.Application
+) -> schemas.UserOut:
+    user = await app[AUTH].create_user(
+        actor,
         username=data.username,
         role=data.role,
         unit_id=data.unit_id,
@@ -95,7 +92,7 @@ async def create_user(req: ApiRequest) -> web.StreamResponse:
         full_name=data.full_name,
         email=data.email,
     )
-    return json_response(schemas.UserOut.model_validate(user, from_attributes=True), status=201)
+    return schemas.UserOut.model_validate(user, from_attributes=True)
 
 
 @routes.patch(
@@ -105,12 +102,11 @@ async def create_user(req: ApiRequest) -> web.StreamResponse:
     response=schemas.UserOut,
     roles=(Role.ADMIN,),
 )
-async def update_user(req: ApiRequest) -> web.StreamResponse:
-    data = req.body_as(schemas.UserUpdate)
-    user = await req.http.app[AUTH].set_user_disabled(
-        req.actor, req.http.match_info["username"], data.disabled
-    )
-    return json_response(schemas.UserOut.model_validate(user, from_attributes=True))
+async def update_user(
+    username: str, data: schemas.UserUpdate, actor: Actor, app: web.Application
+) -> schemas.UserOut:
+    user = await app[AUTH].set_user_disabled(actor, username, data.disabled)
+    return schemas.UserOut.model_validate(user, from_attributes=True)
 
 
 @routes.post(
@@ -121,12 +117,9 @@ async def update_user(req: ApiRequest) -> web.StreamResponse:
     status=201,
     roles=(Role.ADMIN,),
 )
-async def create_client(req: ApiRequest) -> web.StreamResponse:
-    data = req.body_as(schemas.ClientCreate)
-    client, secret = await req.http.app[AUTH].create_client(
-        req.actor, name=data.name, unit_id=data.unit_id
-    )
-    return json_response(
+async def create_client(data: schemas.ClientCreate, actor: Actor, app: web.Application) -> Created:
+    client, secret = await app[AUTH].create_client(actor, name=data.name, unit_id=data.unit_id)
+    return Created(
         schemas.ClientCreated(
             id=client.id,
             client_id=client.client_id,
@@ -134,7 +127,6 @@ async def create_client(req: ApiRequest) -> web.StreamResponse:
             name=client.name,
             unit_id=client.unit_id,
         ),
-        status=201,
         headers={"Cache-Control": "no-store"},
     )
 
@@ -146,10 +138,11 @@ async def create_client(req: ApiRequest) -> web.StreamResponse:
     response=schemas.AuditPage,
     roles=(Role.ADMIN,),
 )
-async def list_audit(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.AuditQuery)
-    rows, after = await req.http.app[AUTH].list_audit(
-        req.me,
+async def list_audit(
+    query: schemas.AuditQuery, me: Principal, app: web.Application
+) -> schemas.AuditPage:
+    rows, after = await app[AUTH].list_audit(
+        me,
         entity=query.entity,
         entity_id=query.entity_id,
         actor=query.actor,
@@ -157,6 +150,4 @@ async def list_audit(req: ApiRequest) -> web.StreamResponse:
         limit=query.limit,
     )
     items = [schemas.AuditOut.model_validate(row, from_attributes=True) for row in rows]
-    return json_response(
-        schemas.AuditPage(items=items, next=encode_cursor(after) if after else None)
-    )
+    return schemas.AuditPage(items=items, next=encode_cursor(after) if after else None)

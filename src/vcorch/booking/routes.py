@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from vcorch.auth.principal import EVERYONE, Role
+from vcorch.auth.principal import EVERYONE, Actor, Principal, Role
 from vcorch.booking import schemas
 from vcorch.booking.errors import (
     BookingConflict,
@@ -19,12 +19,13 @@ from vcorch.booking.recurrence import occurrence_key_text
 from vcorch.booking.service import MeetingRecord, meeting_view
 from vcorch.errors import FieldProblem, InvalidInput
 from vcorch.web.api import (
-    ApiRequest,
     ApiRoutes,
+    Created,
     ErrorMapping,
+    NoContent,
+    Reply,
     decode_cursor,
     encode_cursor,
-    json_response,
 )
 from vcorch.web.keys import BOOKING, CALENDAR, SETTINGS
 
@@ -47,8 +48,8 @@ def etag(version: int) -> str:
     return f'"v{version}"'
 
 
-def if_match(req: ApiRequest) -> int | None:
-    header = req.http.headers.get("If-Match")
+def if_match(request: web.Request) -> int | None:
+    header = request.headers.get("If-Match")
     if header is None:
         return None
     match = re.fullmatch(r'\s*(?:W/)?"v?([0-9]{1,9})"\s*|\s*([0-9]{1,9})\s*', header)
@@ -62,11 +63,8 @@ def _out(record: MeetingRecord) -> schemas.MeetingOut:
     return schemas.MeetingOut.model_validate(meeting_view(record.meeting, record.sites))
 
 
-def _meeting_response(record: MeetingRecord, status: int = 200) -> web.Response:
-    headers = {"ETag": etag(record.meeting.version)}
-    if status == 201:
-        headers["Location"] = f"/api/meetings/{record.meeting.id}"
-    return json_response(_out(record), status=status, headers=headers)
+def _meeting_reply(record: MeetingRecord) -> Reply:
+    return Reply(_out(record), headers={"ETag": etag(record.meeting.version)})
 
 
 def _occurrence_key(raw: str) -> datetime:
@@ -86,9 +84,15 @@ def _occurrence_key(raw: str) -> datetime:
     status=201,
     roles=BOOKERS,
 )
-async def create_meeting(req: ApiRequest) -> web.StreamResponse:
-    record = await req.http.app[BOOKING].create(req.actor, req.body_as(schemas.MeetingCreate))
-    return _meeting_response(record, 201)
+async def create_meeting(
+    data: schemas.MeetingCreate, actor: Actor, app: web.Application
+) -> Created:
+    record = await app[BOOKING].create(actor, data)
+    return Created(
+        _out(record),
+        location=f"/api/meetings/{record.meeting.id}",
+        headers={"ETag": etag(record.meeting.version)},
+    )
 
 
 @routes.get(
@@ -98,15 +102,12 @@ async def create_meeting(req: ApiRequest) -> web.StreamResponse:
     response=schemas.MeetingPage,
     roles=READERS,
 )
-async def list_meetings(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.MeetingQuery)
-    records, after = await req.http.app[BOOKING].list_meetings(
-        req.me, query, decode_cursor(query.cursor)
-    )
-    return json_response(
-        schemas.MeetingPage(
-            items=[_out(r) for r in records], next=encode_cursor(after) if after else None
-        )
+async def list_meetings(
+    query: schemas.MeetingQuery, me: Principal, app: web.Application
+) -> schemas.MeetingPage:
+    records, after = await app[BOOKING].list_meetings(me, query, decode_cursor(query.cursor))
+    return schemas.MeetingPage(
+        items=[_out(r) for r in records], next=encode_cursor(after) if after else None
     )
 
 
@@ -117,10 +118,11 @@ async def list_meetings(req: ApiRequest) -> web.StreamResponse:
     response=schemas.ChangePage,
     roles=READERS,
 )
-async def meeting_changes(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.ChangesQuery)
+async def meeting_changes(
+    query: schemas.ChangesQuery, me: Principal, app: web.Application
+) -> schemas.ChangePage:
     since = decode_cursor(query.since) or 0
-    rows, last = await req.http.app[BOOKING].changes(req.me, since, query.limit)
+    rows, last = await app[BOOKING].changes(me, since, query.limit)
     items = [
         schemas.ChangeOut(
             cursor=encode_cursor(row.id),
@@ -132,7 +134,7 @@ async def meeting_changes(req: ApiRequest) -> web.StreamResponse:
         )
         for row in rows
     ]
-    return json_response(schemas.ChangePage(items=items, next=encode_cursor(last)))
+    return schemas.ChangePage(items=items, next=encode_cursor(last))
 
 
 @routes.get(
@@ -141,8 +143,8 @@ async def meeting_changes(req: ApiRequest) -> web.StreamResponse:
     response=schemas.MeetingOut,
     roles=READERS,
 )
-async def get_meeting(req: ApiRequest) -> web.StreamResponse:
-    return _meeting_response(await req.http.app[BOOKING].get(req.me, req.path_id()))
+async def get_meeting(id: int, me: Principal, app: web.Application) -> Reply:
+    return _meeting_reply(await app[BOOKING].get(me, id))
 
 
 @routes.patch(
@@ -152,11 +154,11 @@ async def get_meeting(req: ApiRequest) -> web.StreamResponse:
     response=schemas.MeetingOut,
     roles=BOOKERS,
 )
-async def update_meeting(req: ApiRequest) -> web.StreamResponse:
-    record = await req.http.app[BOOKING].update(
-        req.actor, req.path_id(), if_match(req), req.body_as(schemas.MeetingUpdate)
-    )
-    return _meeting_response(record)
+async def update_meeting(
+    id: int, data: schemas.MeetingUpdate, actor: Actor, request: web.Request
+) -> Reply:
+    record = await request.app[BOOKING].update(actor, id, if_match(request), data)
+    return _meeting_reply(record)
 
 
 @routes.delete(
@@ -165,10 +167,8 @@ async def update_meeting(req: ApiRequest) -> web.StreamResponse:
     response=schemas.MeetingOut,
     roles=BOOKERS,
 )
-async def cancel_meeting(req: ApiRequest) -> web.StreamResponse:
-    return _meeting_response(
-        await req.http.app[BOOKING].cancel(req.actor, req.path_id(), if_match(req))
-    )
+async def cancel_meeting(id: int, actor: Actor, request: web.Request) -> Reply:
+    return _meeting_reply(await request.app[BOOKING].cancel(actor, id, if_match(request)))
 
 
 @routes.get(
@@ -178,11 +178,10 @@ async def cancel_meeting(req: ApiRequest) -> web.StreamResponse:
     response=schemas.OccurrenceList,
     roles=READERS,
 )
-async def list_occurrences(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.WindowQuery)
-    record, found = await req.http.app[BOOKING].occurrences(
-        req.me, req.path_id(), query.from_, query.to
-    )
+async def list_occurrences(
+    id: int, query: schemas.WindowQuery, me: Principal, app: web.Application
+) -> schemas.OccurrenceList:
+    record, found = await app[BOOKING].occurrences(me, id, query.from_, query.to)
     items = [
         schemas.OccurrenceOut(
             key=occurrence_key_text(occ.key),
@@ -194,7 +193,7 @@ async def list_occurrences(req: ApiRequest) -> web.StreamResponse:
         )
         for occ, sites in found
     ]
-    return json_response(schemas.OccurrenceList(meeting_id=record.meeting.id, items=items))
+    return schemas.OccurrenceList(meeting_id=record.meeting.id, items=items)
 
 
 @routes.patch(
@@ -204,12 +203,13 @@ async def list_occurrences(req: ApiRequest) -> web.StreamResponse:
     response=schemas.MeetingOut,
     roles=BOOKERS,
 )
-async def change_occurrence(req: ApiRequest) -> web.StreamResponse:
-    key = _occurrence_key(req.http.match_info["key"])
-    record = await req.http.app[BOOKING].change_occurrence(
-        req.actor, req.path_id(), key, if_match(req), req.body_as(schemas.OccurrenceChange)
+async def change_occurrence(
+    id: int, key: str, data: schemas.OccurrenceChange, actor: Actor, request: web.Request
+) -> Reply:
+    record = await request.app[BOOKING].change_occurrence(
+        actor, id, _occurrence_key(key), if_match(request), data
     )
-    return _meeting_response(record)
+    return _meeting_reply(record)
 
 
 @routes.delete(
@@ -218,12 +218,11 @@ async def change_occurrence(req: ApiRequest) -> web.StreamResponse:
     response=schemas.MeetingOut,
     roles=BOOKERS,
 )
-async def cancel_occurrence(req: ApiRequest) -> web.StreamResponse:
-    key = _occurrence_key(req.http.match_info["key"])
-    record = await req.http.app[BOOKING].change_occurrence(
-        req.actor, req.path_id(), key, if_match(req), schemas.OccurrenceChange(cancelled=True)
+async def cancel_occurrence(id: int, key: str, actor: Actor, request: web.Request) -> Reply:
+    record = await request.app[BOOKING].change_occurrence(
+        actor, id, _occurrence_key(key), if_match(request), schemas.OccurrenceChange(cancelled=True)
     )
-    return _meeting_response(record)
+    return _meeting_reply(record)
 
 
 @routes.get(
@@ -233,27 +232,23 @@ async def cancel_occurrence(req: ApiRequest) -> web.StreamResponse:
     response=schemas.Availability,
     roles=READERS,
 )
-async def availability(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.AvailabilityQuery)
+async def availability(
+    query: schemas.AvailabilityQuery, me: Principal, app: web.Application
+) -> schemas.Availability:
     room_ids = list(dict.fromkeys(int(r) for r in query.rooms.split(",")))[:200]
-    rooms, ports, total = await req.http.app[BOOKING].availability(
-        req.me, room_ids, query.from_, query.to
-    )
-    return json_response(
-        schemas.Availability(
-            rooms=[
-                schemas.RoomAvailability(
-                    room_id=room,
-                    spans=[schemas.BusySpan(start=s.start, end=s.end, busy=s.busy) for s in spans],
-                )
-                for room, spans in rooms.items()
-            ],
-            ports=[
-                schemas.PortSpan(start=p.start, end=p.end, in_use=p.in_use, free=p.free)
-                for p in ports
-            ],
-            ports_total=total,
-        )
+    rooms, ports, total = await app[BOOKING].availability(me, room_ids, query.from_, query.to)
+    return schemas.Availability(
+        rooms=[
+            schemas.RoomAvailability(
+                room_id=room,
+                spans=[schemas.BusySpan(start=s.start, end=s.end, busy=s.busy) for s in spans],
+            )
+            for room, spans in rooms.items()
+        ],
+        ports=[
+            schemas.PortSpan(start=p.start, end=p.end, in_use=p.in_use, free=p.free) for p in ports
+        ],
+        ports_total=total,
     )
 
 
@@ -275,11 +270,8 @@ def _ics(data: bytes, filename: str) -> web.Response:
     roles=READERS,
     response_content_type=ICS,
 )
-async def meeting_ics(req: ApiRequest) -> web.StreamResponse:
-    meeting_id = req.path_id()
-    return _ics(
-        await req.http.app[CALENDAR].meeting_ics(req.me, meeting_id), f"meeting-{meeting_id}.ics"
-    )
+async def meeting_ics(id: int, me: Principal, app: web.Application) -> web.StreamResponse:
+    return _ics(await app[CALENDAR].meeting_ics(me, id), f"meeting-{id}.ics")
 
 
 @routes.post(
@@ -290,20 +282,18 @@ async def meeting_ics(req: ApiRequest) -> web.StreamResponse:
     status=201,
     roles=(Role.ADMIN, Role.SECRETARIAT, Role.INTEGRATION),
 )
-async def create_feed_token(req: ApiRequest) -> web.StreamResponse:
-    data = req.body_as(schemas.FeedTokenCreate)
-    row, token, code = await req.http.app[CALENDAR].create_token(
-        req.actor, data.unit_id, data.label
-    )
-    base = req.http.app[SETTINGS].public_url.rstrip("/")
-    return json_response(
+async def create_feed_token(
+    data: schemas.FeedTokenCreate, actor: Actor, app: web.Application
+) -> Created:
+    row, token, code = await app[CALENDAR].create_token(actor, data.unit_id, data.label)
+    base = app[SETTINGS].public_url.rstrip("/")
+    return Created(
         schemas.FeedTokenCreated(
             id=row.id,
             unit_id=row.unit_id,
             token=token,
             url=f"{base}/api/calendar/{code}.ics?token={token}",
         ),
-        status=201,
         headers={"Cache-Control": "no-store"},
     )
 
@@ -314,9 +304,9 @@ async def create_feed_token(req: ApiRequest) -> web.StreamResponse:
     status=204,
     roles=(Role.ADMIN, Role.SECRETARIAT, Role.INTEGRATION),
 )
-async def revoke_feed_token(req: ApiRequest) -> web.StreamResponse:
-    await req.http.app[CALENDAR].revoke_token(req.actor, req.path_id())
-    return web.Response(status=204)
+async def revoke_feed_token(id: int, actor: Actor, app: web.Application) -> NoContent:
+    await app[CALENDAR].revoke_token(actor, id)
+    return NoContent()
 
 
 @routes.get(
@@ -326,7 +316,7 @@ async def revoke_feed_token(req: ApiRequest) -> web.StreamResponse:
     authenticated=False,
     response_content_type=ICS,
 )
-async def unit_calendar(req: ApiRequest) -> web.StreamResponse:
-    token = req.query_as(schemas.FeedQuery).token
-    code = req.http.match_info["unit_code"]
-    return _ics(await req.http.app[CALENDAR].unit_feed(code, token), f"{code}.ics")
+async def unit_calendar(
+    unit_code: str, query: schemas.FeedQuery, app: web.Application
+) -> web.StreamResponse:
+    return _ics(await app[CALENDAR].unit_feed(unit_code, query.token), f"{unit_code}.ics")

@@ -27,7 +27,7 @@ from vcorch.join.service import (
     MeetingNotLive,
     OfferRejected,
 )
-from vcorch.web.api import ApiRequest, ApiRoutes, ErrorMapping, json_response, request_id
+from vcorch.web.api import ApiRoutes, ErrorMapping, NoContent, json_response, request_id
 from vcorch.web.keys import SETTINGS
 from vcorch.web.pages import page_response
 from vcorch.web.problems import HttpProblem
@@ -93,9 +93,8 @@ class JoinInfo(BaseModel):
     response=JoinInfo,
     authenticated=False,
 )
-async def join_info(req: ApiRequest) -> web.StreamResponse:
-    service = req.http.app[JOIN]
-    token = req.http.match_info["token"]
+async def join_info(token: str, app: web.Application) -> web.StreamResponse:
+    service = app[JOIN]
     target = await service.resolve(token)
     info = JoinInfo(
         meeting_id=target.meeting_id,
@@ -110,7 +109,7 @@ async def join_info(req: ApiRequest) -> web.StreamResponse:
     if target.mode == "bridge":
         info.url = target.url
     else:
-        settings = req.http.app[SETTINGS]
+        settings = app[SETTINGS]
         info.whip_url = f"/whip/{token}"
         info.ice_servers = [
             IceServerOut(urls=list(s.urls), username=s.username, credential=s.credential)
@@ -134,8 +133,7 @@ async def join_info(req: ApiRequest) -> web.StreamResponse:
     "candidates. Answer: 201, the SDP answer, and Location: the resource to DELETE on "
     "leaving. A second offer with the same link replaces the first connection.",
 )
-async def whip_offer(req: ApiRequest) -> web.StreamResponse:
-    request = req.http
+async def whip_offer(token: str, request: web.Request) -> web.StreamResponse:
     if request.content_type != "application/sdp":
         raise HttpProblem(
             415,
@@ -148,7 +146,6 @@ async def whip_offer(req: ApiRequest) -> web.StreamResponse:
         offer = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise OfferRejected("the offer is not UTF-8 text") from err
-    token = request.match_info["token"]
     _, joined = await request.app[JOIN].join(
         token, offer, request_id=request_id(request), address=request.remote
     )
@@ -169,10 +166,9 @@ async def whip_offer(req: ApiRequest) -> web.StreamResponse:
     status=204,
     authenticated=False,
 )
-async def whip_leave(req: ApiRequest) -> web.StreamResponse:
-    request = req.http
-    await request.app[JOIN].leave(request.match_info["token"], request.match_info["session"])
-    return web.Response(status=204)
+async def whip_leave(token: str, session: str, app: web.Application) -> NoContent:
+    await app[JOIN].leave(token, session)
+    return NoContent()
 
 
 @routes.get(
@@ -181,7 +177,7 @@ async def whip_leave(req: ApiRequest) -> web.StreamResponse:
     authenticated=False,
     response_content_type="text/html",
 )
-async def join_page(req: ApiRequest) -> web.StreamResponse:
+async def join_page() -> web.StreamResponse:
     # The page is the same for every link; it reads its token from its own address, so
     # nothing of the request is echoed into it.  Its script is /static/join.js.
     response = page_response("join.html")

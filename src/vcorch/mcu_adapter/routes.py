@@ -13,7 +13,7 @@ from vcorch.auth.principal import STAFF
 from vcorch.errors import NotFound
 from vcorch.mcu_adapter.base import BridgeEvent, BridgeProtocolError, InboundRequest, NotSupported
 from vcorch.mcu_adapter.registry import BridgeRegistry
-from vcorch.web.api import ApiRequest, ApiRoutes, json_response
+from vcorch.web.api import ApiRoutes
 from vcorch.web.problems import HttpProblem
 
 REGISTRY = web.AppKey("bridge_registry", BridgeRegistry)
@@ -74,16 +74,15 @@ async def _fresh_snapshot(app: web.Application) -> list[BridgeOut]:
     response=BridgeList,
     roles=VIEWERS,
 )
-async def list_bridges(req: ApiRequest) -> web.StreamResponse:
-    return json_response(BridgeList(items=await _fresh_snapshot(req.http.app)))
+async def list_bridges(app: web.Application) -> BridgeList:
+    return BridgeList(items=await _fresh_snapshot(app))
 
 
 @routes.get("/api/bridges/{name}", summary="One bridge", response=BridgeOut, roles=VIEWERS)
-async def get_bridge(req: ApiRequest) -> web.StreamResponse:
-    name = req.http.match_info["name"]
-    for row in await _fresh_snapshot(req.http.app):
+async def get_bridge(name: str, app: web.Application) -> BridgeOut:
+    for row in await _fresh_snapshot(app):
         if row.name == name:
-            return json_response(row)
+            return row
     raise NotFound("no such bridge")
 
 
@@ -94,8 +93,7 @@ async def get_bridge(req: ApiRequest) -> web.StreamResponse:
     authenticated=False,
     description="Authenticated per bridge (shared secret header, basic auth or token parameter).",
 )
-async def receive_hook(req: ApiRequest) -> web.StreamResponse:
-    request = req.http
+async def receive_hook(request: web.Request) -> HookAccepted:
     name = request.match_info["bridge"]
     bridge = request.app[REGISTRY].get(name)
     if bridge is None:
@@ -121,4 +119,4 @@ async def receive_hook(req: ApiRequest) -> web.StreamResponse:
     except NotSupported as err:
         raise NotFound("this bridge pushes no events") from err
     stored = await request.app[EVENT_SINK](name, events)
-    return json_response(HookAccepted(received=len(events), stored=stored))
+    return HookAccepted(received=len(events), stored=stored)

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from vcorch.auth.principal import STAFF, Role
+from vcorch.auth.principal import STAFF, Actor, Principal, Role
 from vcorch.errors import FieldProblem, InvalidInput
 from vcorch.monitoring import schemas
 from vcorch.monitoring.probes.result import ProbeResult
 from vcorch.monitoring.service import HealthView
-from vcorch.web.api import ApiRequest, ApiRoutes, decode_cursor, encode_cursor, json_response
+from vcorch.web.api import ApiRoutes, decode_cursor, encode_cursor
 from vcorch.web.keys import MONITORING
 from vcorch.web.pages import page_response
 
@@ -69,21 +69,20 @@ def _result(result: ProbeResult) -> schemas.ProbeResultOut:
     roles=READERS,
     description="Endpoints never probed, or with nothing to probe, are `unknown`.",
 )
-async def list_endpoint_health(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.HealthQuery)
-    views, last = await req.http.app[MONITORING].list_health(
-        req.me,
+async def list_endpoint_health(
+    query: schemas.HealthQuery, me: Principal, app: web.Application
+) -> schemas.HealthPage:
+    views, last = await app[MONITORING].list_health(
+        me,
         unit_id=query.unit,
         state=query.state,
         kind=query.kind,
         after=decode_cursor(query.cursor),
         limit=query.limit,
     )
-    return json_response(
-        schemas.HealthPage(
-            items=[_health(view) for view in views],
-            next=encode_cursor(last) if last is not None else None,
-        )
+    return schemas.HealthPage(
+        items=[_health(view) for view in views],
+        next=encode_cursor(last) if last is not None else None,
     )
 
 
@@ -95,9 +94,10 @@ async def list_endpoint_health(req: ApiRequest) -> web.StreamResponse:
     roles=READERS,
     description="Uptime is up time over the time the state was known (up or down).",
 )
-async def endpoint_health_history(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.HistoryQuery)
-    service = req.http.app[MONITORING]
+async def endpoint_health_history(
+    id: int, query: schemas.HistoryQuery, me: Principal, app: web.Application
+) -> schemas.HistoryOut:
+    service = app[MONITORING]
     end = query.to or service.now()
     start = query.from_ or end - DEFAULT_WINDOW
     if start >= end:
@@ -109,37 +109,35 @@ async def endpoint_health_history(req: ApiRequest) -> web.StreamResponse:
             "the period is too long",
             problems=[FieldProblem("from", f"at most {MAX_WINDOW.days} days before `to`")],
         )
-    history = await service.history(req.me, req.path_id(), start, end)
+    history = await service.history(me, id, start, end)
     ratio = history.uptime.ratio
-    return json_response(
-        schemas.HistoryOut(
-            endpoint_id=history.current.endpoint_id,
-            state=history.current.state,
-            since=history.current.since,
-            latency_ms=history.current.latency_ms,
-            from_=history.start,
-            to=history.end,
-            uptime=schemas.UptimeOut(
-                percent=round(ratio * 100, 3) if ratio is not None else None,
-                up_seconds=history.uptime.up_seconds,
-                down_seconds=history.uptime.down_seconds,
-                unknown_seconds=history.uptime.unknown_seconds,
-            ),
-            transitions=[
-                schemas.TransitionOut(
-                    at=row.at,
-                    previous=row.previous,
-                    current=row.current,
-                    detail=row.detail,
-                    latency_ms=row.latency_ms,
-                    status_code=row.status_code,
-                    cause=row.cause,
-                    alerted=row.alerted,
-                )
-                for row in history.transitions
-            ],
-            truncated=history.truncated,
-        )
+    return schemas.HistoryOut(
+        endpoint_id=history.current.endpoint_id,
+        state=history.current.state,
+        since=history.current.since,
+        latency_ms=history.current.latency_ms,
+        from_=history.start,
+        to=history.end,
+        uptime=schemas.UptimeOut(
+            percent=round(ratio * 100, 3) if ratio is not None else None,
+            up_seconds=history.uptime.up_seconds,
+            down_seconds=history.uptime.down_seconds,
+            unknown_seconds=history.uptime.unknown_seconds,
+        ),
+        transitions=[
+            schemas.TransitionOut(
+                at=row.at,
+                previous=row.previous,
+                current=row.current,
+                detail=row.detail,
+                latency_ms=row.latency_ms,
+                status_code=row.status_code,
+                cause=row.cause,
+                alerted=row.alerted,
+            )
+            for row in history.transitions
+        ],
+        truncated=history.truncated,
     )
 
 
@@ -149,12 +147,10 @@ async def endpoint_health_history(req: ApiRequest) -> web.StreamResponse:
     response=schemas.ProbeOut,
     roles=PROBERS,
 )
-async def probe_endpoint(req: ApiRequest) -> web.StreamResponse:
-    result, at, view = await req.http.app[MONITORING].probe_endpoint(req.actor, req.path_id())
-    return json_response(
-        schemas.ProbeOut(
-            endpoint_id=view.endpoint_id, probed_at=at, result=_result(result), health=_health(view)
-        )
+async def probe_endpoint(id: int, actor: Actor, app: web.Application) -> schemas.ProbeOut:
+    result, at, view = await app[MONITORING].probe_endpoint(actor, id)
+    return schemas.ProbeOut(
+        endpoint_id=view.endpoint_id, probed_at=at, result=_result(result), health=_health(view)
     )
 
 

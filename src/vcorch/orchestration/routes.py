@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from vcorch.auth.principal import STAFF, Role
+from vcorch.auth.principal import STAFF, Actor, Principal, Role
 from vcorch.orchestration import schemas
 from vcorch.orchestration.live import LiveService, SiteAction
-from vcorch.web.api import ApiRequest, ApiRoutes, json_response
+from vcorch.web.api import ApiRoutes
 
 LIVE = web.AppKey("live", LiveService)
 
@@ -21,8 +21,8 @@ CONTROLLERS = (Role.ADMIN, Role.SECRETARIAT)
 SITE_ACTORS = (Role.ADMIN, Role.SECRETARIAT, Role.OPERATOR)
 
 
-def _live(view: dict[str, Any], status: int = 200) -> web.Response:
-    return json_response(schemas.LiveOut.model_validate(view), status=status)
+def _live(view: dict[str, Any]) -> schemas.LiveOut:
+    return schemas.LiveOut.model_validate(view)
 
 
 @routes.post(
@@ -33,10 +33,10 @@ def _live(view: dict[str, Any], status: int = 200) -> web.Response:
     status=202,
     roles=CONTROLLERS,
 )
-async def start_meeting(req: ApiRequest) -> web.StreamResponse:
-    body = req.body_as(schemas.StartIn)
-    view = await req.http.app[LIVE].start(req.actor, req.path_id(), body.occurrence)
-    return _live(view, 202)
+async def start_meeting(
+    id: int, body: schemas.StartIn, actor: Actor, app: web.Application
+) -> schemas.LiveOut:
+    return _live(await app[LIVE].start(actor, id, body.occurrence))
 
 
 @routes.post(
@@ -45,8 +45,8 @@ async def start_meeting(req: ApiRequest) -> web.StreamResponse:
     response=schemas.LiveOut,
     roles=CONTROLLERS,
 )
-async def end_meeting(req: ApiRequest) -> web.StreamResponse:
-    return _live(await req.http.app[LIVE].end(req.actor, req.path_id()))
+async def end_meeting(id: int, actor: Actor, app: web.Application) -> schemas.LiveOut:
+    return _live(await app[LIVE].end(actor, id))
 
 
 @routes.post(
@@ -56,9 +56,10 @@ async def end_meeting(req: ApiRequest) -> web.StreamResponse:
     response=schemas.LiveOut,
     roles=CONTROLLERS,
 )
-async def extend_meeting(req: ApiRequest) -> web.StreamResponse:
-    body = req.body_as(schemas.ExtendIn)
-    return _live(await req.http.app[LIVE].extend(req.actor, req.path_id(), body.minutes))
+async def extend_meeting(
+    id: int, body: schemas.ExtendIn, actor: Actor, app: web.Application
+) -> schemas.LiveOut:
+    return _live(await app[LIVE].extend(actor, id, body.minutes))
 
 
 @routes.get(
@@ -67,15 +68,13 @@ async def extend_meeting(req: ApiRequest) -> web.StreamResponse:
     response=schemas.LiveOut,
     roles=STAFF,
 )
-async def live_view(req: ApiRequest) -> web.StreamResponse:
-    return _live(await req.http.app[LIVE].live(req.me, req.path_id()))
+async def live_view(id: int, me: Principal, app: web.Application) -> schemas.LiveOut:
+    return _live(await app[LIVE].live(me, id))
 
 
 def _site_route(action: SiteAction, summary: str) -> None:
-    async def handler(req: ApiRequest) -> web.StreamResponse:
-        site_id = int(req.http.match_info["site_id"])
-        view = await req.http.app[LIVE].site_action(req.actor, req.path_id(), site_id, action)
-        return _live(view)
+    async def handler(id: int, site_id: int, actor: Actor, app: web.Application) -> schemas.LiveOut:
+        return _live(await app[LIVE].site_action(actor, id, site_id, action))
 
     # The operation id (and route name) comes from the function's name: set it first.
     handler.__name__ = handler.__qualname__ = f"site_{action}"
@@ -100,7 +99,6 @@ _site_route("unmute", "Let the others hear the site again")
     status=201,
     roles=SITE_ACTORS,
 )
-async def site_link(req: ApiRequest) -> web.StreamResponse:
-    site_id = int(req.http.match_info["site_id"])
-    url, expires = await req.http.app[LIVE].fallback_link(req.actor, req.path_id(), site_id)
-    return json_response(schemas.LinkOut(url=url, expires_at=expires), status=201)
+async def site_link(id: int, site_id: int, actor: Actor, app: web.Application) -> schemas.LinkOut:
+    url, expires = await app[LIVE].fallback_link(actor, id, site_id)
+    return schemas.LinkOut(url=url, expires_at=expires)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from vcorch.auth.principal import Role
 from vcorch.scheduler.leader import Leadership
 from vcorch.scheduler.service import SchedulerService
-from vcorch.web.api import ApiRequest, ApiRoutes, json_response
+from vcorch.web.api import ApiRoutes
 
 SCHEDULER = web.AppKey("scheduler", SchedulerService)
 LEADERSHIP = web.AppKey("leadership", Leadership)
@@ -44,25 +44,23 @@ class SchedulerStatus(BaseModel):
     response=SchedulerStatus,
     roles=(Role.ADMIN, Role.OPERATOR),
 )
-async def scheduler_status(req: ApiRequest) -> web.StreamResponse:
-    scheduler = req.http.app[SCHEDULER]
+async def scheduler_status(app: web.Application) -> SchedulerStatus:
+    scheduler = app[SCHEDULER]
     leader, last_alive = await scheduler.leader()
     jobs = await scheduler.plan(scheduler.now())
-    return json_response(
-        SchedulerStatus(
-            this_process=scheduler.identity,
-            this_process_leads=req.http.app[LEADERSHIP].is_leader,
-            leader=leader,
-            last_alive=last_alive,
-            next_jobs=[
-                PlannedJob(
-                    job_id=job.job_id,
-                    kind=job.kind.value,
-                    meeting_id=int(job.meeting_id),
-                    run_at=job.run_at,
-                    late=job.late,
-                )
-                for job in jobs[:50]
-            ],
-        )
+    return SchedulerStatus(
+        this_process=scheduler.identity,
+        this_process_leads=app[LEADERSHIP].is_leader,
+        leader=leader,
+        last_alive=last_alive,
+        next_jobs=[
+            PlannedJob(
+                job_id=job.job_id,
+                kind=job.kind.value,
+                meeting_id=int(job.meeting_id),
+                run_at=job.run_at,
+                late=job.late,
+            )
+            for job in jobs[:50]
+        ],
     )

@@ -17,11 +17,11 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
 
-from vcorch.auth.principal import Role
+from vcorch.auth.principal import Actor, Principal, Role
 from vcorch.stats import dashboard, export, schemas
 from vcorch.stats.models import ConferenceLink
 from vcorch.stats.service import StatsService
-from vcorch.web.api import ApiRequest, ApiRoutes, json_response
+from vcorch.web.api import ApiRoutes, NoContent, json_response
 from vcorch.web.pages import page_response
 
 STATS = web.AppKey("stats", StatsService)
@@ -36,8 +36,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SCHEMA_PATH = "/open-data/online-share.schema.json"
 
 
-def _service(req: ApiRequest) -> StatsService:
-    return req.http.app[STATS]
+def _service(app: web.Application) -> StatsService:
+    return app[STATS]
 
 
 def _download(body: bytes, content_type: str, filename: str) -> web.Response:
@@ -60,10 +60,11 @@ def _download(body: bytes, content_type: str, filename: str) -> web.Response:
     " period with its projection from what is booked.  Definitions: docs/statistics.md."
     " `format=csv` or `format=xlsx` give the same table with Vietnamese headers.",
 )
-async def online_share(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.OnlineShareQuery)
-    service = _service(req)
-    result = await service.online_share(req.me, query)
+async def online_share(
+    query: schemas.OnlineShareQuery, me: Principal, app: web.Application
+) -> web.StreamResponse:
+    service = _service(app)
+    result = await service.online_share(me, query)
     name = f"ty-le-hop-truc-tuyen-{result.unit.code}-{result.from_}-{result.to}-{result.group_by}"
     if query.format == "csv":
         return _download(export.report_csv(result), CSV, f"{name}.csv")
@@ -81,9 +82,10 @@ async def online_share(req: ApiRequest) -> web.StreamResponse:
     description="What the page /dashboard shows: the monthly share against the target (an"
     " SVG chart), the provinces furthest behind first, the projection and attendance rates.",
 )
-async def dashboard_fragment(req: ApiRequest) -> web.StreamResponse:
-    query = req.query_as(schemas.DashboardQuery)
-    view = await _service(req).dashboard(req.me, query.year, query.unit)
+async def dashboard_fragment(
+    query: schemas.DashboardQuery, me: Principal, app: web.Application
+) -> web.StreamResponse:
+    view = await _service(app).dashboard(me, query.year, query.unit)
     return web.Response(text=dashboard.render(view), content_type="text/html", charset="utf-8")
 
 
@@ -108,9 +110,9 @@ def _link(link: ConferenceLink) -> schemas.LinkOut:
     response=schemas.LinkList,
     roles=READERS,
 )
-async def list_links(req: ApiRequest) -> web.StreamResponse:
-    links = await _service(req).links(req.me, req.path_id())
-    return json_response(schemas.LinkList(items=[_link(link) for link in links]))
+async def list_links(id: int, me: Principal, app: web.Application) -> schemas.LinkList:
+    links = await _service(app).links(me, id)
+    return schemas.LinkList(items=[_link(link) for link in links])
 
 
 @routes.post(
@@ -124,9 +126,10 @@ async def list_links(req: ApiRequest) -> web.StreamResponse:
     " for verification (two sites connected at once).  Refused (409) for an occurrence vcorch"
     " ran itself, or for a conference already linked or run.",
 )
-async def create_link(req: ApiRequest) -> web.StreamResponse:
-    link = await _service(req).add_link(req.actor, req.path_id(), req.body_as(schemas.LinkCreate))
-    return json_response(_link(link), status=201)
+async def create_link(
+    id: int, data: schemas.LinkCreate, actor: Actor, app: web.Application
+) -> schemas.LinkOut:
+    return _link(await _service(app).add_link(actor, id, data))
 
 
 @routes.delete(
@@ -135,16 +138,16 @@ async def create_link(req: ApiRequest) -> web.StreamResponse:
     status=204,
     roles=LINKERS,
 )
-async def delete_link(req: ApiRequest) -> web.StreamResponse:
-    await _service(req).remove_link(req.actor, req.path_id(), req.path_id("link_id"))
-    return web.Response(status=204)
+async def delete_link(id: int, link_id: int, actor: Actor, app: web.Application) -> NoContent:
+    await _service(app).remove_link(actor, id, link_id)
+    return NoContent()
 
 
 # -- open data ----------------------------------------------------------------------------------
 
 
 def _cacheable(
-    req: ApiRequest, body: bytes, content_type: str, modified: datetime | None, max_age: int
+    request: web.Request, body: bytes, content_type: str, modified: datetime | None, max_age: int
 ) -> web.Response:
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {
@@ -155,7 +158,7 @@ def _cacheable(
     }
     if modified is not None:
         headers["Last-Modified"] = format_datetime(modified.astimezone(UTC), usegmt=True)
-    if _not_modified(req.http, etag, modified):
+    if _not_modified(request, etag, modified):
         return web.Response(status=304, headers=headers)
     charset = "utf-8"
     response = web.Response(body=body, headers=headers)
@@ -190,11 +193,11 @@ def _not_modified(request: web.Request, etag: str, modified: datetime | None) ->
     description="Public and cacheable (ETag, Last-Modified).  Aggregates only.  Columns:"
     f" {', '.join(export.OPEN_DATA_COLUMNS)}; schema at {SCHEMA_PATH}.",
 )
-async def open_data_csv(req: ApiRequest) -> web.StreamResponse:
-    service = _service(req)
-    data = await service.open_data(req.query_as(schemas.OpenDataQuery).year)
+async def open_data_csv(query: schemas.OpenDataQuery, request: web.Request) -> web.StreamResponse:
+    service = _service(request.app)
+    data = await service.open_data(query.year)
     response = _cacheable(
-        req, export.open_data_csv(data), CSV, data.summarised_at, service.open_data_max_age
+        request, export.open_data_csv(data), CSV, data.summarised_at, service.open_data_max_age
     )
     if response.status == 200:
         response.headers["Content-Disposition"] = 'inline; filename="online-share.csv"'
@@ -208,11 +211,11 @@ async def open_data_csv(req: ApiRequest) -> web.StreamResponse:
     authenticated=False,
     description=f"The rows of the CSV as JSON objects; schema at {SCHEMA_PATH}.",
 )
-async def open_data_json(req: ApiRequest) -> web.StreamResponse:
-    service = _service(req)
-    data = await service.open_data(req.query_as(schemas.OpenDataQuery).year)
+async def open_data_json(query: schemas.OpenDataQuery, request: web.Request) -> web.StreamResponse:
+    service = _service(request.app)
+    data = await service.open_data(query.year)
     return _cacheable(
-        req,
+        request,
         export.open_data_json(data, SCHEMA_PATH),
         "application/json",
         data.summarised_at,
@@ -225,8 +228,8 @@ async def open_data_json(req: ApiRequest) -> web.StreamResponse:
     summary="Open data: the Table Schema of the online-share files",
     authenticated=False,
 )
-async def open_data_schema(req: ApiRequest) -> web.StreamResponse:
-    return _cacheable(req, export.table_schema_json(), "application/json", None, 86_400)
+async def open_data_schema(request: web.Request) -> web.StreamResponse:
+    return _cacheable(request, export.table_schema_json(), "application/json", None, 86_400)
 
 
 # -- the page -------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 A package's ``routes.py`` creates an :class:`ApiRoutes`, declares each operation with the
 pydantic models that validate its query and body and describe its answer, and maps its
-domain errors to HTTP.  ``app.py`` mounts every table; ``openapi.py`` documents them.
+domain errors to HTTP.  The handler takes what it needs as parameters and returns its answer
+(``pipeline.py``); its signature is checked against the declaration when it is declared.
+``app.py`` mounts every table; ``openapi.py`` documents them.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -20,7 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from vcorch.auth.errors import AuthenticationFailed, InvalidToken, TooManyAttempts
-from vcorch.auth.principal import Actor, Principal, Role
+from vcorch.auth.principal import Principal, Role
 from vcorch.errors import (
     Conflict,
     DomainError,
@@ -31,16 +31,24 @@ from vcorch.errors import (
     StillReferenced,
 )
 from vcorch.web.keys import PRINCIPAL_RESOLVER
+from vcorch.web.pipeline import MAX_INT as MAX_INT
+from vcorch.web.pipeline import REQUEST_ID as REQUEST_ID
+from vcorch.web.pipeline import ApiRequest as ApiRequest
+from vcorch.web.pipeline import Created as Created
+from vcorch.web.pipeline import Declared, Param, answer, arguments, bind
+from vcorch.web.pipeline import NoContent as NoContent
+from vcorch.web.pipeline import Reply as Reply
+from vcorch.web.pipeline import json_response as json_response
+from vcorch.web.pipeline import request_id as request_id
 from vcorch.web.problems import HttpProblem
 
 M = TypeVar("M", bound=BaseModel)
-Handler = Callable[["ApiRequest"], Awaitable[web.StreamResponse]]
+# A handler takes what its declaration names (see ``bind_handler``) and returns a model, a
+# typed answer (Reply, Created, NoContent) or, for files and pages, a response of its own.
+Handler = Callable[..., Awaitable[Any]]
+H = TypeVar("H", bound=Handler)
 
 MAX_JSON_DEPTH = 32
-# Ids and counts are 32-bit integer columns on PostgreSQL: a larger number in a query or a
-# body could only fail inside the driver (a 500), so it is refused up front.
-MAX_INT = 2**31 - 1
-REQUEST_ID = web.RequestKey("request_id", str)
 
 
 @dataclass(frozen=True)
@@ -80,55 +88,11 @@ class Operation:
     errors: Mapping[type[DomainError], ErrorMapping]
     response_content_type: str = "application/json"
     description: str = ""
+    params: tuple[Param, ...] = ()
 
     @property
     def operation_id(self) -> str:
         return self.handler.__name__
-
-
-@dataclass
-class ApiRequest:
-    """One validated API call, as a handler sees it."""
-
-    http: web.Request
-    principal: Principal | None
-    body: BaseModel | None = None
-    query: BaseModel | None = None
-
-    def body_as(self, model: type[M]) -> M:
-        if not isinstance(self.body, model):
-            raise TypeError(f"operation declared no {model.__name__} body")
-        return self.body
-
-    def query_as(self, model: type[M]) -> M:
-        if not isinstance(self.query, model):
-            raise TypeError(f"operation declared no {model.__name__} query")
-        return self.query
-
-    @property
-    def me(self) -> Principal:
-        if self.principal is None:
-            raise TypeError("operation is not authenticated")
-        return self.principal
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(self.me, request_id=request_id(self.http), address=self.http.remote)
-
-    def path_id(self, name: str = "id") -> int:
-        raw = self.http.match_info[name]
-        if not re.fullmatch(r"[0-9]{1,18}", raw) or int(raw) > MAX_INT:
-            raise HttpProblem(404, "not-found", "Not found", f"no such {name}")
-        return int(raw)
-
-
-def request_id(request: web.Request) -> str:
-    value: str | None = request.get(REQUEST_ID)
-    if value is not None:
-        return value
-    new = uuid.uuid4().hex
-    request[REQUEST_ID] = new
-    return new
 
 
 @dataclass
@@ -152,8 +116,9 @@ class ApiRoutes:
         authenticated: bool = True,
         response_content_type: str = "application/json",
         description: str = "",
-    ) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
+    ) -> Callable[[H], H]:
+        def register(handler: H) -> H:
+            declared = Declared(method, path, body or form, query, response, status, authenticated)
             self.operations.append(
                 Operation(
                     method=method,
@@ -171,22 +136,23 @@ class ApiRoutes:
                     errors={**BASE_ERRORS, **self.errors},
                     response_content_type=response_content_type,
                     description=description,
+                    params=bind(handler, declared),
                 )
             )
             return handler
 
         return register
 
-    def get(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+    def get(self, path: str, **kwargs: Any) -> Callable[[H], H]:
         return self.operation("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+    def post(self, path: str, **kwargs: Any) -> Callable[[H], H]:
         return self.operation("POST", path, **kwargs)
 
-    def patch(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+    def patch(self, path: str, **kwargs: Any) -> Callable[[H], H]:
         return self.operation("PATCH", path, **kwargs)
 
-    def delete(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+    def delete(self, path: str, **kwargs: Any) -> Callable[[H], H]:
         return self.operation("DELETE", path, **kwargs)
 
     def mount(self, app: web.Application) -> None:
@@ -425,7 +391,8 @@ def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResp
                 call.body = await parse_json_body(request, op.body)
             if op.form is not None:
                 call.body = await parse_form(request, op.form)
-            return await op.handler(call)
+            result = await op.handler(**arguments(op.params, call))
+            return answer(result, op.status, op.response)
         except DomainError as err:
             raise domain_problem(err, op.errors) from err
 
@@ -434,22 +401,6 @@ def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResp
 
 
 # -- responses ------------------------------------------------------------------------------
-
-
-def json_response(
-    payload: BaseModel | Mapping[str, Any],
-    *,
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
-    return web.Response(
-        status=status,
-        body=json.dumps(data, ensure_ascii=False).encode("utf-8"),
-        content_type="application/json",
-        charset="utf-8",
-        headers=headers,
-    )
 
 
 def encode_cursor(last_id: int) -> str:

@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from vcorch import __version__
 from vcorch.web.api import Operation
+from vcorch.web.pipeline import placeholders
 
 REF = "#/components/schemas/{model}"
 
@@ -42,27 +43,10 @@ def _problem_response(description: str) -> dict[str, Any]:
     }
 
 
-def _placeholders(path: str) -> list[tuple[int, int, str]]:
-    """(start, end, name) of each aiohttp placeholder: ``{id}``, ``{id:[0-9]+}``, also
-    when the pattern has braces of its own (``{token:[0-9A-Za-z._-]{1,200}}``)."""
-    found = []
-    index = 0
-    while (start := path.find("{", index)) != -1:
-        depth, end = 0, start
-        for end in range(start, len(path)):
-            depth += {"{": 1, "}": -1}.get(path[end], 0)
-            if depth == 0:
-                break
-        name = path[start + 1 : end].split(":", 1)[0]
-        found.append((start, end + 1, name))
-        index = end + 1
-    return found
-
-
 def openapi_path(path: str) -> str:
     """aiohttp's ``{id:[0-9]+}`` is ``{id}`` in OpenAPI."""
     parts, index = [], 0
-    for start, end, name in _placeholders(path):
+    for start, end, name in placeholders(path):
         parts.append(path[index:start] + "{" + name + "}")
         index = end
     return "".join(parts) + path[index:]
@@ -71,7 +55,7 @@ def openapi_path(path: str) -> str:
 def _path_parameters(path: str) -> list[dict[str, Any]]:
     return [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for _, _, name in _placeholders(path)
+        for _, _, name in placeholders(path)
     ]
 
 
