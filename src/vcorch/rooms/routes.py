@@ -7,24 +7,16 @@ from aiohttp import web
 from vcorch.auth.principal import EVERYONE, STAFF, Role
 from vcorch.errors import PermissionDenied
 from vcorch.rooms import schemas
-from vcorch.rooms.errors import DuplicateCode, UnitTreeError
 from vcorch.web.api import (
     ApiRequest,
     ApiRoutes,
-    ErrorMapping,
     decode_cursor,
     encode_cursor,
     json_response,
 )
 from vcorch.web.keys import ROOMS
 
-routes = ApiRoutes(
-    tag="Organisation",
-    errors={
-        UnitTreeError: ErrorMapping(422, "unit-tree", "The unit tree would break"),
-        DuplicateCode: ErrorMapping(409, "duplicate-code", "Code already in use"),
-    },
-)
+routes = ApiRoutes(tag="Organisation")
 
 READERS = EVERYONE
 UNIT_WRITERS = (Role.ADMIN,)
