@@ -1,7 +1,16 @@
-"""The root of every domain error tree.
+"""The one root of every error vcorch raises on purpose, and the shared domain roots.
 
-Each package derives its own documented errors from these; each ``routes.py`` maps
-them to HTTP.  Domain code raises these and never an HTTP exception.
+The tree (``docs/errors.md`` lists every problem type the HTTP API answers with)::
+
+    VcorchError
+    ├── DomainError        a refusal of the domain; packages derive theirs in ``errors.py``
+    ├── BridgeError        a bridge failed (``mcu_adapter.base``: the contract's own tree)
+    ├── ConfigError        the configuration cannot be used (``config.settings``)
+    ├── HttpProblem        the HTTP edge answers a problem itself (``web.problems``)
+    └── SignedTokenError   a signed link is malformed, forged or expired (``signing``)
+
+Domain code raises these and never an HTTP exception; one table
+(``web/error_table.py``) maps each class to its problem type.
 """
 
 from __future__ import annotations
@@ -17,7 +26,11 @@ class FieldProblem:
     message: str
 
 
-class DomainError(Exception):
+class VcorchError(Exception):
+    """Base of every error vcorch raises on purpose (a bug is any other exception)."""
+
+
+class DomainError(VcorchError):
     """Base of every error a vcorch domain package raises on purpose."""
 
     code = "domain-error"

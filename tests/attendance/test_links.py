@@ -65,3 +65,31 @@ def test_the_qr_code_is_an_svg_document() -> None:
         '<?xml version="1.0" encoding="utf-8"?>\n<svg xmlns="http://www.w3.org/2000/svg"'
     )
     assert svg.rstrip().endswith("</svg>")
+
+
+def test_links_issued_before_the_shared_scheme_still_open() -> None:
+    # Issued by the check-in module as it was before vcorch.signing existed.
+    key = "golden-signing-key-of-sufficient-length-0123456789"
+    checkin = links(now=datetime(2026, 12, 1, tzinfo=UTC), key=key)
+    for token, room in [
+        ("1.12.1796090400.7.1796101200.rTQ80LIj0Z1a5rOs2aXdHg", 7),
+        ("1.12.1796090400.0.1796101200.jEkl-KvERSU7cGsH__WQtg", None),
+    ]:
+        claims = checkin.verify(token)
+        assert (claims.meeting_id, claims.occurrence_key, claims.room_id) == (12, OCCURRENCE, room)
+        assert claims.expires_at == datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
+        assert checkin.issue(12, OCCURRENCE, room, claims.expires_at) == token
+
+
+def test_refusals_keep_their_messages() -> None:
+    token = links().issue(12, OCCURRENCE, 7, NOW + timedelta(minutes=5))
+    with pytest.raises(CheckInLinkInvalid, match="not a check-in link of this service"):
+        links().verify("1.2")
+    with pytest.raises(CheckInLinkInvalid, match="altered"):
+        links(key="another-service-key-of-sufficient-length-99").verify(token)
+    with pytest.raises(CheckInLinkExpired, match="has expired"):
+        links(now=NOW + timedelta(hours=1)).verify(token)
+    with pytest.raises(ValueError, match="check-in secret must be at least 16 bytes"):
+        CheckInLinks(b"short", "https://vcorch.example.vn", lambda: NOW)
+    with pytest.raises(ValueError, match="aware"):
+        links().issue(12, datetime(2026, 12, 1), 7, NOW)

@@ -84,3 +84,31 @@ def test_naive_or_nonsense_input_is_refused(links: JoinLinks) -> None:
         links.issue(1, 1, datetime(2030, 1, 1))
     with pytest.raises(ValueError, match="positive"):
         links.issue(0, 1, datetime(2030, 1, 1, tzinfo=UTC))
+
+
+def test_links_issued_before_the_shared_scheme_still_open() -> None:
+    # Issued by the join-link module as it was before vcorch.signing existed.
+    key = "golden-signing-key-of-sufficient-length-0123456789"
+    token = "1.41.7.1796117401.Y4vpBzjwBRnDRvTUSTJBIw"
+    issued = datetime(2026, 12, 1, tzinfo=UTC)
+    links = JoinLinks(derive_secret(key), lambda: issued)
+    claims = links.verify(token)
+    assert (claims.run_site_id, claims.meeting_id) == (41, 7)
+    assert claims.expires_at == datetime(2026, 12, 1, 9, 30, 1, tzinfo=UTC)
+    assert links.issue(41, 7, datetime(2026, 12, 1, 9, 30, 0, 500_000, tzinfo=UTC)) == token
+
+
+def test_refusals_keep_their_messages(links: JoinLinks, clock: FakeClock) -> None:
+    token = links.issue(1, 2, clock.now + timedelta(minutes=1))
+    cases = [
+        ("nonsense", LinkInvalid, "this is not a join link of this service"),
+        (token[:-1] + ("A" if token[-1] != "A" else "B"), LinkInvalid, "altered"),
+    ]
+    for candidate, error, message in cases:
+        with pytest.raises(error, match=message):
+            links.verify(candidate)
+    clock.advance(minutes=2)
+    with pytest.raises(LinkExpired, match="expired when its meeting ended"):
+        links.verify(token)
+    with pytest.raises(ValueError, match="join-link secret must be at least 16 bytes"):
+        JoinLinks(b"short", clock)

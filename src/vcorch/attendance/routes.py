@@ -15,11 +15,7 @@ from aiohttp import web
 
 from vcorch.attendance import export, schemas
 from vcorch.attendance.intervals import Interval, ParticipantTimeline
-from vcorch.attendance.links import (
-    CheckInLinkExpired,
-    CheckInLinkInvalid,
-    qr_svg,
-)
+from vcorch.attendance.links import qr_svg
 from vcorch.attendance.models import CheckIn, Headcount, ManualEntry, RosterEntry
 from vcorch.attendance.report import SiteReport
 from vcorch.attendance.service import (
@@ -30,18 +26,17 @@ from vcorch.attendance.service import (
 )
 from vcorch.auth.principal import EVERYONE, Actor, Principal, Role
 from vcorch.booking.recurrence import occurrence_key_text
-from vcorch.web.api import ApiRoutes, Created, ErrorMapping, NoContent, Reply
+from vcorch.web.api import (
+    ApiRoutes,
+    Created,
+    NoContent,
+    Reply,
+)
 from vcorch.web.pages import page_response
 
 ATTENDANCE = web.AppKey("attendance", AttendanceService)
 
-routes = ApiRoutes(
-    tag="Attendance",
-    errors={
-        CheckInLinkExpired: ErrorMapping(410, "checkin-link-expired", "The link has expired"),
-        CheckInLinkInvalid: ErrorMapping(403, "checkin-link-invalid", "The link is not valid"),
-    },
-)
+routes = ApiRoutes(tag="Attendance")
 
 READERS = EVERYONE
 # People at a site record what happened there; the secretariat may for any site it organises.

@@ -9,19 +9,12 @@ from aiohttp import web
 
 from vcorch.auth.principal import EVERYONE, Actor, Principal, Role
 from vcorch.booking import schemas
-from vcorch.booking.errors import (
-    BookingConflict,
-    MeetingClosed,
-    PreconditionRequired,
-    StaleVersion,
-)
 from vcorch.booking.recurrence import occurrence_key_text
 from vcorch.booking.service import MeetingRecord, meeting_view
 from vcorch.errors import FieldProblem, InvalidInput
 from vcorch.web.api import (
     ApiRoutes,
     Created,
-    ErrorMapping,
     NoContent,
     Reply,
     decode_cursor,
@@ -29,15 +22,7 @@ from vcorch.web.api import (
 )
 from vcorch.web.keys import BOOKING, CALENDAR, SETTINGS
 
-routes = ApiRoutes(
-    tag="Meetings",
-    errors={
-        BookingConflict: ErrorMapping(409, "booking-conflict", "The booking clashes"),
-        MeetingClosed: ErrorMapping(409, "meeting-closed", "The meeting can no longer be changed"),
-        StaleVersion: ErrorMapping(412, "stale-version", "Precondition failed"),
-        PreconditionRequired: ErrorMapping(428, "precondition-required", "Precondition required"),
-    },
-)
+routes = ApiRoutes(tag="Meetings")
 
 READERS = EVERYONE
 BOOKERS = (Role.ADMIN, Role.SECRETARIAT)

@@ -26,8 +26,10 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vcorch.errors import VcorchError
 
-class ConfigError(Exception):
+
+class ConfigError(VcorchError):
     """The configuration cannot be used; the message names each key and problem."""
 
 

@@ -18,16 +18,10 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from vcorch.join.links import JoinLinks, LinkExpired, LinkInvalid
-from vcorch.join.service import (
-    BridgeFull,
-    BuiltinBridgeMissing,
-    JoinElsewhere,
-    JoinService,
-    MeetingNotLive,
-    OfferRejected,
-)
-from vcorch.web.api import ApiRoutes, ErrorMapping, NoContent, json_response, request_id
+from vcorch.join.errors import OfferRejected
+from vcorch.join.links import JoinLinks
+from vcorch.join.service import JoinService
+from vcorch.web.api import ApiRoutes, NoContent, json_response, request_id
 from vcorch.web.keys import SETTINGS
 from vcorch.web.pages import page_response
 from vcorch.web.problems import HttpProblem
@@ -35,20 +29,7 @@ from vcorch.web.problems import HttpProblem
 JOIN = web.AppKey("join_service", JoinService)
 JOIN_LINKS = web.AppKey("join_links", JoinLinks)
 
-routes = ApiRoutes(
-    tag="Browser join (WebRTC fallback)",
-    errors={
-        LinkExpired: ErrorMapping(410, "link-expired", "The link has expired"),
-        LinkInvalid: ErrorMapping(403, "link-invalid", "The link is not valid"),
-        MeetingNotLive: ErrorMapping(409, "meeting-not-live", "The meeting is not live"),
-        JoinElsewhere: ErrorMapping(409, "join-elsewhere", "Join on the hosting bridge"),
-        BridgeFull: ErrorMapping(503, "bridge-full", "The browser bridge is full"),
-        BuiltinBridgeMissing: ErrorMapping(
-            503, "builtin-bridge-missing", "The browser bridge is not running"
-        ),
-        OfferRejected: ErrorMapping(400, "invalid-offer", "The SDP offer cannot be used"),
-    },
-)
+routes = ApiRoutes(tag="Browser join (WebRTC fallback)")
 
 LINK_PATH_PART = r"{token:[0-9A-Za-z._-]{1,200}}"
 SESSION = r"{session:[0-9A-Za-z_-]{1,64}}"

@@ -13,9 +13,9 @@ A link names one site of one meeting run (:mod:`vcorch.join.links`).  Opening it
 One connection per site at a time: the built-in bridge's *seat* is the run site, so a second
 connection replaces the first; that is logged and written to the audit log.
 
-Errors (all :class:`~vcorch.errors.DomainError`, mapped in ``join/routes.py``):
-:class:`~vcorch.join.links.LinkExpired` (410),
-:class:`~vcorch.join.links.LinkInvalid` (403), :class:`MeetingNotLive` (409),
+Errors (all in :mod:`vcorch.join.errors`, mapped by ``web/error_table.py``):
+:class:`~vcorch.join.errors.LinkExpired` (410),
+:class:`~vcorch.join.errors.LinkInvalid` (403), :class:`MeetingNotLive` (409),
 :class:`JoinElsewhere` (409), :class:`BridgeFull` (503), :class:`BuiltinBridgeMissing` (503),
 :class:`OfferRejected` (400), and ``NotFound`` for sites and sessions.
 """
@@ -35,9 +35,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vcorch.auth import audit
 from vcorch.auth.principal import Actor, Principal, Role
 from vcorch.booking.models import Meeting
-from vcorch.errors import Conflict, DomainError, InvalidInput, NotFound
+from vcorch.errors import NotFound
+from vcorch.join.errors import (
+    BridgeFull,
+    BuiltinBridgeMissing,
+    JoinElsewhere,
+    LinkInvalid,
+    MeetingNotLive,
+    OfferRejected,
+)
 from vcorch.join.ice import IcePolicy, IceServer, ice_servers
-from vcorch.join.links import JoinClaims, JoinLinks, LinkInvalid
+from vcorch.join.links import JoinClaims, JoinLinks
 from vcorch.mcu_adapter.base import (
     BridgeError,
     CapacityExceeded,
@@ -55,36 +63,6 @@ log = logging.getLogger(__name__)
 
 LIVE_STATUSES = ("launching", "live")
 FALLBACK_ROLE = "fallback"
-
-
-class MeetingNotLive(Conflict):
-    """The link's meeting is not being held now (not started yet, ended, or failed)."""
-
-    code = "meeting-not-live"
-
-
-class JoinElsewhere(Conflict):
-    """The link leads to the hosting bridge's own page, not to the built-in bridge."""
-
-    code = "join-elsewhere"
-
-
-class BridgeFull(DomainError):
-    """The built-in bridge is at its participant cap; nobody already in is affected."""
-
-    code = "bridge-full"
-
-
-class BuiltinBridgeMissing(DomainError):
-    """No built-in bridge is loaded in this process (disabled, or it failed to start)."""
-
-    code = "builtin-bridge-missing"
-
-
-class OfferRejected(InvalidInput):
-    """The SDP offer cannot be answered (malformed, no audio...)."""
-
-    code = "invalid-offer"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Everything the rest of vcorch knows about a bridge (an MCU, a media server, the 
 one) goes through :class:`Bridge`.  Adapters translate every vendor error at their boundary
 into the tree below, so callers decide with ``except`` clauses, never by parsing messages:
 
-``BridgeError``
+``BridgeError`` (a :class:`~vcorch.errors.VcorchError`)
     ``BridgeUnavailable``  the whole conference must fail over (far side down, timeout...)
         ``BridgeProtocolError``  the far side answered something malformed or unexpected
     ``DialFailed``         one site could not be called; fall back for that site only
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from vcorch.config import ConfigError
+from vcorch.errors import VcorchError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------------------
 
 
-class BridgeError(Exception):
+class BridgeError(VcorchError):
     """Base of every error a bridge adapter raises on purpose.
 
     ``reason`` is short, safe to show an operator and never holds a credential.

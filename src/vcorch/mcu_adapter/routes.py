@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict
 from vcorch.auth.principal import STAFF
 from vcorch.errors import NotFound
 from vcorch.mcu_adapter.base import BridgeEvent, BridgeProtocolError, InboundRequest, NotSupported
+from vcorch.mcu_adapter.errors import HookUnauthenticated, MalformedEvents
 from vcorch.mcu_adapter.registry import BridgeRegistry
 from vcorch.web.api import ApiRoutes
-from vcorch.web.problems import HttpProblem
 
 REGISTRY = web.AppKey("bridge_registry", BridgeRegistry)
 EVENT_SINK = web.AppKey[Callable[[str, Sequence[BridgeEvent]], Awaitable[int]]]("bridge_event_sink")
@@ -106,16 +106,12 @@ async def receive_hook(request: web.Request) -> HookAccepted:
         body=await request.read(),
     )
     if not bridge.authenticate_hook(inbound):
-        raise HttpProblem(
-            401,
-            "hook-unauthenticated",
-            "Unauthenticated",
-            "the bridge's hook credentials are wrong",
-        )
+        raise HookUnauthenticated("the bridge's hook credentials are wrong")
     try:
         events = bridge.parse_events(inbound)
     except BridgeProtocolError as err:
-        raise HttpProblem(400, "malformed-events", "Malformed events", err.reason) from err
+        # Here the far side's malformed answer is the request itself: the caller's fault.
+        raise MalformedEvents(err.reason) from err
     except NotSupported as err:
         raise NotFound("this bridge pushes no events") from err
     stored = await request.app[EVENT_SINK](name, events)

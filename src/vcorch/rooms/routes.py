@@ -7,19 +7,14 @@ from aiohttp import web
 from vcorch.auth.principal import EVERYONE, STAFF, Actor, Role
 from vcorch.errors import PermissionDenied
 from vcorch.rooms import schemas
-from vcorch.rooms.errors import DuplicateCode, UnitTreeError
 from vcorch.rooms.service import RoomsService
-from vcorch.web.api import ApiRoutes, ErrorMapping
+from vcorch.web.api import (
+    ApiRoutes,
+)
 from vcorch.web.keys import ROOMS
 from vcorch.web.resource import CrudResource, Methods, Summaries
 
-routes = ApiRoutes(
-    tag="Organisation",
-    errors={
-        UnitTreeError: ErrorMapping(422, "unit-tree", "The unit tree would break"),
-        DuplicateCode: ErrorMapping(409, "duplicate-code", "Code already in use"),
-    },
-)
+routes = ApiRoutes(tag="Organisation")
 
 READERS = EVERYONE
 UNIT_WRITERS = (Role.ADMIN,)

@@ -1,10 +1,10 @@
 """Declaring API operations once: routing, validation, access and OpenAPI from the same models.
 
 A package's ``routes.py`` creates an :class:`ApiRoutes`, declares each operation with the
-pydantic models that validate its query and body and describe its answer, and maps its
-domain errors to HTTP.  The handler takes what it needs as parameters and returns its answer
-(``pipeline.py``); its signature is checked against the declaration when it is declared.
-``app.py`` mounts every table; ``openapi.py`` documents them.
+pydantic models that validate its query and body and describe its answer.  The handler takes
+what it needs as parameters and returns its answer (``pipeline.py``); its signature is checked
+against the declaration when it is declared.  The errors its handlers let through answer as
+``web/error_table.py`` says.  ``app.py`` mounts every table; ``openapi.py`` documents them.
 """
 
 from __future__ import annotations
@@ -12,24 +12,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from vcorch.auth.errors import AuthenticationFailed, InvalidToken, TooManyAttempts
+from vcorch.auth.errors import InvalidToken
 from vcorch.auth.principal import Principal, Role
-from vcorch.errors import (
-    Conflict,
-    DomainError,
-    FieldProblem,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    StillReferenced,
-)
+from vcorch.errors import FieldProblem, PermissionDenied
+from vcorch.web.error_table import MAPPED_ERRORS, domain_problem
 from vcorch.web.keys import PRINCIPAL_RESOLVER
 from vcorch.web.pipeline import MAX_INT as MAX_INT
 from vcorch.web.pipeline import REQUEST_ID as REQUEST_ID
@@ -52,26 +45,6 @@ MAX_JSON_DEPTH = 32
 
 
 @dataclass(frozen=True)
-class ErrorMapping:
-    status: int
-    slug: str
-    title: str
-
-
-# How the shared domain error roots answer; packages add their own in ApiRoutes(errors=...).
-BASE_ERRORS: dict[type[DomainError], ErrorMapping] = {
-    NotFound: ErrorMapping(404, "not-found", "Not found"),
-    InvalidInput: ErrorMapping(422, "invalid-input", "Invalid input"),
-    StillReferenced: ErrorMapping(409, "still-referenced", "Still referenced"),
-    Conflict: ErrorMapping(409, "conflict", "Conflict"),
-    PermissionDenied: ErrorMapping(403, "forbidden", "Forbidden"),
-    AuthenticationFailed: ErrorMapping(400, "invalid-grant", "Invalid credentials"),
-    InvalidToken: ErrorMapping(401, "invalid-token", "Invalid token"),
-    TooManyAttempts: ErrorMapping(429, "too-many-attempts", "Too many attempts"),
-}
-
-
-@dataclass(frozen=True)
 class Operation:
     method: str
     path: str
@@ -85,7 +58,6 @@ class Operation:
     status: int
     roles: frozenset[Role] | None
     authenticated: bool
-    errors: Mapping[type[DomainError], ErrorMapping]
     response_content_type: str = "application/json"
     description: str = ""
     params: tuple[Param, ...] = ()
@@ -98,7 +70,6 @@ class Operation:
 @dataclass
 class ApiRoutes:
     tag: str
-    errors: Mapping[type[DomainError], ErrorMapping] = field(default_factory=dict)
     operations: list[Operation] = field(default_factory=list)
 
     def operation(
@@ -133,7 +104,6 @@ class ApiRoutes:
                     status=status,
                     roles=frozenset(roles) if roles is not None else None,
                     authenticated=authenticated,
-                    errors={**BASE_ERRORS, **self.errors},
                     response_content_type=response_content_type,
                     description=description,
                     params=bind(handler, declared),
@@ -342,39 +312,6 @@ def _bearer(request: web.Request) -> str:
     return token.strip()
 
 
-def domain_problem(
-    err: DomainError, errors: Mapping[type[DomainError], ErrorMapping]
-) -> HttpProblem:
-    for cls in type(err).__mro__:
-        mapping = errors.get(cls)
-        if mapping is not None:
-            break
-    else:
-        mapping = ErrorMapping(400, err.code, "Request refused")
-    headers: dict[str, str] = {}
-    extra: dict[str, Any] = {}
-    if isinstance(err, InvalidToken):
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    if isinstance(err, TooManyAttempts):
-        headers["Retry-After"] = str(err.retry_after)
-    if isinstance(err, AuthenticationFailed):
-        extra["error"] = "invalid_grant"
-    if isinstance(err, StillReferenced):
-        extra["references"] = [
-            {"kind": ref.kind, "id": ref.id, "name": ref.name} for ref in err.references
-        ]
-    extra.update(getattr(err, "extra", {}))
-    return HttpProblem(
-        mapping.status,
-        mapping.slug,
-        mapping.title,
-        err.detail,
-        errors=err.problems,
-        headers=headers,
-        extra=extra,
-    )
-
-
 def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         try:
@@ -393,8 +330,8 @@ def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResp
                 call.body = await parse_form(request, op.form)
             result = await op.handler(**arguments(op.params, call))
             return answer(result, op.status, op.response)
-        except DomainError as err:
-            raise domain_problem(err, op.errors) from err
+        except MAPPED_ERRORS as err:
+            raise domain_problem(err) from err
 
     endpoint.__name__ = op.operation_id
     return endpoint

@@ -8,13 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
-from vcorch.errors import FieldProblem
+from vcorch.errors import FieldProblem, VcorchError
 
 PROBLEM_TYPE_PREFIX = "urn:vcorch:problem:"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
-class HttpProblem(Exception):
+class HttpProblem(VcorchError):
     """Raised by the HTTP edge to answer with a problem; domain code never raises it."""
 
     def __init__(
