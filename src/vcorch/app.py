@@ -23,7 +23,7 @@ from vcorch.attendance.routes import routes as attendance_routes
 from vcorch.attendance.service import AttendanceService
 from vcorch.auth.passwords import SecretHasher
 from vcorch.auth.routes import routes as auth_routes
-from vcorch.auth.service import AuthService, ThrottlePolicy, signing_key
+from vcorch.auth.service import AuthService, ThrottlePolicy, account_references, signing_key
 from vcorch.auth.tokens import TokenService
 from vcorch.booking.placement_pool import PortPool
 from vcorch.booking.routes import routes as conference_routes
@@ -275,7 +275,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     app[AUTH] = auth
     app[PRINCIPAL_RESOLVER] = auth.principal_for
-    rooms = RoomsService(sessions)
+    rooms = RoomsService(sessions, [account_references])
     app[ROOMS] = rooms
     # With no bridge configured, vcorch runs on its in-process simulated MCU.
     bridge_configs = with_default_bridge(settings.bridges)

@@ -174,6 +174,25 @@ async def test_deleting_a_referenced_unit_says_what_refers_to_it(api: Api, world
     assert status == 200
 
 
+async def test_a_unit_with_an_integration_client_is_not_deleted(api: Api, world: World) -> None:
+    admin = api.as_(world.tokens["admin"])
+    status, unit = await admin.post(
+        "/api/units",
+        {
+            "code": "co-khach",
+            "name": "Có khách",
+            "level": "commune",
+            "parent_id": world.units["dien-bien"],
+        },
+    )
+    assert status == 201, unit
+    status, client = await admin.post("/api/clients", {"name": "cổng tỉnh", "unit_id": unit["id"]})
+    assert status == 201, client
+    status, body = await admin.delete(f"/api/units/{unit['id']}")
+    assert status == 409
+    assert [(ref["kind"], ref["id"]) for ref in body["references"]] == [("client", client["id"])]
+
+
 async def test_an_unreferenced_unit_is_deleted(api: Api, world: World) -> None:
     admin = api.as_(world.tokens["admin"])
     status, unit = await admin.post(

@@ -17,10 +17,33 @@ from vcorch.auth.models import AuditEntry, Client, LoginFailure, RevokedToken, S
 from vcorch.auth.passwords import SecretHasher
 from vcorch.auth.principal import USER_ROLES, Actor, Principal, Role
 from vcorch.auth.tokens import IssuedToken, TokenService
-from vcorch.errors import Conflict, FieldProblem, InvalidInput, NotFound, PermissionDenied
+from vcorch.errors import (
+    Conflict,
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Reference,
+)
 from vcorch.rooms.models import Unit
 
 MIN_PASSWORD_LENGTH = 10
+REFERENCE_LIST_LIMIT = 20
+
+
+async def account_references(session: AsyncSession, kind: str, ident: int) -> list[Reference]:
+    """The users and clients a unit still has (the rooms service refuses to delete it)."""
+    if kind != "unit":
+        return []
+    users = await session.execute(
+        select(User.id, User.username).where(User.unit_id == ident).limit(REFERENCE_LIST_LIMIT)
+    )
+    found = [Reference("user", i, n) for i, n in users]
+    clients = await session.execute(
+        select(Client.id, Client.name).where(Client.unit_id == ident).limit(REFERENCE_LIST_LIMIT)
+    )
+    found += [Reference("client", i, n) for i, n in clients]
+    return found
 
 
 @dataclass(frozen=True)

@@ -27,21 +27,14 @@ leaves go to ``context.emit`` as :class:`BridgeEvent` with the seat's ``site_id`
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import itertools
 import logging
-import re
 import secrets
-import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import aioice.ice
 import aiortc
-import numpy as np
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
@@ -49,8 +42,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av import AudioFrame, AudioResampler, VideoFrame
+from aiortc.mediastreams import MediaStreamTrack
 
 from vcorch.config import ConfigError
 from vcorch.mcu_adapter.base import (
@@ -69,33 +61,46 @@ from vcorch.mcu_adapter.base import (
     Participant,
     ParticipantRef,
 )
+from vcorch.mcu_adapter.webrtc.addresses import offered_addresses, without_mdns_candidates
+from vcorch.mcu_adapter.webrtc.inbound import read_audio, read_video
 from vcorch.mcu_adapter.webrtc.media import (
     MixedAudioTrack,
     SpeakerVideoTrack,
-    VideoSource,
-    scale_frame,
     use_fast_audio_level,
 )
-from vcorch.mcu_adapter.webrtc.mixer import (
-    FRAME_SAMPLES,
-    SAMPLE_RATE,
-    TICK_SECONDS,
-    InboundAudio,
-    SpeakerDetector,
-    mix_tick,
+from vcorch.mcu_adapter.webrtc.options import (
+    DEFAULT_MAX_PER_CONFERENCE,
+    DEFAULT_VIDEO,
+    MediaLimits,
+    builtin_config_options,
+    positive_int,
+    strings,
 )
+from vcorch.mcu_adapter.webrtc.room import LATE_TICK_SECONDS, Room, RoomStats, Session
+
+__all__ = [
+    "DEFAULT_MAX_PER_CONFERENCE",
+    "DEFAULT_VIDEO",
+    "LATE_TICK_SECONDS",
+    "MAX_OFFER_BYTES",
+    "Joined",
+    "MediaLimits",
+    "OfferRefused",
+    "Room",
+    "RoomStats",
+    "Session",
+    "WebRtcBridge",
+    "builtin_config_options",
+    "offered_addresses",
+    "without_mdns_candidates",
+]
 
 if TYPE_CHECKING:
     from vcorch.config import BridgeConfig
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_PER_CONFERENCE = 4  # see benchmarks/webrtc_bridge.py and docs/webrtc-fallback.md
-DEFAULT_VIDEO = (640, 360, 15)
 MAX_OFFER_BYTES = 64 * 1024
-# A tick that starts this late counts as "late": two frames behind, the point where a
-# listener's jitter buffer starts to run dry (shorter delays are absorbed on the way).
-LATE_TICK_SECONDS = 0.040
 
 
 class OfferRefused(BridgeError):
@@ -110,241 +115,6 @@ class Joined:
     participant_id: str
     answer_sdp: str
     replaced: str | None  # participant id of the connection this one replaced
-
-
-@dataclass(frozen=True)
-class RoomStats:
-    """How well a conference keeps real time (for health, tests and the benchmark)."""
-
-    participants: int
-    ticks: int
-    late_ticks: int
-    worst_lateness: float
-    audio_dropped: int
-
-
-# -- which addresses aioice offers ----------------------------------------------------------
-
-_HOST_ADDRESSES: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
-    "vcorch_webrtc_host_addresses", default=None
-)
-
-
-def _install_host_address_hook() -> None:
-    """Let a context choose the host candidates aioice gathers (it reads a module function).
-
-    Outside such a context aioice behaves as it always does; checked at every join since
-    other code (test harnesses) may swap the function too.
-    """
-    current = aioice.ice.get_host_addresses
-    if getattr(current, "vcorch_hook", False):
-        return
-
-    def chosen_or_default(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        chosen = _HOST_ADDRESSES.get()
-        if chosen is None:
-            return list(current(use_ipv4, use_ipv6))
-        return [a for a in chosen if (use_ipv6 if ":" in a else use_ipv4)]
-
-    chosen_or_default.vcorch_hook = True  # type: ignore[attr-defined]
-    aioice.ice.get_host_addresses = chosen_or_default
-
-
-@contextlib.contextmanager
-def offered_addresses(addresses: Sequence[str] | None) -> Iterator[None]:
-    """Within this block, peer connections gather host candidates on ``addresses`` only."""
-    if not addresses:
-        yield
-        return
-    _install_host_address_hook()
-    token = _HOST_ADDRESSES.set(tuple(addresses))
-    try:
-        yield
-    finally:
-        _HOST_ADDRESSES.reset(token)
-
-
-_MDNS_CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ \S+ \d+ \S+\.local \d+ .*$", re.MULTILINE)
-
-
-def without_mdns_candidates(sdp: str) -> str:
-    """Drop ``.local`` host candidates: resolving them multicasts on the bridge's network and
-    a browser's LAN name is never reachable from the bridge anyway (its server-reflexive or
-    relay candidates are)."""
-    return re.sub(r"\r?\n(?=\r?\n)", "", _MDNS_CANDIDATE.sub("", sdp))
-
-
-# -- one participant ------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class Session:
-    session_id: str
-    participant_id: str
-    seat: str
-    site_id: str | None
-    display_name: str
-    pc: RTCPeerConnection
-    audio_out: MixedAudioTrack
-    video_out: SpeakerVideoTrack | None
-    room: Room
-    created: float = field(default_factory=time.monotonic)
-    joined_at: datetime | None = None
-    muted: bool = False
-    closed: bool = False
-    audio_in: InboundAudio = field(default_factory=InboundAudio)
-    video_in: VideoSource = field(default_factory=VideoSource)
-    has_video: bool = False
-    channel: RTCDataChannel | None = None  # the page's data channel, when it opened one
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-
-class Room:
-    """One conference: its sessions, the mixing tick, the active speaker."""
-
-    def __init__(self, conference_id: str, title: str, bridge: WebRtcBridge) -> None:
-        self.conference_id = conference_id
-        self.title = title
-        self.bridge = bridge
-        self.sessions: dict[str, Session] = {}  # by participant id
-        self.seats: dict[str, Session] = {}
-        self.reserved = 0
-        self.speaker = SpeakerDetector()
-        self.started = time.monotonic()
-        self.ticks = 0
-        self.late_ticks = 0
-        self.worst_lateness = 0.0
-        self._mixer: asyncio.Task[None] | None = None
-
-    # Tick bookkeeping is kept so that health and the benchmark can say "real time or not".
-    def stats(self) -> RoomStats:
-        return RoomStats(
-            participants=len(self.sessions),
-            ticks=self.ticks,
-            late_ticks=self.late_ticks,
-            worst_lateness=self.worst_lateness,
-            audio_dropped=sum(s.audio_in.dropped for s in self.sessions.values()),
-        )
-
-    def ensure_mixer(self) -> None:
-        if self._mixer is None or self._mixer.done():
-            self._mixer = asyncio.create_task(self._run_mixer(), name=f"mix-{self.conference_id}")
-
-    async def stop_mixer(self) -> None:
-        if self._mixer is not None:
-            self._mixer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._mixer
-            self._mixer = None
-
-    async def _run_mixer(self) -> None:
-        loop = asyncio.get_running_loop()
-        due = loop.time()
-        while True:
-            lateness = loop.time() - due
-            self.ticks += 1
-            if lateness > LATE_TICK_SECONDS:
-                self.late_ticks += 1
-                self.worst_lateness = max(self.worst_lateness, lateness)
-            if lateness > 0.2:
-                due = loop.time()  # far behind: start again rather than burst 10 ticks out
-            try:
-                self._tick()
-            except Exception:
-                log.exception("mixing tick failed in %s", self.conference_id)
-            due += TICK_SECONDS
-            await asyncio.sleep(max(0.0, due - loop.time()))
-
-    def _tick(self) -> None:
-        live = [s for s in self.sessions.values() if not s.closed]
-        if not live:
-            return
-        inputs = {s.participant_id: s.audio_in.pop() for s in live}
-        muted = frozenset(s.participant_id for s in live if s.muted)
-        result = mix_tick(inputs, (s.participant_id for s in live), muted)
-        for session in live:
-            session.audio_out.feed(result.outputs[session.participant_id])
-        if self.speaker.update(result.levels, muted):
-            self.announce()
-
-    # -- video routing --------------------------------------------------------------------
-
-    def source_for(self, listener: str) -> VideoSource | None:
-        """The speaker's picture; the speaker sees the previous speaker (or anyone else)."""
-        wanted = self.shown_to(listener)
-        session = self.sessions.get(wanted) if wanted else None
-        return session.video_in if session is not None else None
-
-    def shown_to(self, listener: str) -> str | None:
-        for candidate in (self.speaker.current, self.speaker.previous):
-            if candidate and candidate != listener and self._has_video(candidate):
-                return candidate
-        # Nobody has spoken yet: show the first one with a camera, so the screen is not black.
-        for session in self.sessions.values():
-            if session.participant_id != listener and session.has_video and not session.closed:
-                return session.participant_id
-        return None
-
-    def _has_video(self, participant: str) -> bool:
-        session = self.sessions.get(participant)
-        return session is not None and session.has_video and not session.closed
-
-    def watched(self, participant: str) -> bool:
-        """Whether anyone is shown this participant now (only those pictures get scaled)."""
-        return any(
-            self.shown_to(other) == participant for other in self.sessions if other != participant
-        )
-
-    # -- the page's data channel ----------------------------------------------------------
-
-    def announce(self) -> None:
-        speaker = self.sessions.get(self.speaker.current or "")
-        names = [s.display_name for s in self.sessions.values() if s.joined_at is not None]
-        for session in self.sessions.values():
-            channel = session.channel
-            if channel is None or channel.readyState != "open":
-                continue
-            message = {
-                "type": "state",
-                "speaker": speaker.display_name if speaker else None,
-                "speaker_is_you": speaker is session,
-                "participants": names,
-                "muted": session.muted,
-            }
-            with contextlib.suppress(Exception):
-                channel.send(_json(message))
-
-
-def _json(value: object) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
-
-
-# -- the bridge -----------------------------------------------------------------------------
-
-
-def _positive_int(options: dict[str, Any], key: str, default: int, name: str) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"bridges.{name}.options.{key}: must be a positive integer")
-    return value
-
-
-def _strings(options: dict[str, Any], key: str, name: str) -> tuple[str, ...]:
-    value = options.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"bridges.{name}.options.{key}: must be a list of strings")
-    return tuple(value)
-
-
-@dataclass(frozen=True)
-class MediaLimits:
-    max_per_conference: int
-    video_width: int
-    video_height: int
-    video_fps: int
-    connect_timeout: float
 
 
 class WebRtcBridge(Bridge):
@@ -375,16 +145,16 @@ class WebRtcBridge(Bridge):
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise ConfigError(f"bridges.{config.name}.options.connect_timeout_seconds: must be > 0")
         self.limits = MediaLimits(
-            max_per_conference=_positive_int(
+            max_per_conference=positive_int(
                 options, "max_per_conference", DEFAULT_MAX_PER_CONFERENCE, config.name
             ),
-            video_width=_positive_int(options, "video_width", width, config.name),
-            video_height=_positive_int(options, "video_height", height, config.name),
-            video_fps=_positive_int(options, "video_fps", fps, config.name),
+            video_width=positive_int(options, "video_width", width, config.name),
+            video_height=positive_int(options, "video_height", height, config.name),
+            video_fps=positive_int(options, "video_fps", fps, config.name),
             connect_timeout=float(timeout),
         )
-        self.host_addresses = _strings(options, "host_addresses", config.name)
-        self.stun_urls = _strings(options, "stun_urls", config.name)
+        self.host_addresses = strings(options, "host_addresses", config.name)
+        self.stun_urls = strings(options, "stun_urls", config.name)
         self._rooms: dict[str, Room] = {}
         self._by_session: dict[str, Session] = {}
         self._reserved = 0
@@ -584,10 +354,10 @@ class WebRtcBridge(Bridge):
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
             if track.kind == "audio":
-                self._spawn(session, self._read_audio(session, track), "audio-in")
+                self._spawn(session, read_audio(session, track), "audio-in")
             elif track.kind == "video":
                 session.has_video = True
-                self._spawn(session, self._read_video(room, session, track), "video-in")
+                self._spawn(session, read_video(room, session, track, self.limits), "video-in")
 
         @pc.on("datachannel")
         def _on_channel(channel: RTCDataChannel) -> None:
@@ -655,43 +425,6 @@ class WebRtcBridge(Bridge):
         session.tasks.add(task)
         task.add_done_callback(session.tasks.discard)
 
-    async def _read_audio(self, session: Session, track: MediaStreamTrack) -> None:
-        # Whatever the codec's rate and layout, frames become 20 ms of 48 kHz mono.
-        resampler = AudioResampler(
-            format="s16", layout="mono", rate=SAMPLE_RATE, frame_size=FRAME_SAMPLES
-        )
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                if not isinstance(frame, AudioFrame):
-                    continue
-                for piece in resampler.resample(frame):
-                    pcm = piece.to_ndarray().reshape(-1).astype(np.int16, copy=False)
-                    if pcm.size == FRAME_SAMPLES:
-                        session.audio_in.push(pcm)
-
-    async def _read_video(self, room: Room, session: Session, track: MediaStreamTrack) -> None:
-        # Every frame must be read (aiortc decodes it anyway, and an unread queue grows);
-        # only pictures someone is shown are scaled, at most video_fps a second.
-        interval = 0.9 / self.limits.video_fps
-        source = session.video_in
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                if not isinstance(frame, VideoFrame):
-                    continue
-                now = time.monotonic()
-                if now - source.scaled_at < interval or not room.watched(session.participant_id):
-                    continue
-                source.latest = scale_frame(
-                    frame,
-                    self.limits.video_width,
-                    self.limits.video_height,
-                    now - room.started,
-                )
-                source.seq += 1
-                source.scaled_at = now
-
     async def _close(self, session: Session, reason: str) -> None:
         if session.closed:
             return
@@ -755,23 +488,3 @@ class WebRtcBridge(Bridge):
             log.exception(
                 "built-in bridge: could not store the %s of %s", kind, session.participant_id
             )
-
-
-def builtin_config_options(
-    *,
-    max_per_conference: int,
-    video_width: int,
-    video_height: int,
-    video_fps: int,
-    host_addresses: Sequence[str],
-    stun_urls: Sequence[str],
-) -> dict[str, Any]:
-    """The ``options`` of the built-in instance, from the typed settings."""
-    return {
-        "max_per_conference": max_per_conference,
-        "video_width": video_width,
-        "video_height": video_height,
-        "video_fps": video_fps,
-        "host_addresses": list(host_addresses),
-        "stun_urls": list(stun_urls),
-    }

@@ -1,0 +1,72 @@
+"""Checking what a booking names: the organising unit (in the caller's scope) and the sites."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vcorch.auth.principal import Principal
+from vcorch.booking import schemas
+from vcorch.errors import FieldProblem, InvalidInput, PermissionDenied
+from vcorch.rooms.models import Endpoint, Room, Unit
+
+
+async def organizer_unit(session: AsyncSession, who: Principal, unit_id: int) -> Unit:
+    unit = await session.get(Unit, unit_id)
+    if unit is None:
+        raise InvalidInput(
+            "unknown unit", problems=[FieldProblem("organizer_unit_id", "no such unit")]
+        )
+    if not who.sees(unit.path):
+        raise PermissionDenied(
+            "you book for your own unit's subtree only",
+            problems=[FieldProblem("organizer_unit_id", "outside your unit scope")],
+        )
+    return unit
+
+
+async def resolve_sites(
+    session: AsyncSession, sites: Sequence[schemas.SiteIn], mode: str, field: str = "sites"
+) -> list[tuple[int, int | None, list[str]]]:
+    """Check the sites (any unit may be invited) and pick each room's endpoint if none given."""
+    problems: list[FieldProblem] = []
+    seen: dict[int, int] = {}
+    for index, site in enumerate(sites):
+        if site.room_id in seen:
+            problems.append(
+                FieldProblem(
+                    f"{field}.{index}.room_id", f"the room is already site {seen[site.room_id]}"
+                )
+            )
+        seen.setdefault(site.room_id, index)
+    room_ids = list(seen)
+    rooms = {
+        r.id for r in (await session.execute(select(Room).where(Room.id.in_(room_ids)))).scalars()
+    }
+    endpoints: dict[int, list[Endpoint]] = defaultdict(list)
+    for endpoint in (
+        await session.execute(
+            select(Endpoint).where(Endpoint.room_id.in_(room_ids)).order_by(Endpoint.id)
+        )
+    ).scalars():
+        endpoints[endpoint.room_id].append(endpoint)
+    resolved: list[tuple[int, int | None, list[str]]] = []
+    for index, site in enumerate(sites):
+        if site.room_id not in rooms:
+            problems.append(FieldProblem(f"{field}.{index}.room_id", "no such room"))
+            continue
+        endpoint_id = site.endpoint_id
+        if endpoint_id is not None and endpoint_id not in {e.id for e in endpoints[site.room_id]}:
+            problems.append(
+                FieldProblem(f"{field}.{index}.endpoint_id", "not an endpoint of that room")
+            )
+            continue
+        if endpoint_id is None and mode != "in_person" and endpoints[site.room_id]:
+            endpoint_id = endpoints[site.room_id][0].id
+        resolved.append((site.room_id, endpoint_id, [str(c) for c in site.contacts]))
+    if problems:
+        raise InvalidInput("some sites cannot be used", problems=problems)
+    return resolved

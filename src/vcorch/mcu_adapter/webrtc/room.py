@@ -1,0 +1,195 @@
+"""One conference on the built-in bridge: its sessions, the mixing tick, the speaker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aiortc import (
+    RTCDataChannel,
+    RTCPeerConnection,
+)
+
+from vcorch.mcu_adapter.webrtc.media import (
+    MixedAudioTrack,
+    SpeakerVideoTrack,
+    VideoSource,
+)
+from vcorch.mcu_adapter.webrtc.mixer import (
+    TICK_SECONDS,
+    InboundAudio,
+    SpeakerDetector,
+    mix_tick,
+)
+
+if TYPE_CHECKING:
+    from vcorch.mcu_adapter.webrtc.adapter import WebRtcBridge
+
+log = logging.getLogger(__name__)
+
+# A tick that starts this late counts as "late": two frames behind, the point where a
+# listener's jitter buffer starts to run dry (shorter delays are absorbed on the way).
+LATE_TICK_SECONDS = 0.040
+
+
+@dataclass(frozen=True)
+class RoomStats:
+    """How well a conference keeps real time (for health, tests and the benchmark)."""
+
+    participants: int
+    ticks: int
+    late_ticks: int
+    worst_lateness: float
+    audio_dropped: int
+
+
+# -- one participant ------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Session:
+    session_id: str
+    participant_id: str
+    seat: str
+    site_id: str | None
+    display_name: str
+    pc: RTCPeerConnection
+    audio_out: MixedAudioTrack
+    video_out: SpeakerVideoTrack | None
+    room: Room
+    created: float = field(default_factory=time.monotonic)
+    joined_at: datetime | None = None
+    muted: bool = False
+    closed: bool = False
+    audio_in: InboundAudio = field(default_factory=InboundAudio)
+    video_in: VideoSource = field(default_factory=VideoSource)
+    has_video: bool = False
+    channel: RTCDataChannel | None = None  # the page's data channel, when it opened one
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class Room:
+    """One conference: its sessions, the mixing tick, the active speaker."""
+
+    def __init__(self, conference_id: str, title: str, bridge: WebRtcBridge) -> None:
+        self.conference_id = conference_id
+        self.title = title
+        self.bridge = bridge
+        self.sessions: dict[str, Session] = {}  # by participant id
+        self.seats: dict[str, Session] = {}
+        self.reserved = 0
+        self.speaker = SpeakerDetector()
+        self.started = time.monotonic()
+        self.ticks = 0
+        self.late_ticks = 0
+        self.worst_lateness = 0.0
+        self._mixer: asyncio.Task[None] | None = None
+
+    # Tick bookkeeping is kept so that health and the benchmark can say "real time or not".
+    def stats(self) -> RoomStats:
+        return RoomStats(
+            participants=len(self.sessions),
+            ticks=self.ticks,
+            late_ticks=self.late_ticks,
+            worst_lateness=self.worst_lateness,
+            audio_dropped=sum(s.audio_in.dropped for s in self.sessions.values()),
+        )
+
+    def ensure_mixer(self) -> None:
+        if self._mixer is None or self._mixer.done():
+            self._mixer = asyncio.create_task(self._run_mixer(), name=f"mix-{self.conference_id}")
+
+    async def stop_mixer(self) -> None:
+        if self._mixer is not None:
+            self._mixer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._mixer
+            self._mixer = None
+
+    async def _run_mixer(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            lateness = loop.time() - due
+            self.ticks += 1
+            if lateness > LATE_TICK_SECONDS:
+                self.late_ticks += 1
+                self.worst_lateness = max(self.worst_lateness, lateness)
+            if lateness > 0.2:
+                due = loop.time()  # far behind: start again rather than burst 10 ticks out
+            try:
+                self._tick()
+            except Exception:
+                log.exception("mixing tick failed in %s", self.conference_id)
+            due += TICK_SECONDS
+            await asyncio.sleep(max(0.0, due - loop.time()))
+
+    def _tick(self) -> None:
+        live = [s for s in self.sessions.values() if not s.closed]
+        if not live:
+            return
+        inputs = {s.participant_id: s.audio_in.pop() for s in live}
+        muted = frozenset(s.participant_id for s in live if s.muted)
+        result = mix_tick(inputs, (s.participant_id for s in live), muted)
+        for session in live:
+            session.audio_out.feed(result.outputs[session.participant_id])
+        if self.speaker.update(result.levels, muted):
+            self.announce()
+
+    # -- video routing --------------------------------------------------------------------
+
+    def source_for(self, listener: str) -> VideoSource | None:
+        """The speaker's picture; the speaker sees the previous speaker (or anyone else)."""
+        wanted = self.shown_to(listener)
+        session = self.sessions.get(wanted) if wanted else None
+        return session.video_in if session is not None else None
+
+    def shown_to(self, listener: str) -> str | None:
+        for candidate in (self.speaker.current, self.speaker.previous):
+            if candidate and candidate != listener and self._has_video(candidate):
+                return candidate
+        # Nobody has spoken yet: show the first one with a camera, so the screen is not black.
+        for session in self.sessions.values():
+            if session.participant_id != listener and session.has_video and not session.closed:
+                return session.participant_id
+        return None
+
+    def _has_video(self, participant: str) -> bool:
+        session = self.sessions.get(participant)
+        return session is not None and session.has_video and not session.closed
+
+    def watched(self, participant: str) -> bool:
+        """Whether anyone is shown this participant now (only those pictures get scaled)."""
+        return any(
+            self.shown_to(other) == participant for other in self.sessions if other != participant
+        )
+
+    # -- the page's data channel ----------------------------------------------------------
+
+    def announce(self) -> None:
+        speaker = self.sessions.get(self.speaker.current or "")
+        names = [s.display_name for s in self.sessions.values() if s.joined_at is not None]
+        for session in self.sessions.values():
+            channel = session.channel
+            if channel is None or channel.readyState != "open":
+                continue
+            message = {
+                "type": "state",
+                "speaker": speaker.display_name if speaker else None,
+                "speaker_is_you": speaker is session,
+                "participants": names,
+                "muted": session.muted,
+            }
+            with contextlib.suppress(Exception):
+                channel.send(_json(message))
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
