@@ -455,6 +455,7 @@ class AttendanceService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="create",
                 entity="attendance_entry",
                 entity_id=row.id,
@@ -498,6 +499,7 @@ class AttendanceService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="retract",
                 entity="attendance_entry",
                 entity_id=row.id,
@@ -543,6 +545,7 @@ class AttendanceService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="update" if before else "create",
                 entity="headcount",
                 entity_id=row.id,
@@ -607,6 +610,7 @@ class AttendanceService:
                 audit.record(
                     session,
                     actor,
+                    at=self._clock(),
                     action="create",
                     entity="roster_entry",
                     entity_id=row.id,
@@ -626,6 +630,7 @@ class AttendanceService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="delete",
                 entity="roster_entry",
                 entity_id=row.id,
@@ -726,6 +731,7 @@ class AttendanceService:
         audit.record(
             session,
             actor,
+            at=self._clock(),
             action="create",
             entity="checkin",
             entity_id=row.id,
@@ -793,6 +799,7 @@ class AttendanceService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="delete",
                 entity="checkin",
                 entity_id=row.id,
@@ -833,6 +840,7 @@ class AttendanceService:
             audit.record(
                 session,
                 actor,
+                at=now,
                 action="create",
                 entity="checkin_link",
                 entity_id=meeting.id,

@@ -238,6 +238,7 @@ class AuthService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="create",
                 entity="user",
                 entity_id=user.id,
@@ -279,6 +280,7 @@ class AuthService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="update",
                 entity="user",
                 entity_id=user.id,
@@ -304,6 +306,7 @@ class AuthService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="create",
                 entity="client",
                 entity_id=client.id,

@@ -659,6 +659,7 @@ class BookingService:
         audit.record(
             session,
             actor,
+            at=self._clock(),
             action=action,
             entity="meeting",
             entity_id=record.meeting.id,

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vcorch.auth import audit
 from vcorch.auth.models import Client, User
 from vcorch.auth.principal import Actor, Principal
+from vcorch.db.base import utcnow
 from vcorch.errors import (
     FieldProblem,
     InvalidInput,
@@ -130,6 +131,7 @@ async def insert_unit(
     audit.record(
         session,
         actor,
+        at=utcnow(),
         action="create",
         entity="unit",
         entity_id=unit.id,
@@ -199,6 +201,7 @@ class RoomsService:
             audit.record(
                 session,
                 actor,
+                at=utcnow(),
                 action="create",
                 entity="unit_level",
                 entity_id=data.code,
@@ -359,6 +362,7 @@ class RoomsService:
             audit.record(
                 session,
                 actor,
+                at=utcnow(),
                 action="update",
                 entity="unit",
                 entity_id=unit.id,
@@ -422,6 +426,7 @@ class RoomsService:
             audit.record(
                 session,
                 actor,
+                at=utcnow(),
                 action="delete",
                 entity="unit",
                 entity_id=unit.id,
@@ -485,6 +490,7 @@ class RoomsService:
             audit.record(
                 session,
                 actor,
+                at=utcnow(),
                 action="create",
                 entity="room",
                 entity_id=room.id,
@@ -515,6 +521,7 @@ class RoomsService:
             audit.record(
                 session,
                 actor,
+                at=utcnow(),
                 action="update",
                 entity="room",
                 entity_id=room.id,
@@ -539,6 +546,7 @@ class RoomsService:
             audit.record(
                 session,
                 actor,
+                at=utcnow(),
                 action="delete",
                 entity="room",
                 entity_id=room.id,
@@ -636,6 +644,7 @@ class RoomsService:
             audit.record(
                 session,
                 actor,
+                at=utcnow(),
                 action="create",
                 entity="endpoint",
                 entity_id=endpoint.id,
@@ -684,6 +693,7 @@ class RoomsService:
             audit.record(
                 session,
                 actor,
+                at=utcnow(),
                 action="update",
                 entity="endpoint",
                 entity_id=endpoint.id,
@@ -702,6 +712,7 @@ class RoomsService:
             audit.record(
                 session,
                 actor,
+                at=utcnow(),
                 action="delete",
                 entity="endpoint",
                 entity_id=endpoint.id,
