@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test check lint types format demo clean
+.PHONY: run test check lint types imports format demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,15 +30,21 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/pytest
 
+## lint: ruff's rules and ruff's formatting, checked (nothing is rewritten)
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+## types: mypy (strict on src/)
 types: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-## check: lint, types and tests, as before every commit
-check: lint types test
+## imports: the import-linter contracts of pyproject.toml (which package may import which)
+imports: $(VENV)/.installed-test
+	$(BIN)/lint-imports
+
+## check: lint, types, import contracts and tests, as before every commit
+check: lint types imports test
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format src tests benchmarks

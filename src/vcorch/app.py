@@ -275,7 +275,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     app[AUTH] = auth
     app[PRINCIPAL_RESOLVER] = auth.principal_for
-    rooms = RoomsService(sessions, [account_references])
+    rooms = RoomsService(sessions, [account_references], clock=clock)
     app[ROOMS] = rooms
     # With no bridge configured, vcorch runs on its in-process simulated MCU.
     bridge_configs = with_default_bridge(settings.bridges)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
-from tests.api import Api
+from tests.api import Api, FakeClock
 from tests.world import World
 
 
@@ -37,3 +38,17 @@ async def test_audit_is_scoped_and_free_of_secrets(api: Api, world: World) -> No
     assert all(item["entity"] != "client" for item in provincial["items"])
     touched = {(i["entity"], i["entity_id"]) for i in provincial["items"]}
     assert ("room", str(world.rooms["dien-bien"])) not in touched
+
+
+async def test_an_entry_is_stamped_by_the_service_clock_not_the_wall(
+    api: Api, world: World, clock: FakeClock
+) -> None:
+    # Ahead of the wall, inside the tokens' lifetime.
+    clock.advance(minutes=7, seconds=13)
+    status, _ = await api.as_(world.tokens["admin"]).post(
+        "/api/clients", {"name": "Cổng tỉnh", "unit_id": 1}
+    )
+    assert status == 201
+    status, page = await api.as_(world.tokens["admin"]).get("/api/audit?entity=client")
+    assert status == 200
+    assert datetime.fromisoformat(page["items"][0]["at"]) == clock.now

@@ -282,6 +282,7 @@ def test_clashes_match_checking_every_pair(
     )
 
 
+@pytest.mark.timing
 def test_thousands_of_overlapping_bookings_are_checked_fast() -> None:
     rng = random.Random(5545)
     existing = []
@@ -486,6 +487,7 @@ def test_peak_is_never_below_any_instant(
     assert all(p.in_use == at_instant(p.start) for p in timeline)
 
 
+@pytest.mark.timing
 def test_sweep_over_ten_thousand_port_uses_is_fast() -> None:
     rng = random.Random(30)
     uses = []

@@ -334,6 +334,7 @@ def test_between_is_half_open_on_the_window() -> None:
 # --- far-future windows of open-ended series ----------------------------------------------
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(
     ("first", "rule", "window_from", "weekday", "monthday"),
     [

@@ -39,6 +39,8 @@ from vcorch.mail.mailer import SmtpSettings, compose, send
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 SENDER = "Hệ thống vcorch <no-reply@vcorch.example.vn>"
 SUBJECT = "Mời họp: Hội nghị trực tuyến sơ kết Chương trình — tỉnh Lào Cai"
+# The moment every composed message says it leaves (the Date header).
+SENT = datetime(2025, 4, 2, 1, 30, tzinfo=UTC)
 USER = "vcorch"
 PASSWORD = "mật-khẩu-rất-bí-mật-42"
 UNKNOWN = "khong-ton-tai@example.vn"
@@ -171,6 +173,7 @@ def invitation(
         calendar=build_calendar([meeting(sequence)], method=method),
         method=method,
         message_id_domain="vcorch.example.vn",
+        date=SENT,
     )
 
 
@@ -233,12 +236,15 @@ async def test_plain_message_without_calendar_is_delivered(smtp_server: Server) 
         subject="Nhắc lịch: họp sau 1 giờ",
         text_body="Cuộc họp bắt đầu lúc 08:00.",
         message_id_domain="vcorch.example.vn",
+        date=SENT,
     )
     await send(message, smtp_server.settings())
     [(_, _, raw)] = smtp_server.recorder.received
     received = read(raw)
     assert received.get_content_type() == "text/plain"
     assert received["Subject"] == "Nhắc lịch: họp sau 1 giờ"
+    # The caller's time, not the wall's: a message sent from a fake clock says so.
+    assert received["Date"].datetime == SENT
 
 
 # aiosmtpd warns about AUTH without TLS; plain text is what this local test server is for.
@@ -365,6 +371,7 @@ def test_unsafe_fields_are_refused_with_the_field_named(
         "calendar": build_calendar([meeting()], method="REQUEST"),
         "method": "REQUEST",
         "message_id_domain": "vcorch.example.vn",
+        "date": SENT,
     }
     arguments.update(changes)
     with pytest.raises(InvalidMailField) as caught:
@@ -382,6 +389,7 @@ async def test_header_lookalikes_without_line_breaks_stay_harmless(smtp_server: 
         subject="Bcc: spy@evil.example",
         text_body="x",
         message_id_domain="vcorch.example.vn",
+        date=SENT,
     )
     await send(message, smtp_server.settings())
     [(_, rcpt_tos, raw)] = smtp_server.recorder.received
@@ -407,6 +415,7 @@ def test_any_subject_is_refused_or_survives_as_exactly_one_header(subject: str) 
             subject=subject,
             text_body="x",
             message_id_domain="vcorch.example.vn",
+            date=SENT,
         )
 
     if any(_unsafe_in_a_header(char) for char in subject):

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from tests.janus_harness.wiring import JanusInstance, PeerFactory
+from tests.waiting import eventually
 from vcorch.mcu_adapter.base import (
     ConferenceNotFound,
     ConferenceSpec,
@@ -120,9 +121,12 @@ async def test_peers_are_listed_muted_kicked_and_dropped_when_the_room_ends(
     }
     assert all(p.connected and not p.muted for p in listed)
     assert {p.display_name for p in listed} == {"Điểm cầu 0", "Điểm cầu 1", "Điểm cầu 2"}
+
     # Media really flows: every peer hears the mix of the others.
-    await asyncio.sleep(0.3)
-    assert all([await peer.inbound_packets() > 0 for peer in peers])
+    async def everyone_hears() -> bool:
+        return all([await peer.inbound_packets() > 0 for peer in peers])
+
+    await eventually(everyone_hears, what="media reaching every peer")
 
     target = reserved[1].participant_id
     await janus_bridge.mute(ref, target, True)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.waiting import eventually
 from vcorch.config import BridgeConfig
 from vcorch.mcu_adapter.base import (
     BridgeContext,
@@ -49,6 +50,7 @@ def make(
     )
 
 
+@pytest.mark.timing
 async def test_seven_hundred_sites_with_api_latency_and_bounded_concurrency() -> None:
     events: list[BridgeEvent] = []
     news = asyncio.Event()
@@ -107,7 +109,7 @@ async def test_configured_unreachable_address_rings_out() -> None:
     ref = await bridge.create_conference(ConferenceSpec(key="k", title="t", expected_sites=2))
     silent = await bridge.dial_out(ref, target(7))
     answering = await bridge.dial_out(ref, target(8))
-    await asyncio.sleep(0.2)
+    await eventually(lambda: len(events) == 2, what="the answer and the ring-out")
     assert [(event.kind, event.participant_id, event.reason) for event in events] == [
         ("join", answering.participant_id, None),
         ("leave", silent.participant_id, "no answer"),

@@ -7,6 +7,7 @@ import socket
 
 from tests.monitoring.conftest import SilentEndpoint
 from tests.monitoring.sip_servers import SipServer, free_port
+from tests.waiting import eventually
 from vcorch.monitoring.probes.sip_mux import SipUdpProber, SipUdpTarget
 from vcorch.monitoring.probes.sip_uri import parse_sip_uri
 
@@ -63,7 +64,7 @@ async def test_window_bounds_open_transactions(silent_endpoint: SilentEndpoint) 
     targets = [_target(f"sip:bot@127.0.0.1:{silent_endpoint.port}")] * 12
     async with SipUdpProber(bind_host="127.0.0.1", t1=0.5) as prober:
         batch = asyncio.ensure_future(prober.probe_many(targets, 0.3, window=5))
-        await asyncio.sleep(0.1)
+        await eventually(lambda: prober.open_transactions, what="a window open")
         assert prober.open_transactions == 5
         results = await batch
     assert len(results) == 12
@@ -74,8 +75,7 @@ async def test_cancelled_batch_leaves_nothing_open(silent_endpoint: SilentEndpoi
     targets = [_target(f"sip:bot@127.0.0.1:{silent_endpoint.port}")] * 20
     async with SipUdpProber(bind_host="127.0.0.1") as prober:
         batch = asyncio.ensure_future(prober.probe_many(targets, 5.0))
-        await asyncio.sleep(0.05)
-        assert prober.open_transactions == 20
+        await eventually(lambda: prober.open_transactions == 20, what="every probe sent")
         batch.cancel()
         await asyncio.gather(batch, return_exceptions=True)
         assert prober.open_transactions == 0
@@ -89,7 +89,7 @@ async def test_closing_the_prober_ends_pending_probes_as_down(
         pending = asyncio.ensure_future(
             prober.probe(parse_sip_uri(f"sip:bot@127.0.0.1:{silent_endpoint.port}"), 5.0)
         )
-        await asyncio.sleep(0.05)
+        await eventually(lambda: prober.open_transactions == 1, what="the probe sent")
     result = await asyncio.wait_for(pending, 1.0)
     assert (result.reachable, result.detail) == (False, "prober closed")
 
@@ -106,7 +106,7 @@ async def test_stray_and_foreign_datagrams_are_ignored(kamailio_server: SipServe
                 ("127.0.0.1", port),
             )
             other.sendto(b"\x00garbage", ("127.0.0.1", port))
-        await asyncio.sleep(0.05)
+        await eventually(lambda: prober.stats.stray == 2, what="both datagrams read")
         second = await prober.probe(parse_sip_uri(kamailio_server.uri("bot")), 2.0)
         assert prober.stats.stray == 2
     assert first.ok and second.ok
@@ -119,7 +119,7 @@ async def test_closing_during_a_batch_ends_the_rest_without_reopening(
     prober = SipUdpProber(bind_host="127.0.0.1")
     async with prober:
         batch = asyncio.ensure_future(prober.probe_many(targets, 5.0, window=5))
-        await asyncio.sleep(0.05)
+        await eventually(lambda: len(silent_endpoint.payloads) == 5, what="the first window sent")
     results = await asyncio.wait_for(batch, 1.0)
     assert [result.detail for result in results] == ["prober closed"] * 20
     assert len(silent_endpoint.payloads) == 5  # only the first window was ever sent

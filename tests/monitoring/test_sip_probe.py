@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from tests.monitoring.conftest import SilentEndpoint
-from tests.monitoring.sip_servers import SipServer
+from tests.monitoring.sip_servers import SipServer, baresip, baresip_ports, free_ports
 from vcorch.monitoring.probes.sip import SipProbe, probe_sip_tcp, probe_sip_udp
 from vcorch.monitoring.probes.sip_message import find_branch
 from vcorch.monitoring.probes.sip_mux import SipUdpProber
@@ -141,3 +143,16 @@ async def test_unresolvable_host_is_down_with_the_name_in_the_detail() -> None:
     assert not result.reachable
     assert result.detail.startswith("dns:")
     assert "no-such-host.invalid" in result.detail
+
+
+async def test_baresip_comes_up_when_its_tls_port_was_taken(tmp_path: Path) -> None:
+    # baresip binds SIP/TLS on its port + 1 and gives up when that one is busy.
+    port = free_ports(2)
+    offered = iter([port])
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", port + 1))
+        squatter.listen()
+        with baresip(tmp_path, ports=lambda: next(offered, None) or baresip_ports()) as server:
+            assert server.port != port
+            result = await SipProbe().probe(server.uri("bot"), TIMEOUT)
+    assert result.status_code == 200

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import Counter
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -11,11 +13,13 @@ from sqlalchemy import select
 
 from tests.api import Api, FakeClock
 from tests.orchestration.conftest import book, settle
+from tests.waiting import eventually
 from tests.world import World
 from vcorch.app import ORCHESTRATOR, SCHEDULER
 from vcorch.auth.models import User
 from vcorch.auth.principal import SYSTEM_ACTOR
 from vcorch.mail.models import OutboxMail
+from vcorch.mcu_adapter.base import ConferenceRef, DialTarget, ParticipantRef
 from vcorch.mcu_adapter.routes import REGISTRY
 from vcorch.mcu_adapter.simulated import SimulatedBridge
 from vcorch.orchestration.models import MeetingRun
@@ -39,6 +43,31 @@ def sim(app: Any, name: str) -> SimulatedBridge:
     bridge = app[REGISTRY][name]
     assert isinstance(bridge, SimulatedBridge)
     return bridge
+
+
+async def cut_off_once_a_call_is_placed(
+    step: Coroutine[Any, Any, Any], bridge: SimulatedBridge
+) -> None:
+    """Run ``step`` until its first call is placed, then cut it off right there: the calls
+    are on the bridge, their answers never reach the process, nothing of them is recorded."""
+    placed = asyncio.Event()
+    dial_out = bridge.dial_out
+
+    async def dial_and_die(ref: ConferenceRef, target: DialTarget) -> ParticipantRef:
+        call = await dial_out(ref, target)
+        placed.set()
+        await asyncio.Event().wait()  # the process is gone before it hears back
+        return call
+
+    bridge.dial_out = dial_and_die  # type: ignore[method-assign]
+    try:
+        task = asyncio.create_task(step)
+        await eventually(lambda: placed.is_set() or task.done(), what="a call placed")
+        assert not task.done(), task.exception() or task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    finally:
+        del bridge.dial_out  # the bridge's own method again, for the next process
 
 
 async def test_a_meeting_launches_at_its_time_and_ends_at_its_end(
@@ -125,10 +154,11 @@ async def test_a_launch_cut_off_midway_and_resumed_never_calls_a_site_twice(
         **{**bridge.mcu.settings.__dict__, "latency": 0.05}
     )
     run_id, _ = await first.claim(meeting_id, None, SYSTEM_ACTOR)
-    step = asyncio.create_task(first.step(run_id))
-    await asyncio.sleep(0.2)
-    step.cancel()
-    await asyncio.gather(step, return_exceptions=True)
+    await cut_off_once_a_call_is_placed(first.step(run_id), bridge)
+    # A dead process leaves nothing behind; a cancelled task keeps its frames, and a cut
+    # inside a query would keep an unfinalised SQLite statement, its closed connection and
+    # the database's write lock with them until the task is collected.
+    gc.collect()
     placed_before = bridge.mcu.api_calls
 
     # A new process (a new orchestrator over the same database and the same far side).

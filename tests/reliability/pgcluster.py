@@ -23,7 +23,16 @@ import pytest
 
 from tests.services import missing_service
 
-BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _server_binaries() -> Path:
+    """$VCORCH_TEST_PG_BIN, else the newest of Debian's /usr/lib/postgresql/<version>/bin."""
+    if configured := os.environ.get("VCORCH_TEST_PG_BIN"):
+        return Path(configured)
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+BIN = _server_binaries()
 
 
 def _free_port() -> int:

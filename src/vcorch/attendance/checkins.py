@@ -115,6 +115,7 @@ class CheckInsPart(AttendanceBase):
         audit.record(
             session,
             actor,
+            at=self._clock(),
             action="create",
             entity="checkin",
             entity_id=row.id,
@@ -182,6 +183,7 @@ class CheckInsPart(AttendanceBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="delete",
                 entity="checkin",
                 entity_id=row.id,

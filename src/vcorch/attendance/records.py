@@ -59,6 +59,7 @@ class RecordsPart(AttendanceBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="create",
                 entity="attendance_entry",
                 entity_id=row.id,
@@ -102,6 +103,7 @@ class RecordsPart(AttendanceBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="retract",
                 entity="attendance_entry",
                 entity_id=row.id,
@@ -147,6 +149,7 @@ class RecordsPart(AttendanceBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="update" if before else "create",
                 entity="headcount",
                 entity_id=row.id,

@@ -65,6 +65,7 @@ class RosterPart(AttendanceBase):
                 audit.record(
                     session,
                     actor,
+                    at=self._clock(),
                     action="create",
                     entity="roster_entry",
                     entity_id=row.id,
@@ -84,6 +85,7 @@ class RosterPart(AttendanceBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="delete",
                 entity="roster_entry",
                 entity_id=row.id,

@@ -83,6 +83,7 @@ class SelfCheckInPart(CheckInsPart):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="create",
                 entity="checkin_link",
                 entity_id=meeting.id,

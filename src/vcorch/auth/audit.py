@@ -1,19 +1,21 @@
 """The audit log: who changed what, when, with the record before and after.
 
 Entries are written in the same transaction as the change they describe, so a
-change without its entry (or the reverse) cannot be committed.
+change without its entry (or the reverse) cannot be committed.  The caller says when the
+change happened (from its clock), so an entry's time is the change's time, and tests with
+a fake clock see the fake time here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vcorch.auth.models import AuditEntry
 from vcorch.auth.principal import Actor
-from vcorch.db.base import utcnow
 
 # Field names whose values never enter the log, whatever entity they belong to.
 _SECRET_FIELDS = frozenset({"password", "password_hash", "secret", "secret_hash", "client_secret"})
@@ -29,6 +31,7 @@ def record(
     session: AsyncSession,
     actor: Actor,
     *,
+    at: datetime,
     action: str,
     entity: str,
     entity_id: object,
@@ -38,7 +41,7 @@ def record(
 ) -> None:
     session.add(
         AuditEntry(
-            at=utcnow(),
+            at=at,
             actor=actor.principal.label,
             actor_kind=actor.principal.kind,
             action=action,

@@ -261,6 +261,7 @@ class AuthService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="create",
                 entity="user",
                 entity_id=user.id,
@@ -302,6 +303,7 @@ class AuthService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="update",
                 entity="user",
                 entity_id=user.id,
@@ -327,6 +329,7 @@ class AuthService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="create",
                 entity="client",
                 entity_id=client.id,

@@ -74,6 +74,7 @@ class MeetingWrites:
         audit.record(
             session,
             actor,
+            at=self._clock(),
             action=action,
             entity="meeting",
             entity_id=record.meeting.id,

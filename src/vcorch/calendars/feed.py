@@ -75,6 +75,7 @@ class CalendarService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="create",
                 entity="calendar_token",
                 entity_id=row.id,
@@ -94,6 +95,7 @@ class CalendarService:
                 audit.record(
                     session,
                     actor,
+                    at=self._clock(),
                     action="revoke",
                     entity="calendar_token",
                     entity_id=row.id,

@@ -265,6 +265,7 @@ class JoinService:
                 audit.record(
                     session,
                     actor,
+                    at=self._clock(),
                     action="join_link.replace",
                     entity="run_site",
                     entity_id=target.run_site_id,

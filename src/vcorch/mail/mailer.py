@@ -114,13 +114,13 @@ def compose(
     calendar: bytes | None = None,
     method: str | None = None,
     message_id_domain: str,
-    date: datetime | None = None,
+    date: datetime,
 ) -> EmailMessage:
     """Build one message; raise :class:`InvalidMailField` for anything unsafe.
 
     ``sender`` and each ``to`` entry are ``"addr@domain"`` or ``"Display Name <addr@domain>"``.
-    ``calendar`` is an iCalendar document whose METHOD must equal ``method``.  ``date``
-    defaults to now (it only fills the Date header).
+    ``calendar`` is an iCalendar document whose METHOD must equal ``method``.  ``date`` is
+    the Date header: the caller's clock says when the message leaves.
     """
     from_address = _mailbox("sender", sender)
     if isinstance(to, str) or not to:
@@ -140,7 +140,7 @@ def compose(
     message["From"] = from_address
     message["To"] = recipients
     message["Subject"] = subject
-    message["Date"] = format_datetime((date or datetime.now(UTC)).astimezone(UTC))
+    message["Date"] = format_datetime(date.astimezone(UTC))
     message["Message-ID"] = make_msgid(domain=message_id_domain)
     # RFC 3834: tells vacation responders not to answer a no-reply robot.
     message["Auto-Submitted"] = "auto-generated"

@@ -384,6 +384,7 @@ class MonitoringService:
                 audit.record(
                     session,
                     actor,
+                    at=now,
                     action="probe",
                     entity="endpoint",
                     entity_id=target.endpoint_id,

@@ -175,6 +175,7 @@ class LiveService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="join_link.issue",
                 entity="run_site",
                 entity_id=site.id,

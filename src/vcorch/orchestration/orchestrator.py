@@ -330,6 +330,7 @@ class Orchestrator:
         audit.record(
             session,
             actor,
+            at=now,
             action="meeting.launch_late" if late else "meeting.launch",
             entity="meeting",
             entity_id=meeting.id,
@@ -1182,6 +1183,7 @@ class Orchestrator:
                 audit.record(
                     session,
                     actor,
+                    at=now,
                     action="meeting.end",
                     entity="meeting",
                     entity_id=view.meeting_id,
@@ -1216,6 +1218,7 @@ class Orchestrator:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="meeting.extend",
                 entity="meeting",
                 entity_id=run.meeting_id,
@@ -1282,6 +1285,7 @@ class Orchestrator:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action=f"site.{action}",
                 entity="meeting",
                 entity_id=view.meeting_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select
@@ -52,8 +53,11 @@ class RoomsBase:
         self,
         sessions: async_sessionmaker[AsyncSession],
         reference_finders: Sequence[ReferenceFinder] = (),
+        *,
+        clock: Callable[[], datetime],
     ) -> None:
         self._sessions = sessions
+        self._clock = clock
         self._finders = list(reference_finders)
 
     def add_reference_finder(self, finder: ReferenceFinder) -> None:

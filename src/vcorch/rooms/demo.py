@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.auth import audit
 from vcorch.auth.principal import Actor
+from vcorch.db.base import utcnow
 from vcorch.rooms.demo_data import CENTRAL_NAME, LOWER_UNITS, PROVINCES, VENDORS
 from vcorch.rooms.models import Endpoint, Room, Unit
 from vcorch.rooms.service import endpoint_view, insert_unit, room_view, unit_view
@@ -19,7 +20,9 @@ async def _unit(
     unit = (await session.execute(select(Unit).where(Unit.code == code))).scalar_one_or_none()
     if unit is not None:
         return unit
-    return await insert_unit(session, actor, code=code, name=name, level=level, parent=parent)
+    return await insert_unit(
+        session, actor, code=code, name=name, level=level, parent=parent, at=utcnow()
+    )
 
 
 async def _room_with_endpoint(
@@ -42,6 +45,7 @@ async def _room_with_endpoint(
         audit.record(
             session,
             actor,
+            at=utcnow(),
             action="create",
             entity="room",
             entity_id=room.id,
@@ -74,6 +78,7 @@ async def _room_with_endpoint(
     audit.record(
         session,
         actor,
+        at=utcnow(),
         action="create",
         entity="endpoint",
         entity_id=endpoint.id,
@@ -92,6 +97,7 @@ async def load_demo(sessions: async_sessionmaker[AsyncSession], actor: Actor) ->
             audit.record(
                 session,
                 actor,
+                at=utcnow(),
                 action="update",
                 entity="unit",
                 entity_id=central.id,

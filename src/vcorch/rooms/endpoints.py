@@ -103,6 +103,7 @@ class EndpointsPart(RoomsBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="create",
                 entity="endpoint",
                 entity_id=endpoint.id,
@@ -151,6 +152,7 @@ class EndpointsPart(RoomsBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="update",
                 entity="endpoint",
                 entity_id=endpoint.id,
@@ -169,6 +171,7 @@ class EndpointsPart(RoomsBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="delete",
                 entity="endpoint",
                 entity_id=endpoint.id,

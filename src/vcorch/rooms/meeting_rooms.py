@@ -69,6 +69,7 @@ class RoomsPart(RoomsBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="create",
                 entity="room",
                 entity_id=room.id,
@@ -99,6 +100,7 @@ class RoomsPart(RoomsBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="update",
                 entity="room",
                 entity_id=room.id,
@@ -123,6 +125,7 @@ class RoomsPart(RoomsBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="delete",
                 entity="room",
                 entity_id=room.id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +27,7 @@ async def insert_unit(
     name: str,
     level: str,
     parent: Unit,
+    at: datetime,
     timezone: str | None = None,
 ) -> Unit:
     """Add a unit under ``parent`` with its materialised path, and audit it.
@@ -47,6 +50,7 @@ async def insert_unit(
     audit.record(
         session,
         actor,
+        at=at,
         action="create",
         entity="unit",
         entity_id=unit.id,
@@ -76,6 +80,7 @@ class UnitsPart(RoomsBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="create",
                 entity="unit_level",
                 entity_id=data.code,
@@ -162,6 +167,7 @@ class UnitsPart(RoomsBase):
                     name=data.name,
                     level=level.code,
                     parent=parent,
+                    at=self._clock(),
                     timezone=data.timezone,
                 )
             except IntegrityError as err:
@@ -236,6 +242,7 @@ class UnitsPart(RoomsBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="update",
                 entity="unit",
                 entity_id=unit.id,
@@ -287,6 +294,7 @@ class UnitsPart(RoomsBase):
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="delete",
                 entity="unit",
                 entity_id=unit.id,

@@ -428,6 +428,7 @@ class StatsService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="link-conference",
                 entity="meeting",
                 entity_id=meeting.id,
@@ -460,6 +461,7 @@ class StatsService:
             audit.record(
                 session,
                 actor,
+                at=self._clock(),
                 action="unlink-conference",
                 entity="meeting",
                 entity_id=meeting.id,
