@@ -47,6 +47,7 @@ from vcorch.monitoring.hysteresis import HysteresisPolicy
 from vcorch.monitoring.models import EndpointHealthRecord
 from vcorch.monitoring.probes.result import down, healthy
 from vcorch.monitoring.store import Observation, fold_results
+from vcorch.orchestration.hot_endpoints import MeetingSites
 from vcorch.rooms.models import Endpoint, Room, Unit
 
 RESULTS = Path(__file__).resolve().parent / "results" / "health_store.json"
@@ -132,6 +133,7 @@ async def _measure(url: str, count: int) -> dict[str, Any]:
     sessions = make_sessionmaker(engine)
     policy = HysteresisPolicy()
     alerts = AlertPolicy()
+    meetings = MeetingSites()
     answer = healthy(1.2, "200 OK", 200)
     failure = down("timeout after 2 s")
 
@@ -144,6 +146,7 @@ async def _measure(url: str, count: int) -> dict[str, Any]:
                 policy_for=lambda _kind: policy,
                 cause="sweep",
                 alerts=alerts,
+                meetings=meetings,
             )
 
     all_up = [Observation(endpoint_id, "sip", answer) for endpoint_id in ids]

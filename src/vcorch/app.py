@@ -42,6 +42,7 @@ from vcorch.join.service import JoinService
 from vcorch.mail.mailer import SmtpSettings
 from vcorch.mail.outbox import OutboxWorker
 from vcorch.mcu_adapter.base import BridgeContext
+from vcorch.mcu_adapter.health import BridgeHealthCoordinator
 from vcorch.mcu_adapter.registry import (
     BUILTIN_WEBRTC_NAME,
     BUILTIN_WEBRTC_PRIORITY,
@@ -50,7 +51,7 @@ from vcorch.mcu_adapter.registry import (
     with_builtin_webrtc,
     with_default_bridge,
 )
-from vcorch.mcu_adapter.routes import EVENT_SINK, HEALTH_MAX_AGE, LAST_REFRESH, REGISTRY
+from vcorch.mcu_adapter.routes import BRIDGE_HEALTH, EVENT_SINK, REGISTRY
 from vcorch.mcu_adapter.routes import routes as bridge_routes
 from vcorch.mcu_adapter.webrtc.adapter import builtin_config_options
 from vcorch.monitoring.alerts import WebhookPolicy, WebhookWorker
@@ -59,6 +60,7 @@ from vcorch.monitoring.probes.sip_mux import SipUdpProber
 from vcorch.monitoring.routes import mount_pages as mount_monitoring_pages
 from vcorch.monitoring.routes import routes as monitoring_routes
 from vcorch.monitoring.service import MonitoringService, default_probes, monitoring_policy
+from vcorch.orchestration.hot_endpoints import MeetingSites
 from vcorch.orchestration.live import LiveService
 from vcorch.orchestration.orchestrator import OrchestrationPolicy, Orchestrator
 from vcorch.orchestration.routes import LIVE
@@ -310,8 +312,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     await registry.start()
     app[REGISTRY] = registry
-    app[HEALTH_MAX_AGE] = BRIDGE_HEALTH_SECONDS
-    app[LAST_REFRESH] = []
+    # The one poller of the bridges' health; the leader runs it, every reader shares it.
+    bridge_health = BridgeHealthCoordinator(
+        registry, clock=clock, max_age=timedelta(seconds=BRIDGE_HEALTH_SECONDS)
+    )
+    app[BRIDGE_HEALTH] = bridge_health
     # The WebRTC fallback: signed join links, the join page, WHIP on the built-in bridge.
     join_links = JoinLinks(derive_secret(key), clock)
     app[JOIN_LINKS] = join_links
@@ -356,7 +361,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         policy=monitoring_policy(settings),
         probes=default_probes(http, sip_udp, verify_tls=settings.monitoring_http_verify_tls),
         sip_udp=sip_udp,
-        registry=registry,
+        bridge_health=bridge_health,
+        meetings=MeetingSites(),
         metrics=app[METRICS],
         clock=clock,
     )
@@ -371,13 +377,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         links=FallbackLinkMaker(join_links, settings.public_url),
         metrics=run_metrics,
         on_poll=attendance.record_poll,
+        health=bridge_health,
     )
     app[ORCHESTRATOR] = orchestrator
     app[LIVE] = LiveService(sessions, orchestrator, clock)
     scheduler = SchedulerService(
         sessions,
         orchestrator,
-        registry,
+        bridge_health,
         clock,
         schedule_policy(settings),
         identity=process_identity(),
@@ -395,6 +402,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     # Work only the scheduler leader runs (one process of several on PostgreSQL): each entry
     # is a coroutine function run until cancelled.  Packages append to it above this line.
     leader_work: list[Callable[[], Awaitable[None]]] = [
+        bridge_health.run_forever,
         scheduler.run_forever,
         scheduler.supervise_forever,
     ]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.api import Api, make_settings
+from tests.api import Api, FakeClock, make_settings
 from tests.world import World
 from vcorch.bridge_events.models import BridgeEventRecord
 from vcorch.config import BridgeConfig, Settings
+from vcorch.mcu_adapter.routes import BRIDGE_HEALTH
 from vcorch.web.keys import SESSIONS
 
 CDR = Path(__file__).resolve().parent.parent / "fixtures" / "cisco_cms" / "cdr"
@@ -98,3 +100,19 @@ async def test_pushed_cdrs_are_stored_once_and_need_the_secret(api: Api, world: 
     # The simulated bridge pushes in process, not over HTTP.
     assert (await api.client.post("/api/hooks/mo-phong", data=b"{}")).status in (401, 404)
     assert await stored_events(api) == first["stored"]
+
+
+async def test_bridge_health_is_read_from_one_snapshot_polled_again_when_stale(
+    api: Api, world: World, clock: FakeClock
+) -> None:
+    health = api.client.server.app[BRIDGE_HEALTH]
+    operator = api.as_(world.tokens["laocai_op"])
+    # Requests arriving together share one poll of every bridge.
+    answers = await asyncio.gather(*(operator.get("/api/bridges") for _ in range(8)))
+    assert {status for status, _ in answers} == {200}
+    assert health.polls == 1
+    assert (await operator.get("/api/bridges/mo-phong"))[0] == 200
+    assert health.polls == 1
+    clock.advance(seconds=31)  # older than the route's max age
+    assert (await operator.get("/api/bridges"))[0] == 200
+    assert health.polls == 2

@@ -113,8 +113,8 @@ async def test_snapshot_shows_status_and_never_credentials(
     async with aiohttp.ClientSession() as http:
         context = BridgeContext(http=http, clock=lambda: datetime.now(UTC))
         registry = load_bridges(configs, context)
-        await registry.refresh_health()
-        rows = {row.name: row for row in registry.snapshot()}
+        health = await registry.poll_health()
+        rows = {row.name: row for row in registry.statuses(health)}
         await registry.close()
     assert rows["central"].healthy is True
     assert rows["central"].ports_total == 40
@@ -123,7 +123,7 @@ async def test_snapshot_shows_status_and_never_credentials(
     assert rows["cms"].last_error
     assert rows["broken"].loaded is False
     assert rows["broken"].healthy is False
-    assert "hunter2" not in repr(registry.snapshot())
+    assert "hunter2" not in repr(registry.statuses(health))
 
 
 def test_bridges_for_a_unit_in_priority_order() -> None:
@@ -170,10 +170,10 @@ async def test_start_failure_is_reported_and_health_errors_are_contained() -> No
     )
     await registry.start()
     assert registry.broken == {"bad": "licence server unreachable"}
-    health = await registry.refresh_health()
+    health = await registry.poll_health()
     assert health["ok"].reachable
     assert not health["buggy"].reachable
-    rows = {row.name: row for row in registry.snapshot()}
+    rows = {row.name: row for row in registry.statuses(health)}
     assert rows["buggy"].last_error == "RuntimeError"  # the message is not shown: it may leak
     assert rows["bad"].last_error == "licence server unreachable"
     await registry.close()

@@ -16,13 +16,14 @@ from sqlalchemy import select
 
 from tests.api import FakeClock
 from tests.monitoring.conftest import Monitored
-from vcorch.mcu_adapter.routes import REGISTRY
+from vcorch.mcu_adapter.routes import BRIDGE_HEALTH
 from vcorch.monitoring.metrics import Metrics
 from vcorch.monitoring.models import EndpointHealthRecord, EndpointHealthTransition
 from vcorch.monitoring.probes.h323 import H323Probe
 from vcorch.monitoring.probes.sip import SipProbe
 from vcorch.monitoring.schedule import next_due
 from vcorch.monitoring.service import MonitoringService, monitoring_policy
+from vcorch.orchestration.hot_endpoints import MeetingSites
 from vcorch.orchestration.models import MeetingRun, RunSite
 from vcorch.web.keys import SESSIONS, SETTINGS
 
@@ -34,6 +35,7 @@ def another_process(monitored: Monitored, clock: FakeClock, **policy: Any) -> Mo
         app[SESSIONS],
         policy=replace(monitoring_policy(app[SETTINGS]), **policy),
         probes={"sip": SipProbe(), "h323": H323Probe()},
+        meetings=MeetingSites(),
         clock=clock,
     )
 
@@ -318,7 +320,8 @@ async def test_the_leaders_loop_probes_keeps_house_and_stops_cleanly(
             housekeeping_seconds=0.05,
         ),
         probes={"sip": SipProbe(), "h323": H323Probe()},
-        registry=app[REGISTRY],
+        bridge_health=app[BRIDGE_HEALTH],
+        meetings=MeetingSites(),
         metrics=metrics,
     )
     loop = asyncio.create_task(service.run_forever())

@@ -9,7 +9,7 @@ from tests.api import Api, FakeClock
 from tests.orchestration.conftest import book, settle
 from tests.world import World
 from vcorch.app import ORCHESTRATOR, SCHEDULER
-from vcorch.mcu_adapter.routes import REGISTRY
+from vcorch.mcu_adapter.routes import BRIDGE_HEALTH, REGISTRY
 from vcorch.mcu_adapter.simulated import SimulatedBridge
 
 
@@ -168,7 +168,7 @@ async def test_with_every_bridge_down_the_whole_meeting_falls_back(
         bridge = app[REGISTRY][name]
         assert isinstance(bridge, SimulatedBridge)
         bridge.mcu.down = True
-    await app[REGISTRY].refresh_health()
+    await app[BRIDGE_HEALTH].refresh()
     meeting_id = await book(api, world, clock.now.replace(microsecond=0) + timedelta(minutes=2))
     secretariat = api.as_(world.tokens["central_sec"])
     status, _ = await secretariat.post(f"/api/meetings/{meeting_id}/start")

@@ -55,8 +55,6 @@ class BridgeRegistry:
         self._bridges = dict(bridges)
         self._configs = dict(configs)
         self.broken: dict[str, str] = dict(broken)
-        self._health: dict[str, BridgeHealth] = {}
-        self._last_error: dict[str, str] = {}
 
     def __iter__(self) -> Iterator[Bridge]:
         return iter(self._bridges.values())
@@ -84,14 +82,6 @@ class BridgeRegistry:
         ]
         return sorted(chosen, key=lambda bridge: (bridge.config.priority, bridge.name))
 
-    def health_of(self, name: str) -> BridgeHealth | None:
-        """The last health seen by :meth:`refresh_health`."""
-        return self._health.get(name)
-
-    def note_error(self, name: str, reason: str) -> None:
-        """Let callers record the last bridge error they met (shown in :meth:`snapshot`)."""
-        self._last_error[name] = reason
-
     async def start(self) -> None:
         """Start every bridge; one that fails to start is moved to ``broken``."""
         results = await asyncio.gather(
@@ -114,47 +104,48 @@ class BridgeRegistry:
             if isinstance(result, Exception):
                 log.warning("bridge %s did not close cleanly: %s", bridge.name, _reason(result))
 
-    async def refresh_health(self) -> dict[str, BridgeHealth]:
-        """Ask every bridge for its health at once; a bridge that raises counts as unreachable."""
+    async def poll_health(self) -> dict[str, BridgeHealth]:
+        """Ask every bridge for its health at once; a bridge that raises counts as unreachable.
+
+        Only :class:`~vcorch.mcu_adapter.health.BridgeHealthCoordinator` calls this; everyone
+        else reads its snapshot."""
         bridges = list(self._bridges.values())
         results = await asyncio.gather(
             *(bridge.health() for bridge in bridges), return_exceptions=True
         )
+        health: dict[str, BridgeHealth] = {}
         for bridge, result in zip(bridges, results, strict=True):
             if isinstance(result, BridgeHealth):
-                self._health[bridge.name] = result
-                if result.reachable:
-                    self._last_error.pop(bridge.name, None)  # stale once it answers again
-                else:
-                    self._last_error[bridge.name] = result.detail or "unreachable"
+                health[bridge.name] = result
             elif isinstance(result, Exception):
-                reason = _reason(result)
-                self._health[bridge.name] = BridgeHealth(reachable=False, detail=reason)
-                self._last_error[bridge.name] = reason
+                health[bridge.name] = BridgeHealth(reachable=False, detail=_reason(result))
             else:
                 raise result
-        return dict(self._health)
+        return health
 
-    def snapshot(self) -> list[BridgeStatus]:
-        """Every configured bridge, working or broken, for the status page and API."""
+    def statuses(self, health: Mapping[str, BridgeHealth]) -> list[BridgeStatus]:
+        """Every configured bridge, working or broken, with ``health`` (the last seen), for
+        the status page and API."""
         rows: list[BridgeStatus] = []
         for name, config in sorted(self._configs.items()):
-            health = self._health.get(name)
+            seen = health.get(name)
             loaded = name in self._bridges
+            unreachable = seen is not None and not seen.reachable
             rows.append(
                 BridgeStatus(
                     name=name,
                     type=config.type,
                     enabled=config.enabled,
                     loaded=loaded,
-                    healthy=(health.reachable if health else None) if loaded else False,
-                    version=health.version if health else None,
-                    ports_total=health.ports_total if health else config.ports,
-                    ports_in_use=health.ports_in_use if health else None,
-                    load=health.load if health else None,
+                    healthy=(seen.reachable if seen else None) if loaded else False,
+                    version=seen.version if seen else None,
+                    ports_total=seen.ports_total if seen else config.ports,
+                    ports_in_use=seen.ports_in_use if seen else None,
+                    load=seen.load if seen else None,
                     priority=config.priority,
                     units=tuple(config.units),
-                    last_error=self.broken.get(name) or self._last_error.get(name),
+                    last_error=self.broken.get(name)
+                    or ((seen.detail or "unreachable") if seen and unreachable else None),
                 )
             )
         return rows

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 
@@ -13,13 +12,13 @@ from vcorch.auth.principal import STAFF
 from vcorch.errors import NotFound
 from vcorch.mcu_adapter.base import BridgeEvent, BridgeProtocolError, InboundRequest, NotSupported
 from vcorch.mcu_adapter.errors import HookUnauthenticated, MalformedEvents
+from vcorch.mcu_adapter.health import BridgeHealthCoordinator
 from vcorch.mcu_adapter.registry import BridgeRegistry
 from vcorch.web.api import ApiRoutes
 
 REGISTRY = web.AppKey("bridge_registry", BridgeRegistry)
 EVENT_SINK = web.AppKey[Callable[[str, Sequence[BridgeEvent]], Awaitable[int]]]("bridge_event_sink")
-HEALTH_MAX_AGE = web.AppKey("bridge_health_max_age", float)
-LAST_REFRESH = web.AppKey("bridge_health_refreshed", list[float])
+BRIDGE_HEALTH = web.AppKey("bridge_health", BridgeHealthCoordinator)
 
 routes = ApiRoutes(tag="Bridges")
 VIEWERS = STAFF
@@ -56,15 +55,11 @@ class HookAccepted(BaseModel):
 
 
 async def _fresh_snapshot(app: web.Application) -> list[BridgeOut]:
-    registry = app[REGISTRY]
-    stamps = app[LAST_REFRESH]
-    if not stamps or time.monotonic() - stamps[-1] > app[HEALTH_MAX_AGE]:
-        # Each adapter's health call has its own timeout; a dead bridge cannot hang this.
-        await registry.refresh_health()
-        stamps[:] = [time.monotonic()]
+    health = app[BRIDGE_HEALTH]
+    await health.fresh()
     return [
         BridgeOut.model_validate({**asdict(row), "units": list(row.units)})
-        for row in registry.snapshot()
+        for row in health.statuses()
     ]
 
 

@@ -7,4 +7,7 @@
 - ``hysteresis``: the pure up/down state machine.
 - ``schedule``: pure planning of when each endpoint is next due.
 - ``sweep``: one sweep over many endpoints, folding results into state.
+- ``meetings``: what monitoring asks the meeting side (which endpoints are hot, which rooms
+  have meetings to alert about), as a protocol the meeting side implements.
+- ``service``: the monitoring service (``policy``, ``probing`` and ``reads`` are its parts).
 """

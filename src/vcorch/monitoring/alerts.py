@@ -35,9 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vcorch.auth.models import User
 from vcorch.auth.principal import Role
 from vcorch.mail.models import OutboxMail
+from vcorch.monitoring.meetings import HotEndpointSource, SiteInMeeting
 from vcorch.monitoring.metrics import Metrics
 from vcorch.monitoring.models import WebhookDelivery
-from vcorch.monitoring.targets import SiteInMeeting, sites_between
 from vcorch.rooms.models import Endpoint, Room, Unit
 
 log = logging.getLogger("vcorch.monitoring.alerts")
@@ -105,7 +105,11 @@ class _Place:
 
 
 async def queue_alerts(
-    session: AsyncSession, changes: Sequence[Change], now: datetime, policy: AlertPolicy
+    session: AsyncSession,
+    changes: Sequence[Change],
+    now: datetime,
+    policy: AlertPolicy,
+    source: HotEndpointSource,
 ) -> set[int]:
     """Queue the e-mails and webhook calls ``changes`` call for; returns the alerted
     transition ids."""
@@ -144,7 +148,7 @@ async def queue_alerts(
         )
     rooms = {place.room_id for place in places.values()}
     meetings: dict[int, list[SiteInMeeting]] = {}
-    for site in await sites_between(session, now, now + policy.horizon, rooms=rooms):
+    for site in await source.sites_between(session, now, now + policy.horizon, rooms=rooms):
         listed = meetings.setdefault(site.room_id, [])
         if all(other.meeting_id != site.meeting_id for other in listed):
             listed.append(site)

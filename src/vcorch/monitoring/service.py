@@ -21,32 +21,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-import aiohttp
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.auth import audit
 from vcorch.auth.principal import Actor, Principal
-from vcorch.config import ProbeConfig, Settings
 from vcorch.db.base import utcnow
-from vcorch.errors import FieldProblem, InvalidInput, NotFound
-from vcorch.mcu_adapter.registry import BridgeRegistry
-from vcorch.monitoring.alerts import AlertPolicy
-from vcorch.monitoring.hysteresis import HysteresisPolicy
+from vcorch.errors import FieldProblem, InvalidInput
+from vcorch.mcu_adapter.health import BridgeHealthCoordinator
+from vcorch.monitoring.meetings import HotEndpointSource, hot_endpoint_ids
 from vcorch.monitoring.metrics import Metrics
-from vcorch.monitoring.models import EndpointHealthRecord, EndpointHealthTransition
+from vcorch.monitoring.policy import (
+    KindPolicy,
+    MonitoringPolicy,
+    kind_policies,
+    monitoring_policy,
+)
 from vcorch.monitoring.probes.base import Probe
-from vcorch.monitoring.probes.h323 import H323Probe
-from vcorch.monitoring.probes.http import HttpProbe
 from vcorch.monitoring.probes.result import ProbeResult
-from vcorch.monitoring.probes.sip import SipProbe
 from vcorch.monitoring.probes.sip_mux import SipUdpProber
-from vcorch.monitoring.probes.webrtc import JanusEchoProbe
+from vcorch.monitoring.probing import Prober, default_probes, plan_kind
+from vcorch.monitoring.reads import HealthReads, HealthView, HistoryView
 from vcorch.monitoring.schedule import Cadence, due_between
 from vcorch.monitoring.store import (
     Observation,
@@ -55,94 +53,24 @@ from vcorch.monitoring.store import (
     fold_results,
     forget_disabled,
 )
-from vcorch.monitoring.sweep import StateChange, Sweeper, SweepTarget, log_change
-from vcorch.monitoring.targets import (
-    Target,
-    hot_endpoint_ids,
-    load_targets,
-    load_targets_by_id,
-    probe_plan,
-    sites_between,
-)
-from vcorch.monitoring.uptime import Uptime, uptime
-from vcorch.rooms.models import Endpoint, Room, Unit
+from vcorch.monitoring.sweep import StateChange, log_change
+from vcorch.monitoring.targets import Target, load_targets, load_targets_by_id
+
+__all__ = [
+    "HealthView",
+    "HistoryView",
+    "KindPolicy",
+    "MonitoringPolicy",
+    "MonitoringService",
+    "SweepOutcome",
+    "default_probes",
+    "kind_policies",
+    "monitoring_policy",
+]
 
 log = logging.getLogger("vcorch.monitoring")
 
-PROBE_KINDS = ("sip", "h323", "http", "webrtc")
-# A media probe signals, gathers ICE and sends audio for seconds: 2 s is far too short.
-DEFAULT_TIMEOUTS = {"webrtc": 10.0}
 STORE_RETRIES = 3
-HISTORY_LIMIT = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class KindPolicy:
-    """How one probe kind runs: default interval, timeout, hysteresis."""
-
-    interval: timedelta = timedelta(seconds=60)
-    timeout: float = 2.0
-    hysteresis: HysteresisPolicy = field(default_factory=HysteresisPolicy)
-
-
-def kind_policies(configs: Sequence[ProbeConfig]) -> dict[str, KindPolicy]:
-    """One policy per probe kind: the ``[[probes]]`` entry of that kind, else defaults."""
-    policies = {kind: KindPolicy(timeout=DEFAULT_TIMEOUTS.get(kind, 2.0)) for kind in PROBE_KINDS}
-    for config in configs:
-        policies[config.kind] = KindPolicy(
-            interval=timedelta(seconds=config.interval_seconds),
-            timeout=config.timeout_seconds,
-            hysteresis=HysteresisPolicy(config.down_after, config.up_after),
-        )
-    return policies
-
-
-@dataclass(frozen=True, slots=True)
-class MonitoringPolicy:
-    kinds: Mapping[str, KindPolicy] = field(default_factory=lambda: kind_policies([]))
-    hot_interval: timedelta = timedelta(seconds=10)
-    hot_lead: timedelta = timedelta(hours=1)
-    concurrency: int = 256
-    # WebRTC media probes are real aiortc peers (a fraction of a core each): few at once.
-    media_concurrency: int = 2
-    # How long the endpoint list and the hot set are reused before being read again.
-    targets_max_age: timedelta = timedelta(seconds=10)
-    tick_seconds: float = 1.0
-    housekeeping_seconds: float = 15.0
-    bridge_health_seconds: float = 30.0
-    max_parallel_sweeps: int = 4
-    alerts: AlertPolicy | None = field(default_factory=AlertPolicy)
-    seed: int = 0
-
-    def kind(self, name: str) -> KindPolicy:
-        return self.kinds.get(name) or KindPolicy()
-
-
-def monitoring_policy(settings: Settings) -> MonitoringPolicy:
-    return MonitoringPolicy(
-        kinds=kind_policies(settings.probes),
-        hot_interval=timedelta(seconds=settings.monitoring_hot_interval_seconds),
-        hot_lead=timedelta(minutes=settings.monitoring_hot_lead_minutes),
-        concurrency=settings.monitoring_concurrency,
-        alerts=AlertPolicy(
-            horizon=timedelta(hours=settings.monitoring_alert_horizon_hours),
-            public_url=settings.public_url,
-            default_zone=settings.timezone,
-            webhook=bool(settings.monitoring_webhook_url and settings.monitoring_webhook_secret),
-        ),
-    )
-
-
-def default_probes(
-    http: aiohttp.ClientSession, sip_udp: SipUdpProber | None, *, verify_tls: bool = True
-) -> dict[str, Probe]:
-    """The probe of each kind, sharing the process' HTTP session and SIP socket."""
-    return {
-        "sip": SipProbe(sip_udp),
-        "h323": H323Probe(),
-        "http": HttpProbe(http, verify_tls=verify_tls),
-        "webrtc": JanusEchoProbe(http),
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,43 +81,6 @@ class SweepOutcome:
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
-class HealthView:
-    """One endpoint with its place and stored health, as the API shows it."""
-
-    endpoint_id: int
-    name: str
-    kind: str
-    room_id: int
-    room_name: str
-    unit_id: int
-    unit_code: str
-    unit_name: str
-    state: str
-    since: datetime | None
-    latency_ms: float | None
-    last_checked_at: datetime | None
-    detail: str | None
-    status_code: int | None
-    probe_kind: str | None
-    probe_enabled: bool
-    probed: bool  # False: nothing about this endpoint can be probed
-    stale: bool  # not checked for three of its intervals
-    failures: int
-    successes: int
-    measurements: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryView:
-    current: HealthView
-    start: datetime
-    end: datetime
-    uptime: Uptime
-    transitions: list[EndpointHealthTransition]
-    truncated: bool
-
-
 class MonitoringService:
     def __init__(
         self,
@@ -198,27 +89,19 @@ class MonitoringService:
         policy: MonitoringPolicy,
         probes: Mapping[str, Probe],
         sip_udp: SipUdpProber | None = None,
-        registry: BridgeRegistry | None = None,
+        bridge_health: BridgeHealthCoordinator | None = None,
+        meetings: HotEndpointSource | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._policy = policy
-        self._registry = registry
+        self._bridge_health = bridge_health
+        self._meetings = meetings
         self._metrics = metrics
         self._clock = clock
-        timeouts = {kind: policy.kind(kind).timeout for kind in PROBE_KINDS}
-        self._sweeper = Sweeper(
-            probes={kind: probe for kind, probe in probes.items() if kind != "webrtc"},
-            sip_udp=sip_udp,
-            timeouts=timeouts,
-            concurrency=policy.concurrency,
-        )
-        self._media = Sweeper(
-            probes={kind: probe for kind, probe in probes.items() if kind == "webrtc"},
-            timeouts=timeouts,
-            concurrency=policy.media_concurrency,
-        )
+        self._prober = Prober(policy, probes, sip_udp, metrics)
+        self._reads = HealthReads(sessions, policy, clock)
         self._cadence = Cadence(
             interval=policy.kind("sip").interval,
             hot_interval=policy.hot_interval,
@@ -269,7 +152,11 @@ class MonitoringService:
             return
         async with self._sessions() as session:
             targets = await load_targets(session)
-            sites = await sites_between(session, now, now + self._policy.hot_lead)
+            sites = (
+                await self._meetings.sites_between(session, now, now + self._policy.hot_lead)
+                if self._meetings is not None
+                else []
+            )
         self._targets = targets
         self._hot = hot_endpoint_ids(sites, targets)
         self._loaded_at = now
@@ -336,10 +223,10 @@ class MonitoringService:
         loop = asyncio.get_running_loop()
         started = loop.time()
         chosen = [target for target in targets if target.enabled and target.plan is not None]
-        results = await self._probe(chosen)
+        results = await self._prober.probe(chosen)
         changes = await self._store(
             [
-                Observation(target.endpoint_id, _plan_kind(target), result)
+                Observation(target.endpoint_id, plan_kind(target), result)
                 for target, result in zip(chosen, results, strict=True)
             ],
             now,
@@ -370,9 +257,9 @@ class MonitoringService:
                 for target in await load_targets_by_id(session, endpoint_ids)
                 if target.plan is not None
             ]
-        results = await self._probe(targets)
+        results = await self._prober.probe(targets)
         stored = [
-            Observation(target.endpoint_id, _plan_kind(target), result)
+            Observation(target.endpoint_id, plan_kind(target), result)
             for target, result in zip(targets, results, strict=True)
             if target.enabled
         ]
@@ -394,32 +281,6 @@ class MonitoringService:
 
         await self._store(stored, now, "probe-now", also=audit_probes)
         return {target.endpoint_id: result for target, result in zip(targets, results, strict=True)}
-
-    async def _probe(self, targets: Sequence[Target]) -> list[ProbeResult]:
-        media_at = [i for i, target in enumerate(targets) if _plan_kind(target) == "webrtc"]
-        other_at = [i for i, target in enumerate(targets) if _plan_kind(target) != "webrtc"]
-
-        def sweep_targets(indexes: list[int]) -> list[SweepTarget]:
-            found = []
-            for index in indexes:
-                plan = targets[index].plan
-                assert plan is not None
-                found.append(SweepTarget(targets[index].endpoint_id, plan.kind, plan.address))
-            return found
-
-        media, other = await asyncio.gather(
-            self._media.probe(sweep_targets(media_at)),
-            self._sweeper.probe(sweep_targets(other_at)),
-        )
-        slots: list[ProbeResult | None] = [None] * len(targets)
-        for indexes, found in ((media_at, media), (other_at, other)):
-            for index, outcome in zip(indexes, found, strict=True):
-                slots[index] = outcome
-        results = [outcome for outcome in slots if outcome is not None]
-        if self._metrics is not None:
-            for target, result in zip(targets, results, strict=True):
-                self._metrics.observe_probe(_plan_kind(target), result)
-        return results
 
     async def _store(
         self,
@@ -443,6 +304,7 @@ class MonitoringService:
                             policy_for=lambda kind: self._policy.kind(kind).hysteresis,
                             cause=cause,
                             alerts=self._policy.alerts,
+                            meetings=self._meetings,
                         )
                         if also is not None:
                             also(session)
@@ -484,12 +346,13 @@ class MonitoringService:
         self._metrics.set_endpoint_counts(counts)
 
     async def refresh_bridges(self) -> None:
-        """Ask every bridge for its health (each adapter bounds its own call) for metrics."""
-        if self._registry is None:
+        """The bridges' gauges from the health coordinator's snapshot (polled again first
+        when older than its max age)."""
+        if self._bridge_health is None:
             return
-        await self._registry.refresh_health()
+        await self._bridge_health.fresh()
         if self._metrics is not None:
-            self._metrics.set_bridges(self._registry.snapshot())
+            self._metrics.set_bridges(self._bridge_health.statuses())
 
     async def run_forever(self) -> None:
         """The leader's loop: a tick every second, housekeeping and bridges in between."""
@@ -546,72 +409,6 @@ class MonitoringService:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _view(self, row: Any, now: datetime) -> HealthView:
-        plan = probe_plan(row.kind, row.address, row.management_url, row.probe_transport)
-        checked = row.last_checked_at
-        interval = (
-            timedelta(seconds=row.probe_interval_seconds)
-            if row.probe_interval_seconds
-            else self._policy.kind(plan.kind if plan else "sip").interval
-        )
-        return HealthView(
-            endpoint_id=row.id,
-            name=row.name,
-            kind=row.kind,
-            room_id=row.room_id,
-            room_name=row.room_name,
-            unit_id=row.unit_id,
-            unit_code=row.unit_code,
-            unit_name=row.unit_name,
-            state=row.state or "unknown",
-            since=row.since,
-            latency_ms=row.latency_ms,
-            last_checked_at=checked,
-            detail=row.detail,
-            status_code=row.status_code,
-            probe_kind=row.probe_kind,
-            probe_enabled=bool(row.probe_enabled),
-            probed=plan is not None,
-            stale=checked is not None and now - checked > 3 * interval,
-            failures=row.failures or 0,
-            successes=row.successes or 0,
-            measurements=row.measurements or {},
-        )
-
-    @staticmethod
-    def _health_query() -> Any:
-        return (
-            select(
-                Endpoint.id,
-                Endpoint.name,
-                Endpoint.kind,
-                Endpoint.address,
-                Endpoint.management_url,
-                Endpoint.probe_transport,
-                Endpoint.probe_interval_seconds,
-                Endpoint.probe_enabled,
-                Endpoint.room_id,
-                Room.name.label("room_name"),
-                Room.unit_id,
-                Unit.code.label("unit_code"),
-                Unit.name.label("unit_name"),
-                Unit.path,
-                EndpointHealthRecord.state,
-                EndpointHealthRecord.since,
-                EndpointHealthRecord.latency_ms,
-                EndpointHealthRecord.last_checked_at,
-                EndpointHealthRecord.detail,
-                EndpointHealthRecord.status_code,
-                EndpointHealthRecord.probe_kind,
-                EndpointHealthRecord.failures,
-                EndpointHealthRecord.successes,
-                EndpointHealthRecord.measurements,
-            )
-            .join(Room, Room.id == Endpoint.room_id)
-            .join(Unit, Unit.id == Room.unit_id)
-            .outerjoin(EndpointHealthRecord, EndpointHealthRecord.endpoint_id == Endpoint.id)
-        )
-
     async def list_health(
         self,
         who: Principal,
@@ -624,86 +421,18 @@ class MonitoringService:
     ) -> tuple[list[HealthView], int | None]:
         """Endpoints in ``who``'s scope (narrowed to a unit's subtree) with their health,
         in id order; returns the page and the last id when there is more."""
-        now = self._clock()
-        async with self._sessions() as session:
-            query = self._health_query().where(Unit.path.startswith(who.unit_path))
-            if unit_id is not None:
-                unit = await session.get(Unit, unit_id)
-                if unit is None or not who.sees(unit.path):
-                    raise NotFound(
-                        "no such unit",
-                        problems=[FieldProblem("unit", "no such unit in your scope")],
-                    )
-                query = query.where(Unit.path.startswith(unit.path))
-            if state is not None:
-                query = query.where(func.coalesce(EndpointHealthRecord.state, "unknown") == state)
-            if kind is not None:
-                query = query.where(Endpoint.kind == kind)
-            if after is not None:
-                query = query.where(Endpoint.id > after)
-            rows = (await session.execute(query.order_by(Endpoint.id).limit(limit + 1))).all()
-        views = [self._view(row, now) for row in rows[:limit]]
-        more = len(rows) > limit
-        return views, views[-1].endpoint_id if more and views else None
+        return await self._reads.list_health(
+            who, unit_id=unit_id, state=state, kind=kind, after=after, limit=limit
+        )
 
     async def endpoint_health(self, who: Principal, endpoint_id: int) -> HealthView:
-        async with self._sessions() as session:
-            return await self._visible(session, who, endpoint_id, self._clock())
-
-    async def _visible(
-        self, session: AsyncSession, who: Principal, endpoint_id: int, now: datetime
-    ) -> HealthView:
-        row = (
-            await session.execute(self._health_query().where(Endpoint.id == endpoint_id))
-        ).first()
-        if row is None or not who.sees(row.path):
-            raise NotFound("no such endpoint")
-        return self._view(row, now)
+        return await self._reads.endpoint_health(who, endpoint_id)
 
     async def history(
         self, who: Principal, endpoint_id: int, start: datetime, end: datetime
     ) -> HistoryView:
-        """State changes of an endpoint in ``[start, end)`` and its uptime there.
-
-        The period is cut at "now": there is no state in the future.
-        """
-        now = self._clock()
-        async with self._sessions() as session:
-            current = await self._visible(session, who, endpoint_id, now)
-            before = (
-                await session.execute(
-                    select(EndpointHealthTransition.current)
-                    .where(
-                        EndpointHealthTransition.endpoint_id == endpoint_id,
-                        EndpointHealthTransition.at <= start,
-                    )
-                    .order_by(
-                        EndpointHealthTransition.at.desc(), EndpointHealthTransition.id.desc()
-                    )
-                    .limit(1)
-                )
-            ).scalar()
-            inside = list(
-                (
-                    await session.execute(
-                        select(EndpointHealthTransition)
-                        .where(
-                            EndpointHealthTransition.endpoint_id == endpoint_id,
-                            EndpointHealthTransition.at > start,
-                            EndpointHealthTransition.at < end,
-                        )
-                        .order_by(EndpointHealthTransition.at, EndpointHealthTransition.id)
-                    )
-                ).scalars()
-            )
-        measured = uptime(
-            before or "unknown",
-            [(row.at, row.current) for row in inside],
-            start,
-            min(end, max(now, start)),
-        )
-        truncated = len(inside) > HISTORY_LIMIT
-        return HistoryView(current, start, end, measured, inside[-HISTORY_LIMIT:], truncated)
+        """State changes of an endpoint in ``[start, end)`` and its uptime there."""
+        return await self._reads.history(who, endpoint_id, start, end)
 
     async def probe_endpoint(
         self, actor: Actor, endpoint_id: int
@@ -711,7 +440,7 @@ class MonitoringService:
         """The operator's "probe now" for one endpoint in their scope."""
         now = self._clock()
         async with self._sessions() as session:
-            view = await self._visible(session, actor.principal, endpoint_id, now)
+            view = await self._reads.visible(session, actor.principal, endpoint_id, now)
         if not view.probed:
             raise InvalidInput(
                 "this endpoint has nothing that can be probed",
@@ -726,9 +455,5 @@ class MonitoringService:
         results = await self.probe_now([endpoint_id], now, actor=actor)
         result = results[endpoint_id]
         async with self._sessions() as session:
-            after = await self._visible(session, actor.principal, endpoint_id, now)
+            after = await self._reads.visible(session, actor.principal, endpoint_id, now)
         return result, now, after
-
-
-def _plan_kind(target: Target) -> str:
-    return target.plan.kind if target.plan is not None else ""

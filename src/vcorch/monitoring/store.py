@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vcorch.monitoring.alerts import AlertPolicy, Change, queue_alerts
 from vcorch.monitoring.hysteresis import EndpointHealth, Health, HysteresisPolicy, observe
+from vcorch.monitoring.meetings import HotEndpointSource
 from vcorch.monitoring.models import EndpointHealthRecord, EndpointHealthTransition
 from vcorch.monitoring.probes.result import ProbeResult
 from vcorch.rooms.models import Endpoint, Room, Unit
@@ -93,12 +94,14 @@ async def fold_results(
     policy_for: Callable[[str], HysteresisPolicy],
     cause: str,
     alerts: AlertPolicy | None,
+    meetings: HotEndpointSource | None = None,
 ) -> list[StoredChange]:
     """Fold each observation (one per endpoint) taken at ``now`` into its stored state.
 
     Stores the row, a transition for each change, and queues the alerts the changes call
-    for.  A result older than the stored last check is ignored (a slower, earlier probe
-    must not undo a later one).
+    for (``meetings`` says which rooms have meetings; without it nothing alerts).  A
+    result older than the stored last check is ignored (a slower, earlier probe must not
+    undo a later one).
     """
     by_id = {observation.endpoint_id: observation for observation in observations}
     ids = sorted(by_id)
@@ -205,7 +208,7 @@ async def fold_results(
     id_of = {endpoint_id: transition_id for transition_id, endpoint_id in returned}
     transition_ids = [id_of[int(str(row["endpoint_id"]))] for row in transitions]
     alerted: set[int] = set()
-    if alerts is not None:
+    if alerts is not None and meetings is not None:
         alerted = await queue_alerts(
             session,
             [
@@ -224,6 +227,7 @@ async def fold_results(
             ],
             now,
             alerts,
+            meetings,
         )
         if alerted:
             await session.execute(

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vcorch.auth.principal import SYSTEM_ACTOR
 from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingSite
 from vcorch.errors import DomainError
-from vcorch.mcu_adapter.registry import BridgeRegistry
+from vcorch.mcu_adapter.health import BridgeHealthCoordinator
 from vcorch.monitoring.probes.result import ProbeResult
 from vcorch.orchestration.models import MeetingRun, RunIncident
 from vcorch.orchestration.operator_mail import queue_mail, site_operators, tell_secretariat
@@ -76,7 +76,7 @@ class SchedulerService:
         self,
         sessions: async_sessionmaker[AsyncSession],
         orchestrator: Orchestrator,
-        registry: BridgeRegistry,
+        health: BridgeHealthCoordinator,
         clock: Callable[[], datetime],
         policy: SchedulePolicy,
         *,
@@ -84,21 +84,19 @@ class SchedulerService:
         horizon: timedelta = timedelta(hours=2),
         sync_seconds: float = 15.0,
         supervise_seconds: float = 2.0,
-        bridge_health_seconds: float = 15.0,
         probe: ProbeEndpoints | None = None,
         metrics: LagMetric | None = None,
         roll_horizon: Callable[[datetime], Awaitable[int]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._orchestrator = orchestrator
-        self._registry = registry
+        self._health = health
         self._clock = clock
         self.policy = policy
         self.identity = identity
         self._horizon = horizon
         self._sync_seconds = sync_seconds
         self._supervise_seconds = supervise_seconds
-        self._bridge_health_seconds = bridge_health_seconds
         self.probe = probe
         self._metrics = metrics
         self._changed = asyncio.Event()
@@ -379,7 +377,7 @@ class SchedulerService:
                     .where(MeetingSite.meeting_id == meeting_id)
                 )
             ).all()
-        health = await self._registry.refresh_health()
+        health = (await self._health.fresh()).health
         bridges_down = sorted(name for name, h in health.items() if not h.reachable)
         endpoint_ids = [endpoint for endpoint, *_ in sites if endpoint is not None]
         results: Mapping[int, ProbeResult] = {}
@@ -464,13 +462,9 @@ class SchedulerService:
         await self._beat(now)
 
     async def supervise_forever(self) -> None:
-        """Keep every live meeting's sites connected; run by the leader only."""
-        loop = asyncio.get_running_loop()
-        next_health = 0.0
+        """Keep every live meeting's sites connected; run by the leader only.  Placement
+        reads the bridges' health from the coordinator the leader also runs."""
         while True:
-            if loop.time() >= next_health:
-                await self._registry.refresh_health()
-                next_health = loop.time() + self._bridge_health_seconds
             try:
                 await self._orchestrator.step_all()
             except Exception:

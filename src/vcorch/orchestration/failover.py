@@ -1,0 +1,127 @@
+"""Fail-over: a hosting bridge that stopped answering loses the whole meeting to another.
+
+:class:`BridgeFailures` counts each conference's failed looks in a row (the supervisor's
+polls and dial-outs); :func:`vcorch.orchestration.reconcile.after_look` says when the
+count is enough.  Only failed health fails over: a busy answer is not a failure here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vcorch.booking.models import Meeting
+from vcorch.mcu_adapter.registry import BridgeRegistry
+from vcorch.orchestration.bridge_calls import end_quietly
+from vcorch.orchestration.bringup import BringUp
+from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, RunSite
+from vcorch.orchestration.operator_mail import tell_secretariat
+from vcorch.orchestration.snapshot import ConferenceView, RunView, read_view
+
+log = logging.getLogger(__name__)
+
+
+class BridgeFailures:
+    """Failed looks in a row per conference row; in memory, so a new leader starts at 0."""
+
+    def __init__(self) -> None:
+        self._counts: dict[int, int] = {}
+
+    def count(self, conference_id: int) -> int:
+        return self._counts.get(conference_id, 0)
+
+    def note(self, conference: ConferenceView, reason: str) -> None:
+        count = self._counts.get(conference.id, 0) + 1
+        self._counts[conference.id] = count
+        if count == 1:
+            log.warning("bridge %s stopped answering: %s", conference.bridge, reason)
+
+    def clear(self, conference_id: int) -> bool:
+        """Forget the conference's failures; True when it had any."""
+        return bool(self._counts.pop(conference_id, 0))
+
+
+class FailOver:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        registry: BridgeRegistry,
+        bring_up: BringUp,
+        failures: BridgeFailures,
+    ) -> None:
+        self._sessions = sessions
+        self._registry = registry
+        self._bring_up = bring_up
+        self._failures = failures
+
+    async def fail_over(
+        self, view: RunView, failing: Sequence[ConferenceView], now: datetime
+    ) -> None:
+        """Move the whole run off the failing bridge(s): new conferences, every site redialled."""
+        bad = {c.bridge for c in failing}
+        for conference in failing:
+            self._failures.clear(conference.id)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(RunConference)
+                .where(
+                    RunConference.run_id == view.id,
+                    RunConference.active.is_(True),
+                    RunConference.role != "fallback",
+                )
+                .values(active=False, ended_at=now)
+            )
+            # Sites the supervisor gave up on get another chance on the new bridge.
+            await session.execute(
+                update(RunSite)
+                .where(
+                    RunSite.run_id == view.id,
+                    RunSite.held.is_(False),
+                    RunSite.state.in_(("pending", "dialling", "connected", "failed")),
+                )
+                .values(state="pending", participant_id=None, since=now, attempts=0)
+            )
+        # The healthy cascaded conferences are ended too: the new placement starts clean.
+        for conference in view.conferences:
+            if conference.bridge not in bad and conference.role != "fallback":
+                await end_quietly(self._registry, conference.bridge, conference.ref())
+        fresh = await read_view(self._sessions, view.id)
+        if fresh is None:
+            return
+        await self._bring_up.bring_up(fresh, set(bad))
+        after = await read_view(self._sessions, view.id)
+        hosts = [c.bridge for c in after.conferences if c.role == "host"] if after else []
+        target = hosts[0] if hosts else None
+        async with self._sessions.begin() as session:
+            session.add(
+                RunIncident(
+                    run_id=view.id,
+                    kind="failover",
+                    at=now,
+                    detail=f"bridge {', '.join(sorted(bad))} stopped answering",
+                    from_bridge=sorted(bad)[0],
+                    to_bridge=target,
+                )
+            )
+            run = await session.get(MeetingRun, view.id)
+            meeting = await session.get(Meeting, view.meeting_id)
+            if run is not None and meeting is not None:
+                await tell_secretariat(
+                    session,
+                    meeting,
+                    dedupe_key=f"failover:{run.id}:{now.isoformat()}",
+                    subject=f"Chuyển cầu dự phòng: {meeting.title}",
+                    body=(
+                        f"Cầu {', '.join(sorted(bad))} không phản hồi; cuộc họp {meeting.title}"
+                        f" đã được chuyển sang {target or 'WebRTC'} và các điểm cầu đang được"
+                        " gọi lại."
+                    ),
+                    now=now,
+                )
+        log.error(
+            "run %s: moved from %s to %s", view.id, ", ".join(sorted(bad)), target or "WebRTC"
+        )
