@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert
 from tests import databases
 
-from vcorch.auth.principal import Actor, Principal, Role
+from vcorch.access.principal import Actor, Principal, Role
 from vcorch.booking import schemas
 from vcorch.booking.errors import BookingConflict
 from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingSite

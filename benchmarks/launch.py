@@ -33,16 +33,19 @@ from aiohttp import web
 from sqlalchemy import func, select
 from tests import databases
 
-from vcorch.app import ORCHESTRATOR, create_app
-from vcorch.auth.principal import SYSTEM_ACTOR
+from vcorch.access.principal import SYSTEM_ACTOR
+from vcorch.app import create_app
 from vcorch.booking import schemas as booking_schemas
+from vcorch.booking.routes import BOOKING
 from vcorch.config import BridgeConfig, Settings
 from vcorch.db.engine import make_engine
 from vcorch.db.migrate import upgrade
 from vcorch.mcu_adapter.simulated.mcu import SimLeg, SimSettings, SimulatedMcu
 from vcorch.orchestration.models import RunSite
+from vcorch.orchestration.routes import ORCHESTRATOR
 from vcorch.rooms import schemas as room_schemas
-from vcorch.web.keys import BOOKING, ROOMS, SESSIONS
+from vcorch.rooms.routes import ROOMS
+from vcorch.web.keys import SESSIONS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

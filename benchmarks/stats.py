@@ -54,7 +54,7 @@ from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests import databases
 
-from vcorch.auth.principal import Principal, Role
+from vcorch.access.principal import Principal, Role
 from vcorch.booking.models import MeetingOccurrence
 from vcorch.db.base import UtcDateTime
 from vcorch.db.engine import make_engine, make_sessionmaker

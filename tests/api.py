@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from vcorch.auth.principal import Actor, Principal, Role
+from vcorch.access.principal import Actor, Principal, Role
 from vcorch.config import Settings
 
 TEST_ACTOR = Actor(Principal("user", 0, "test-setup", Role.ADMIN, 0, "/"))

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from tests.api import PASSWORD, TEST_ACTOR, Api
+from vcorch.auth.routes import AUTH
 from vcorch.rooms import schemas
-from vcorch.web.keys import AUTH, ROOMS
+from vcorch.rooms.routes import ROOMS
 
 
 @dataclass

@@ -16,16 +16,12 @@ from aiohttp import web
 from sqlalchemy import select
 
 from vcorch import __version__
-from vcorch.auth.models import User
-from vcorch.auth.principal import Actor, Principal, Role
-from vcorch.auth.service import AuthService, ThrottlePolicy
-from vcorch.auth.tokens import TokenService
+from vcorch.access import Actor, Principal, Role
+from vcorch.auth import AuthService, ThrottlePolicy, TokenService, User
 from vcorch.config import ConfigError, Settings, load_settings
-from vcorch.db.base import utcnow
-from vcorch.db.engine import make_engine, make_sessionmaker
-from vcorch.db.migrate import upgrade
+from vcorch.db import make_engine, make_sessionmaker, upgrade, utcnow
 from vcorch.errors import DomainError
-from vcorch.rooms.demo import load_demo
+from vcorch.rooms import load_demo
 
 log = logging.getLogger("vcorch")
 
@@ -58,7 +54,7 @@ def _setup_logging(settings: Settings) -> None:
 async def _with_auth(settings: Settings, work: Callable[[AuthService], Awaitable[int]]) -> int:
     from datetime import timedelta
 
-    from vcorch.app import make_hasher
+    from vcorch.auth import make_hasher
 
     engine = make_engine(settings.database_url)
     try:
@@ -94,7 +90,7 @@ async def _demo(settings: Settings) -> int:
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     from vcorch.app import create_app
-    from vcorch.web.access_log import PathOnlyAccessLogger
+    from vcorch.web import PathOnlyAccessLogger
 
     if settings.is_sqlite:
         asyncio.run(_db_upgrade(settings))

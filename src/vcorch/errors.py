@@ -10,7 +10,7 @@ The tree (``docs/errors.md`` lists every problem type the HTTP API answers with)
     └── SignedTokenError   a signed link is malformed, forged or expired (``signing``)
 
 Domain code raises these and never an HTTP exception; one table
-(``web/error_table.py``) maps each class to its problem type.
+(``problem_types.py``) maps each class to its problem type.
 """
 
 from __future__ import annotations

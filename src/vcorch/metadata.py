@@ -2,6 +2,7 @@
 
 It sits above the packages (beside app.py), since it imports each one's models."""
 
+from vcorch.access import models as access_models
 from vcorch.attendance import models as attendance_models
 from vcorch.auth import models as auth_models
 from vcorch.booking import models as booking_models
@@ -17,6 +18,7 @@ from vcorch.stats import models as stats_models
 
 __all__ = [
     "Base",
+    "access_models",
     "attendance_models",
     "auth_models",
     "booking_models",

@@ -147,7 +147,7 @@ async def test_port_capacity_is_enforced_across_overlapping_meetings(
     api: Api, world: World
 ) -> None:
     from vcorch.booking.placement_pool import PortPool
-    from vcorch.web.keys import BOOKING
+    from vcorch.booking.routes import BOOKING
 
     app = api.client.server.app
     app[BOOKING]._pools = lambda: [PortPool("mcu", 3)]

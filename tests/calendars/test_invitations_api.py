@@ -14,7 +14,7 @@ from tests.booking.test_booking_api import at, meeting
 from tests.smtp import SmtpServer
 from tests.world import World
 from vcorch.config import Settings
-from vcorch.web.keys import OUTBOX
+from vcorch.mail.wiring import OUTBOX
 
 
 @pytest.fixture
@@ -111,9 +111,9 @@ async def test_smtp_outage_loses_nothing(
 async def test_reminders_are_queued_once_per_occurrence(
     api: Api, world: World, smtp: SmtpServer, clock: FakeClock
 ) -> None:
-    from vcorch.app import mail_policy
     from vcorch.booking.service import BookingPolicy
     from vcorch.calendars.invitations import queue_reminders
+    from vcorch.calendars.wiring import mail_policy
     from vcorch.web.keys import SESSIONS, SETTINGS
 
     app = api.client.server.app

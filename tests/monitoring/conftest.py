@@ -17,8 +17,8 @@ from tests.janus_harness.server import JanusProcess, JanusSettings, build_shim, 
 from tests.monitoring.sip_servers import SipServer, baresip, free_port, kamailio
 from tests.monitoring.webhook_receiver import webhook_receiver  # noqa: F401 - a fixture
 from tests.world import World
+from vcorch.monitoring.routes import MONITORING
 from vcorch.monitoring.service import MonitoringService
-from vcorch.web.keys import MONITORING
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,13 @@ from tests.api import PASSWORD, TEST_ACTOR, FakeClock, make_settings
 from tests.monitoring.conftest import Monitored
 from tests.monitoring.webhook_receiver import WEBHOOK_SECRET, WebhookReceiver
 from tests.smtp import SmtpServer
+from vcorch.auth.routes import AUTH
 from vcorch.config import ConfigError, Settings, load_settings
 from vcorch.mail.models import OutboxMail
+from vcorch.mail.wiring import OUTBOX
 from vcorch.monitoring.alerts import WebhookPolicy, WebhookWorker
 from vcorch.monitoring.models import EndpointHealthTransition, WebhookDelivery
-from vcorch.web.keys import AUTH, OUTBOX, SESSIONS
+from vcorch.web.keys import SESSIONS
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 

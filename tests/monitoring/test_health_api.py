@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from tests.api import TEST_ACTOR, FakeClock
 from tests.monitoring.conftest import Monitored
-from vcorch.auth.models import AuditEntry
-from vcorch.web.keys import AUTH, SESSIONS
+from vcorch.access.models import AuditEntry
+from vcorch.auth.routes import AUTH
+from vcorch.web.keys import SESSIONS
 
 
 def _z(moment: object) -> str:

@@ -52,8 +52,8 @@ async def settle(app: Any, clock: FakeClock, rounds: int = 12) -> None:
     calls to ring, fake time for the orchestrator's retry and ring deadlines."""
     from sqlalchemy import select
 
-    from vcorch.app import ORCHESTRATOR
     from vcorch.orchestration.models import RunSite
+    from vcorch.orchestration.routes import ORCHESTRATOR
     from vcorch.web.keys import SESSIONS
 
     for _ in range(rounds):

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from tests.api import Api, FakeClock
 from tests.orchestration.conftest import book
 from tests.world import World
-from vcorch.app import SCHEDULER
 from vcorch.booking.models import MeetingOccurrence
+from vcorch.scheduler.routes import SCHEDULER
 from vcorch.web.keys import SESSIONS
 
 

@@ -15,16 +15,17 @@ from tests.api import Api, FakeClock
 from tests.orchestration.conftest import book, settle
 from tests.waiting import eventually
 from tests.world import World
-from vcorch.app import ORCHESTRATOR, SCHEDULER
+from vcorch.access.principal import SYSTEM_ACTOR
 from vcorch.auth.models import User
-from vcorch.auth.principal import SYSTEM_ACTOR
 from vcorch.mail.models import OutboxMail
 from vcorch.mcu_adapter.base import ConferenceRef, DialTarget, ParticipantRef
 from vcorch.mcu_adapter.routes import REGISTRY
 from vcorch.mcu_adapter.simulated import SimulatedBridge
 from vcorch.orchestration.models import MeetingRun
 from vcorch.orchestration.orchestrator import Orchestrator
+from vcorch.orchestration.routes import ORCHESTRATOR
 from vcorch.scheduler.models import ExecutedJob
+from vcorch.scheduler.routes import SCHEDULER
 from vcorch.web.keys import SESSIONS
 
 

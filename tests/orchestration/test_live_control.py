@@ -8,9 +8,10 @@ from typing import Any
 from tests.api import Api, FakeClock
 from tests.orchestration.conftest import book, settle
 from tests.world import World
-from vcorch.app import ORCHESTRATOR, SCHEDULER
 from vcorch.mcu_adapter.routes import BRIDGE_HEALTH, REGISTRY
 from vcorch.mcu_adapter.simulated import SimulatedBridge
+from vcorch.orchestration.routes import ORCHESTRATOR
+from vcorch.scheduler.routes import SCHEDULER
 
 
 def site_of(live: dict[str, Any], room_id: int) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from tests.api import Api, FakeClock
 from tests.orchestration.conftest import book
 from tests.world import World
-from vcorch.app import SCHEDULER
+from vcorch.scheduler.routes import SCHEDULER
 
 
 async def test_status_shows_the_leader_and_the_next_jobs(

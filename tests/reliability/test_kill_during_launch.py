@@ -23,7 +23,7 @@ from tests.world import World
 from vcorch.bridge_events.models import BridgeEventRecord
 from vcorch.db.engine import make_engine, make_sessionmaker
 from vcorch.rooms import schemas
-from vcorch.web.keys import ROOMS
+from vcorch.rooms.routes import ROOMS
 
 SITES = 8
 KILL_AT_LEG = 3  # the process dies while the server creates this call leg

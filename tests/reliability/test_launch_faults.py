@@ -16,7 +16,7 @@ from vcorch.config import Settings
 from vcorch.mcu_adapter.routes import REGISTRY
 from vcorch.mcu_adapter.simulated import SimulatedBridge
 from vcorch.rooms import schemas
-from vcorch.web.keys import ROOMS
+from vcorch.rooms.routes import ROOMS
 
 SITES = 24
 DEAD = {5, 11, 17}  # these rooms' endpoints never answer

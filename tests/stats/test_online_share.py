@@ -300,7 +300,7 @@ async def test_drill_down_and_scope(built: Calendar, world: World) -> None:
 
 async def test_an_integration_client_reads_its_unit(built: Calendar, world: World) -> None:
     from tests.api import TEST_ACTOR
-    from vcorch.web.keys import AUTH
+    from vcorch.auth.routes import AUTH
 
     client, secret = await built.app[AUTH].create_client(
         TEST_ACTOR, name="Cổng Lào Cai", unit_id=world.units["lao-cai"]
@@ -479,8 +479,9 @@ async def test_occurrences_the_scheduler_adds_to_open_series_are_counted(
     from sqlalchemy import func, select
 
     from vcorch.booking.models import MeetingOccurrence
+    from vcorch.booking.routes import BOOKING
     from vcorch.stats.models import StatsOccurrence
-    from vcorch.web.keys import BOOKING, SESSIONS
+    from vcorch.web.keys import SESSIONS
 
     meeting_id = await calendar.book(
         "weekly", day="2026-01-07", mode="online", organizer="dien-bien", rrule="FREQ=WEEKLY"

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tests.stats.conftest import Calendar
 from tests.stats.test_online_share import NOW, Q1, build
-from vcorch.auth.models import AuditEntry
+from vcorch.access.models import AuditEntry
 from vcorch.stats.routes import STATS
 from vcorch.web.keys import SESSIONS
 

@@ -11,8 +11,8 @@ import pytest
 from tests.api import FakeClock, make_settings
 from tests.orchestration.conftest import settle, sim
 from tests.stats.conftest import Calendar
-from vcorch.app import SCHEDULER
 from vcorch.config import Settings
+from vcorch.scheduler.routes import SCHEDULER
 from vcorch.stats.routes import STATS
 
 

@@ -16,9 +16,10 @@ from vcorch.errors import FieldProblem, InvalidInput, NotFound, Reference, Still
 from vcorch.join.errors import BridgeFull, LinkExpired
 from vcorch.mcu_adapter.base import CapacityExceeded, DialFailed, NotSupported
 from vcorch.mcu_adapter.errors import HookUnauthenticated, MalformedEvents
+from vcorch.problem_types import domain_problem, problem_for, problem_type_of
 from vcorch.rooms.errors import DuplicateCode
 from vcorch.web.api import ApiRequest, ApiRoutes
-from vcorch.web.error_table import domain_problem, problem_type_of
+from vcorch.web.keys import PROBLEMS
 from vcorch.web.middleware import problems_middleware
 from vcorch.web.problems import HttpProblem
 
@@ -81,6 +82,7 @@ async def client(aiohttp_client: Any) -> Any:
         raise HttpProblem(415, "unsupported-media-type", "Unsupported media type", "send SDP")
 
     app = web.Application(middlewares=[problems_middleware])
+    app[PROBLEMS] = problem_for
     routes.mount(app)
     return await aiohttp_client(app)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import vcorch
+from vcorch import problem_types as error_table
 from vcorch.config import ConfigError
 from vcorch.errors import DomainError, VcorchError
 from vcorch.mcu_adapter.base import (
@@ -21,9 +22,7 @@ from vcorch.mcu_adapter.base import (
     DialFailed,
     NotSupported,
 )
-from vcorch.signing import SignedTokenError
-from vcorch.web import error_table
-from vcorch.web.error_table import (
+from vcorch.problem_types import (
     EDGE_PROBLEMS,
     HTTP_ERROR_SLUG,
     PROBLEM_TYPES,
@@ -32,6 +31,7 @@ from vcorch.web.error_table import (
     problem_type_of,
     problem_types,
 )
+from vcorch.signing import SignedTokenError
 from vcorch.web.middleware import _HTTP_SLUGS
 from vcorch.web.problems import PROBLEM_TYPE_PREFIX, HttpProblem
 
@@ -136,7 +136,7 @@ _ANY_CALL = re.compile(r"\b(?:HttpProblem|problem_response)\(")
 # The calls that pass on a problem decided elsewhere (the table, aiohttp's status).
 _INDIRECT_CALLS = {
     ("web/problems.py", "self.status"),
-    ("web/error_table.py", "problem.status"),
+    ("problem_types.py", "problem.status"),
     ("web/middleware.py", "exc.status"),
 }
 
@@ -158,7 +158,7 @@ def test_problems_raised_directly_are_registered() -> None:
                 continue
             literal += 1
             entry = (int(found["status"]), found["slug"], found["title"])
-            assert entry in registered, f"{where}: {entry} is not in web/error_table.py"
+            assert entry in registered, f"{where}: {entry} is not in problem_types.py"
     assert literal >= 10  # the scan does see the parser's and the middleware's problems
     for status, (slug, title) in _HTTP_SLUGS.items():
         assert (status, slug, title) in registered

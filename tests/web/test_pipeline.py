@@ -12,10 +12,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import BaseModel, ConfigDict
 
-from vcorch.auth.principal import Actor, Principal, Role
+from vcorch.access.principal import Actor, Principal, Role
+from vcorch.problem_types import problem_for
 from vcorch.rooms.routes import routes as rooms_routes
 from vcorch.web.api import ApiRequest, ApiRoutes, Created, NoContent, Reply
-from vcorch.web.keys import PRINCIPAL_RESOLVER
+from vcorch.web.keys import PRINCIPAL_RESOLVER, PROBLEMS
 from vcorch.web.middleware import problems_middleware
 from vcorch.web.pipeline import SignatureMismatch
 from vcorch.web.resource import CrudResource, Methods, Summaries
@@ -64,6 +65,7 @@ async def serve() -> AsyncIterator[Serve]:
         routes: ApiRoutes, configure: Callable[[web.Application], None] = lambda app: None
     ) -> TestClient[Any, Any]:
         app = web.Application(middlewares=[problems_middleware])
+        app[PROBLEMS] = problem_for
         app[PRINCIPAL_RESOLVER] = _resolve
         configure(app)
         routes.mount(app)

@@ -11,7 +11,7 @@ from tests.api import Api, FakeClock
 from tests.webrtc.live import SDP, Whip, link_for, live_meeting
 from tests.webrtc.peers import Peer, dominant
 from tests.world import World
-from vcorch.auth.models import AuditEntry
+from vcorch.access.models import AuditEntry
 from vcorch.bridge_events.models import BridgeEventRecord
 from vcorch.mcu_adapter.base import ConferenceRef
 from vcorch.mcu_adapter.routes import REGISTRY

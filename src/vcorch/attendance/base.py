@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vcorch.access import Actor, Principal, Role
 from vcorch.attendance.links import CheckInLinks
 from vcorch.attendance.loader import (
     OccurrenceRef,
@@ -21,12 +22,10 @@ from vcorch.attendance.loader import (
 )
 from vcorch.attendance.models import RosterEntry
 from vcorch.attendance.outcome import AttendancePolicy
-from vcorch.auth.principal import Actor, Principal, Role
-from vcorch.booking.models import Meeting, MeetingOccurrence
-from vcorch.booking.service import BookingService
+from vcorch.booking import BookingService, Meeting, MeetingOccurrence
 from vcorch.errors import Conflict, FieldProblem, InvalidInput, NotFound, PermissionDenied
-from vcorch.orchestration.models import MeetingRun
-from vcorch.rooms.models import Unit
+from vcorch.orchestration import MeetingRun
+from vcorch.rooms import Unit
 
 # How early before its start an occurrence counts as "the current one" for writes, and how
 # early people may check themselves in.

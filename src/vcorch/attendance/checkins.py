@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vcorch.access import Actor, Principal, audit
 from vcorch.attendance import schemas
 from vcorch.attendance.base import (
     AttendanceBase,
@@ -16,9 +17,7 @@ from vcorch.attendance.base import (
 from vcorch.attendance.loader import OccurrenceRef
 from vcorch.attendance.models import CheckIn, RosterEntry
 from vcorch.attendance.views import checkin_view, parse_key, person_key
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor, Principal
-from vcorch.booking.models import Meeting
+from vcorch.booking import Meeting
 from vcorch.errors import FieldProblem, InvalidInput, NotFound, PermissionDenied
 
 

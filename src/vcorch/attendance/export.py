@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 
 from vcorch.attendance.report import OccurrenceReport
 from vcorch.attendance.service import MeetingAttendance, UnitAttendance, UnitTally
-from vcorch.booking.recurrence import occurrence_key_text
+from vcorch.booking import occurrence_key_text
 
 STATUS_VI = {
     "present": "Có mặt",

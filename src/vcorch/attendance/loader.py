@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vcorch.attendance.mapping import ConferenceRef, Report
 from vcorch.attendance.models import CheckIn, Headcount, ManualEntry, PolledObservation
-from vcorch.booking.models import Meeting, MeetingOverride, MeetingSite
-from vcorch.bridge_events.models import BridgeEventRecord
-from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
-from vcorch.rooms.models import Endpoint, Room, Unit
+from vcorch.booking import Meeting, MeetingOverride, MeetingSite
+from vcorch.bridge_events import BridgeEventRecord
+from vcorch.orchestration import MeetingRun, RunConference, RunSite
+from vcorch.rooms import Endpoint, Room, Unit
 
 CHUNK = 500
 # Reports this far around a run still belong to it (a room dialled in before the start,

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vcorch.db.base import Base, UtcDateTime, utcnow
+from vcorch.db import Base, UtcDateTime, utcnow
 
 
 class PolledObservation(Base):

@@ -27,9 +27,9 @@ from vcorch.attendance.intervals import Observation, dedupe, participant_timelin
 from vcorch.attendance.loader import event_report, polled_report
 from vcorch.attendance.mapping import ConferenceRef, Report, reports_of_run
 from vcorch.attendance.models import PolledObservation
-from vcorch.bridge_events.models import BridgeEventRecord
-from vcorch.mcu_adapter.base import Participant
-from vcorch.orchestration.models import MeetingRun, RunSite
+from vcorch.bridge_events import BridgeEventRecord
+from vcorch.mcu_adapter import Participant
+from vcorch.orchestration import MeetingRun, RunSite
 
 
 async def record_poll(

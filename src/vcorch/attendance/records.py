@@ -6,6 +6,7 @@ from datetime import UTC
 
 from sqlalchemy import select
 
+from vcorch.access import Actor, Principal, audit
 from vcorch.attendance import schemas
 from vcorch.attendance.base import (
     MAX_ENTRY,
@@ -14,9 +15,7 @@ from vcorch.attendance.base import (
 )
 from vcorch.attendance.models import Headcount, ManualEntry
 from vcorch.attendance.views import entry_view, parse_key
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor, Principal
-from vcorch.booking.recurrence import occurrence_key_text
+from vcorch.booking import occurrence_key_text
 from vcorch.errors import FieldProblem, InvalidInput, NotFound
 
 

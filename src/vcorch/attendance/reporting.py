@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vcorch.access import Principal
 from vcorch.attendance.base import (
     MAX_PERIOD_DAYS,
     NOT_HELD,
@@ -21,11 +22,10 @@ from vcorch.attendance.loader import (
 from vcorch.attendance.report import build_report
 from vcorch.attendance.tally import MeetingAttendance, UnitAttendance, tally_units
 from vcorch.attendance.views import parse_key
-from vcorch.auth.principal import Principal
-from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingSite
+from vcorch.booking import Meeting, MeetingOccurrence, MeetingSite
 from vcorch.errors import FieldProblem, InvalidInput, NotFound
-from vcorch.orchestration.models import MeetingRun, RunSite
-from vcorch.rooms.models import Room, Unit
+from vcorch.orchestration import MeetingRun, RunSite
+from vcorch.rooms import Room, Unit
 
 
 class ReportsPart(AttendanceBase):

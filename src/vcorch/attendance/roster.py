@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from vcorch.access import Actor, Principal, audit
 from vcorch.attendance import schemas
 from vcorch.attendance.base import AttendanceBase
 from vcorch.attendance.models import RosterEntry
 from vcorch.attendance.views import person_key, roster_view
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor, Principal
-from vcorch.booking.models import MeetingSite
+from vcorch.booking import MeetingSite
 from vcorch.errors import FieldProblem, InvalidInput, NotFound, PermissionDenied
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from vcorch.access import EVERYONE, Actor, Principal, Role
 from vcorch.attendance import export, schemas
 from vcorch.attendance.intervals import Interval, ParticipantTimeline
 from vcorch.attendance.links import qr_svg
@@ -24,15 +25,8 @@ from vcorch.attendance.service import (
     UnitAttendance,
     UnitTally,
 )
-from vcorch.auth.principal import EVERYONE, Actor, Principal, Role
-from vcorch.booking.recurrence import occurrence_key_text
-from vcorch.web.api import (
-    ApiRoutes,
-    Created,
-    NoContent,
-    Reply,
-)
-from vcorch.web.pages import page_response
+from vcorch.booking import occurrence_key_text
+from vcorch.web import ApiRoutes, Created, NoContent, Reply, page_response
 
 ATTENDANCE = web.AppKey("attendance", AttendanceService)
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vcorch.access import Actor, Principal, Role, audit
 from vcorch.attendance import schemas
 from vcorch.attendance.base import (
     LEAD,
@@ -20,12 +21,9 @@ from vcorch.attendance.links import CheckInClaims, qr_svg
 from vcorch.attendance.loader import OccurrenceRef
 from vcorch.attendance.models import CheckIn
 from vcorch.attendance.views import parse_key
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor, Principal, Role
-from vcorch.booking.models import Meeting
-from vcorch.booking.recurrence import occurrence_key_text
+from vcorch.booking import Meeting, occurrence_key_text
 from vcorch.errors import Conflict, FieldProblem, NotFound, PermissionDenied
-from vcorch.rooms.models import Room, Unit
+from vcorch.rooms import Room, Unit
 
 
 @dataclass(frozen=True)

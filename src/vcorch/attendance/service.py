@@ -17,7 +17,7 @@ from vcorch.attendance.roster import RosterPart
 from vcorch.attendance.self_checkin import IssuedLink, LinkPage, SelfCheckInPart
 from vcorch.attendance.tally import RANK, MeetingAttendance, UnitAttendance, UnitTally
 from vcorch.attendance.views import checkin_view, entry_view, parse_key, person_key, roster_view
-from vcorch.mcu_adapter.base import Participant
+from vcorch.mcu_adapter import Participant
 
 __all__ = [
     "LEAD",

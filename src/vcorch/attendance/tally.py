@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from vcorch.attendance.outcome import STATUSES, Status
 from vcorch.attendance.report import OccurrenceReport
-from vcorch.rooms.models import Unit
+from vcorch.rooms import Unit
 
 RANK: dict[Status, int] = {status: index for index, status in enumerate(STATUSES)}
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vcorch.attendance.models import CheckIn, ManualEntry, RosterEntry
-from vcorch.booking.recurrence import occurrence_key_text
+from vcorch.booking import occurrence_key_text
 from vcorch.text import fold
 
 

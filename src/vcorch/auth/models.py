@@ -1,14 +1,13 @@
-"""Tables of access control: users, integration clients, login failures, revoked tokens, audit."""
+"""Tables of access control: users, integration clients, login failures, revoked tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vcorch.db.base import Base, UtcDateTime, utcnow
+from vcorch.db import Base, UtcDateTime, utcnow
 
 
 class User(Base):
@@ -68,20 +67,3 @@ class ServiceSecret(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-
-
-class AuditEntry(Base):
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(128))
-    actor_kind: Mapped[str] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(32))
-    entity: Mapped[str] = mapped_column(String(64), index=True)
-    entity_id: Mapped[str] = mapped_column(String(64))
-    unit_path: Mapped[str] = mapped_column(String(1024), index=True)
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    request_id: Mapped[str | None] = mapped_column(String(64))
-    address: Mapped[str | None] = mapped_column(String(64))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from vcorch.access import Actor, Principal, Role
 from vcorch.auth import schemas
-from vcorch.auth.principal import Actor, Principal, Role
+from vcorch.auth.service import AuthService
 from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.web.api import ApiRoutes, Created, NoContent, Reply, decode_cursor, encode_cursor
-from vcorch.web.keys import AUTH
+from vcorch.web import ApiRoutes, Created, NoContent, Reply, decode_cursor, encode_cursor
 
 routes = ApiRoutes(tag="Access")
+AUTH = web.AppKey("auth", AuthService)
 
 
 @routes.post(

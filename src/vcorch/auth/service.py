@@ -11,11 +11,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth import audit
+from vcorch.access import USER_ROLES, Actor, AuditEntry, Principal, Role, audit
 from vcorch.auth.errors import AuthenticationFailed, InvalidToken, TooManyAttempts
-from vcorch.auth.models import AuditEntry, Client, LoginFailure, RevokedToken, ServiceSecret, User
+from vcorch.auth.models import Client, LoginFailure, RevokedToken, ServiceSecret, User
 from vcorch.auth.passwords import SecretHasher
-from vcorch.auth.principal import USER_ROLES, Actor, Principal, Role
 from vcorch.auth.tokens import IssuedToken, TokenService
 from vcorch.errors import (
     Conflict,
@@ -25,7 +24,7 @@ from vcorch.errors import (
     PermissionDenied,
     Reference,
 )
-from vcorch.rooms.models import Unit
+from vcorch.rooms import Unit
 
 MIN_PASSWORD_LENGTH = 10
 REFERENCE_LIST_LIMIT = 20

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth.principal import Principal
+from vcorch.access import Principal
 from vcorch.booking.conflicts import ConflictCheck
 from vcorch.booking.overlap import FreeBusy, PortPeriod, PortUse, free_busy, port_timeline
 from vcorch.booking.placement_pool import PortPool, eligible
 from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.rooms.models import Room
+from vcorch.rooms import Room
 
 
 async def availability(

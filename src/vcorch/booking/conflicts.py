@@ -28,7 +28,7 @@ from vcorch.booking.recurrence import (
 from vcorch.booking.series import series_of
 from vcorch.booking.views import iso
 from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.rooms.models import Unit
+from vcorch.rooms import Unit
 
 # Any fixed number: every booking transaction on PostgreSQL queues on it.
 BOOKING_LOCK_KEY = 7_410_002

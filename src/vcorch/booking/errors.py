@@ -1,4 +1,4 @@
-"""Errors the booking package raises on purpose; ``web/error_table.py`` maps them to HTTP."""
+"""Errors the booking package raises on purpose; ``problem_types.py`` maps them to HTTP."""
 
 from __future__ import annotations
 

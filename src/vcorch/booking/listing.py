@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.auth.principal import Principal, Role
+from vcorch.access import Principal, Role
 from vcorch.booking import schemas
 from vcorch.booking.models import Meeting, MeetingChange, MeetingOverride, MeetingSite
 from vcorch.booking.policy import BookingPolicy
@@ -17,7 +17,7 @@ from vcorch.booking.recurrence import Occurrence, between
 from vcorch.booking.series import series_of
 from vcorch.booking.views import MeetingRecord
 from vcorch.errors import NotFound
-from vcorch.rooms.models import Room, Unit
+from vcorch.rooms import Room, Unit
 from vcorch.text import search_blob
 
 

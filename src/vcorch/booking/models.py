@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vcorch.db.base import Base, UtcDateTime, utcnow
+from vcorch.db import Base, UtcDateTime, utcnow
 
 
 class Meeting(Base):

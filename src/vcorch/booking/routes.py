@@ -7,22 +7,15 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from vcorch.auth.principal import EVERYONE, Actor, Principal, Role
+from vcorch.access import EVERYONE, Actor, Principal, Role
 from vcorch.booking import schemas
 from vcorch.booking.recurrence import occurrence_key_text
-from vcorch.booking.service import MeetingRecord, meeting_view
+from vcorch.booking.service import BookingService, MeetingRecord, meeting_view
 from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.web.api import (
-    ApiRoutes,
-    Created,
-    NoContent,
-    Reply,
-    decode_cursor,
-    encode_cursor,
-)
-from vcorch.web.keys import BOOKING, CALENDAR, SETTINGS
+from vcorch.web import ApiRoutes, Created, Reply, decode_cursor, encode_cursor
 
 routes = ApiRoutes(tag="Meetings")
+BOOKING = web.AppKey("booking", BookingService)
 
 READERS = EVERYONE
 BOOKERS = (Role.ADMIN, Role.SECRETARIAT)
@@ -235,73 +228,3 @@ async def availability(
         ],
         ports_total=total,
     )
-
-
-ICS = "text/calendar"
-
-
-def _ics(data: bytes, filename: str) -> web.Response:
-    return web.Response(
-        body=data,
-        content_type=ICS,
-        charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-@routes.get(
-    f"/api/meetings/{ID}.ics",
-    summary="The meeting as iCalendar",
-    roles=READERS,
-    response_content_type=ICS,
-)
-async def meeting_ics(id: int, me: Principal, app: web.Application) -> web.StreamResponse:
-    return _ics(await app[CALENDAR].meeting_ics(me, id), f"meeting-{id}.ics")
-
-
-@routes.post(
-    "/api/calendar-tokens",
-    summary="Create a unit calendar feed token (shown once)",
-    body=schemas.FeedTokenCreate,
-    response=schemas.FeedTokenCreated,
-    status=201,
-    roles=(Role.ADMIN, Role.SECRETARIAT, Role.INTEGRATION),
-)
-async def create_feed_token(
-    data: schemas.FeedTokenCreate, actor: Actor, app: web.Application
-) -> Created:
-    row, token, code = await app[CALENDAR].create_token(actor, data.unit_id, data.label)
-    base = app[SETTINGS].public_url.rstrip("/")
-    return Created(
-        schemas.FeedTokenCreated(
-            id=row.id,
-            unit_id=row.unit_id,
-            token=token,
-            url=f"{base}/api/calendar/{code}.ics?token={token}",
-        ),
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-@routes.delete(
-    "/api/calendar-tokens/{id:[0-9]+}",
-    summary="Revoke a calendar feed token",
-    status=204,
-    roles=(Role.ADMIN, Role.SECRETARIAT, Role.INTEGRATION),
-)
-async def revoke_feed_token(id: int, actor: Actor, app: web.Application) -> NoContent:
-    await app[CALENDAR].revoke_token(actor, id)
-    return NoContent()
-
-
-@routes.get(
-    "/api/calendar/{unit_code}.ics",
-    summary="A unit's calendar feed (authenticated by its feed token)",
-    query=schemas.FeedQuery,
-    authenticated=False,
-    response_content_type=ICS,
-)
-async def unit_calendar(
-    unit_code: str, query: schemas.FeedQuery, app: web.Application
-) -> web.StreamResponse:
-    return _ics(await app[CALENDAR].unit_feed(unit_code, query.token), f"{unit_code}.ics")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
-from vcorch.rooms.schemas import Zone
+from vcorch.rooms import Zone
 from vcorch.text import Line, LongText, ShortLine
 
 Kind = Literal["meeting", "conference", "workshop", "training"]

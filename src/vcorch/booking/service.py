@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth.principal import Actor, Principal
+from vcorch.access import Actor, Principal
 from vcorch.booking import availability as availability_of
 from vcorch.booking import horizon, listing, schemas
 from vcorch.booking.conflicts import BOOKING_LOCK_KEY, ConflictCheck

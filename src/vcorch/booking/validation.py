@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.auth.principal import Principal
+from vcorch.access import Principal
 from vcorch.booking import schemas
 from vcorch.errors import FieldProblem, InvalidInput, PermissionDenied
-from vcorch.rooms.models import Endpoint, Room, Unit
+from vcorch.rooms import Endpoint, Room, Unit
 
 
 async def organizer_unit(session: AsyncSession, who: Principal, unit_id: int) -> Unit:

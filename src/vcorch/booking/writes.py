@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor
+from vcorch.access import Actor, audit
 from vcorch.booking import schemas
 from vcorch.booking.conflicts import ConflictCheck, lock
 from vcorch.booking.errors import MeetingClosed, PreconditionRequired, StaleVersion
@@ -28,7 +27,7 @@ from vcorch.booking.series import series_of, span
 from vcorch.booking.validation import organizer_unit, resolve_sites
 from vcorch.booking.views import MeetingListener, MeetingRecord, iso, meeting_view
 from vcorch.errors import FieldProblem, InvalidInput, PermissionDenied
-from vcorch.rooms.models import Room, Unit
+from vcorch.rooms import Room, Unit
 from vcorch.text import search_blob
 
 

@@ -23,9 +23,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from vcorch.bridge_events.models import BridgeEventRecord
-from vcorch.db.base import UtcDateTime
-from vcorch.db.errors import database_unavailable
-from vcorch.mcu_adapter.base import BridgeEvent
+from vcorch.db import UtcDateTime, database_unavailable
+from vcorch.mcu_adapter import BridgeEvent
 
 log = logging.getLogger(__name__)
 

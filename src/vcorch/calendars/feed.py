@@ -10,15 +10,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor, Principal, Role
-from vcorch.booking.models import Meeting, MeetingSite
-from vcorch.booking.service import BookingService
+from vcorch.access import Actor, Principal, Role, audit
+from vcorch.booking import BookingService, Meeting, MeetingSite
 from vcorch.calendars.ical import IcsEvent, build_calendar
 from vcorch.calendars.invitations import MailPolicy, meeting_events
 from vcorch.calendars.models import CalendarFeedToken
 from vcorch.errors import FieldProblem, InvalidInput, NotFound, PermissionDenied
-from vcorch.rooms.models import Unit
+from vcorch.rooms import Unit
 
 FEED_PAST = timedelta(days=60)
 FEED_FUTURE = timedelta(days=400)

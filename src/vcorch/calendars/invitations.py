@@ -16,12 +16,18 @@ from typing import Literal
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.booking.models import Meeting, MeetingOverride, MeetingSite
-from vcorch.booking.recurrence import between, occurrence_key_text
-from vcorch.booking.service import BookingPolicy, series_of
+from vcorch.booking import (
+    BookingPolicy,
+    Meeting,
+    MeetingOverride,
+    MeetingSite,
+    between,
+    occurrence_key_text,
+    series_of,
+)
 from vcorch.calendars.ical import IcsAttendee, IcsEvent, build_calendar
-from vcorch.mail.models import OutboxMail
-from vcorch.rooms.models import Room, Unit
+from vcorch.mail import OutboxMail
+from vcorch.rooms import Room, Unit
 
 KIND_NAMES = {
     "meeting": "Cuộc họp",

@@ -21,10 +21,15 @@ from pydantic import BaseModel, ConfigDict
 from vcorch.join.errors import OfferRejected
 from vcorch.join.links import JoinLinks
 from vcorch.join.service import JoinService
-from vcorch.web.api import ApiRoutes, NoContent, json_response, request_id
-from vcorch.web.keys import SETTINGS
-from vcorch.web.pages import page_response
-from vcorch.web.problems import HttpProblem
+from vcorch.web import (
+    SETTINGS,
+    ApiRoutes,
+    HttpProblem,
+    NoContent,
+    json_response,
+    page_response,
+    request_id,
+)
 
 JOIN = web.AppKey("join_service", JoinService)
 JOIN_LINKS = web.AppKey("join_links", JoinLinks)

@@ -13,7 +13,7 @@ A link names one site of one meeting run (:mod:`vcorch.join.links`).  Opening it
 One connection per site at a time: the built-in bridge's *seat* is the run site, so a second
 connection replaces the first; that is logged and written to the audit log.
 
-Errors (all in :mod:`vcorch.join.errors`, mapped by ``web/error_table.py``):
+Errors (all in :mod:`vcorch.join.errors`, mapped by ``problem_types.py``):
 :class:`~vcorch.join.errors.LinkExpired` (410),
 :class:`~vcorch.join.errors.LinkInvalid` (403), :class:`MeetingNotLive` (409),
 :class:`JoinElsewhere` (409), :class:`BridgeFull` (503), :class:`BuiltinBridgeMissing` (503),
@@ -32,9 +32,8 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor, Principal, Role
-from vcorch.booking.models import Meeting
+from vcorch.access import Actor, Principal, Role, audit
+from vcorch.booking import Meeting
 from vcorch.errors import NotFound
 from vcorch.join.errors import (
     BridgeFull,
@@ -46,18 +45,20 @@ from vcorch.join.errors import (
 )
 from vcorch.join.ice import IcePolicy, IceServer, ice_servers
 from vcorch.join.links import JoinClaims, JoinLinks
-from vcorch.mcu_adapter.base import (
+from vcorch.mcu_adapter import (
     BridgeError,
+    BridgeRegistry,
     CapacityExceeded,
     ConferenceNotFound,
     ConferenceRef,
     ConferenceSpec,
     DialTarget,
+    Joined,
+    OfferRefused,
+    WebRtcBridge,
 )
-from vcorch.mcu_adapter.registry import BridgeRegistry
-from vcorch.mcu_adapter.webrtc import Joined, OfferRefused, WebRtcBridge
-from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
-from vcorch.rooms.models import Room, Unit
+from vcorch.orchestration import MeetingRun, RunConference, RunSite
+from vcorch.rooms import Room, Unit
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vcorch.db.base import Base, UtcDateTime, utcnow
+from vcorch.db import Base, UtcDateTime, utcnow
 
 
 class OutboxMail(Base):

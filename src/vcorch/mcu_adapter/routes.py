@@ -8,13 +8,13 @@ from dataclasses import asdict
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from vcorch.auth.principal import STAFF
+from vcorch.access import STAFF
 from vcorch.errors import NotFound
 from vcorch.mcu_adapter.base import BridgeEvent, BridgeProtocolError, InboundRequest, NotSupported
 from vcorch.mcu_adapter.errors import HookUnauthenticated, MalformedEvents
 from vcorch.mcu_adapter.health import BridgeHealthCoordinator
 from vcorch.mcu_adapter.registry import BridgeRegistry
-from vcorch.web.api import ApiRoutes
+from vcorch.web import ApiRoutes
 
 REGISTRY = web.AppKey("bridge_registry", BridgeRegistry)
 EVENT_SINK = web.AppKey[Callable[[str, Sequence[BridgeEvent]], Awaitable[int]]]("bridge_event_sink")

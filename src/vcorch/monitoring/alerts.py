@@ -32,13 +32,13 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth.models import User
-from vcorch.auth.principal import Role
-from vcorch.mail.models import OutboxMail
+from vcorch.access import Role
+from vcorch.auth import User
+from vcorch.mail import OutboxMail
 from vcorch.monitoring.meetings import HotEndpointSource, SiteInMeeting
 from vcorch.monitoring.metrics import Metrics
 from vcorch.monitoring.models import WebhookDelivery
-from vcorch.rooms.models import Endpoint, Room, Unit
+from vcorch.rooms import Endpoint, Room, Unit
 
 log = logging.getLogger("vcorch.monitoring.alerts")
 

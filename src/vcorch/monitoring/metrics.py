@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
-from vcorch.mcu_adapter.registry import BridgeStatus
+from vcorch.mcu_adapter import BridgeStatus
 from vcorch.monitoring.probes.result import ProbeResult
 
 # Probe round trips: LAN room systems answer in a millisecond or two, a WebRTC media
@@ -166,3 +166,19 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
+
+
+class RunMetrics:
+    """The orchestrator's and scheduler's figures, written into the Prometheus metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def dial_result(self, result: str) -> None:
+        self._metrics.dial_outs.labels(result=result).inc()
+
+    def meetings_live(self, count: int) -> None:
+        self._metrics.meetings_live.set(count)
+
+    def scheduler_lag(self, seconds: float) -> None:
+        self._metrics.scheduler_lag_seconds.set(seconds)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vcorch.db.base import Base, UtcDateTime, utcnow
+from vcorch.db import Base, UtcDateTime, utcnow
 
 
 class EndpointHealthRecord(Base):

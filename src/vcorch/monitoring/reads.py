@@ -11,13 +11,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth.principal import Principal
+from vcorch.access import Principal
 from vcorch.errors import FieldProblem, NotFound
 from vcorch.monitoring.models import EndpointHealthRecord, EndpointHealthTransition
 from vcorch.monitoring.policy import MonitoringPolicy
 from vcorch.monitoring.targets import probe_plan
 from vcorch.monitoring.uptime import Uptime, uptime
-from vcorch.rooms.models import Endpoint, Room, Unit
+from vcorch.rooms import Endpoint, Room, Unit
 
 HISTORY_LIMIT = 1000
 

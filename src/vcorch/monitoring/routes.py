@@ -6,16 +6,15 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from vcorch.auth.principal import STAFF, Actor, Principal, Role
+from vcorch.access import STAFF, Actor, Principal, Role
 from vcorch.errors import FieldProblem, InvalidInput
 from vcorch.monitoring import schemas
 from vcorch.monitoring.probes.result import ProbeResult
-from vcorch.monitoring.service import HealthView
-from vcorch.web.api import ApiRoutes, decode_cursor, encode_cursor
-from vcorch.web.keys import MONITORING
-from vcorch.web.pages import page_response
+from vcorch.monitoring.service import HealthView, MonitoringService
+from vcorch.web import ApiRoutes, decode_cursor, encode_cursor, page_response
 
 routes = ApiRoutes(tag="Monitoring")
+MONITORING = web.AppKey("monitoring", MonitoringService)
 
 READERS = STAFF
 PROBERS = (Role.ADMIN, Role.OPERATOR)

@@ -27,11 +27,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor, Principal
-from vcorch.db.base import utcnow
+from vcorch.access import Actor, Principal, audit
+from vcorch.db import utcnow
 from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.mcu_adapter.health import BridgeHealthCoordinator
+from vcorch.mcu_adapter import BridgeHealthCoordinator
 from vcorch.monitoring.meetings import HotEndpointSource, hot_endpoint_ids
 from vcorch.monitoring.metrics import Metrics
 from vcorch.monitoring.policy import (

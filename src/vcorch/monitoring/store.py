@@ -23,7 +23,7 @@ from vcorch.monitoring.hysteresis import EndpointHealth, Health, HysteresisPolic
 from vcorch.monitoring.meetings import HotEndpointSource
 from vcorch.monitoring.models import EndpointHealthRecord, EndpointHealthTransition
 from vcorch.monitoring.probes.result import ProbeResult
-from vcorch.rooms.models import Endpoint, Room, Unit
+from vcorch.rooms import Endpoint, Room, Unit
 
 _CHUNK = 500
 HEALTH_TABLE = cast(Table, EndpointHealthRecord.__table__)

@@ -1,0 +1,63 @@
+# The public face: what code outside the package may import.  Loaded on first use, so that
+# importing one name does not load the whole package (and packages can name each other's
+# types without import cycles).
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vcorch.orchestration.hot_endpoints import MeetingSites as MeetingSites
+    from vcorch.orchestration.models import MeetingRun as MeetingRun
+    from vcorch.orchestration.models import RunConference as RunConference
+    from vcorch.orchestration.models import RunIncident as RunIncident
+    from vcorch.orchestration.models import RunSite as RunSite
+    from vcorch.orchestration.operator_mail import queue_mail as queue_mail
+    from vcorch.orchestration.operator_mail import site_operators as site_operators
+    from vcorch.orchestration.operator_mail import tell_secretariat as tell_secretariat
+    from vcorch.orchestration.orchestrator import ACTIVE_RUN as ACTIVE_RUN
+    from vcorch.orchestration.orchestrator import Orchestrator as Orchestrator
+    from vcorch.orchestration.routes import routes as api_routes
+    from vcorch.orchestration.wiring import setup as setup
+
+_FACE: dict[str, tuple[str, str | None]] = {
+    "ACTIVE_RUN": ("vcorch.orchestration.orchestrator", "ACTIVE_RUN"),
+    "MeetingRun": ("vcorch.orchestration.models", "MeetingRun"),
+    "MeetingSites": ("vcorch.orchestration.hot_endpoints", "MeetingSites"),
+    "Orchestrator": ("vcorch.orchestration.orchestrator", "Orchestrator"),
+    "RunConference": ("vcorch.orchestration.models", "RunConference"),
+    "RunIncident": ("vcorch.orchestration.models", "RunIncident"),
+    "RunSite": ("vcorch.orchestration.models", "RunSite"),
+    "api_routes": ("vcorch.orchestration.routes", "routes"),
+    "queue_mail": ("vcorch.orchestration.operator_mail", "queue_mail"),
+    "setup": ("vcorch.orchestration.wiring", "setup"),
+    "site_operators": ("vcorch.orchestration.operator_mail", "site_operators"),
+    "tell_secretariat": ("vcorch.orchestration.operator_mail", "tell_secretariat"),
+}
+__all__ = [
+    "ACTIVE_RUN",
+    "MeetingRun",
+    "MeetingSites",
+    "Orchestrator",
+    "RunConference",
+    "RunIncident",
+    "RunSite",
+    "api_routes",
+    "queue_mail",
+    "setup",
+    "site_operators",
+    "tell_secretariat",
+]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _FACE[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    loaded = importlib.import_module(module)
+    return loaded if attribute is None else getattr(loaded, attribute)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from vcorch.mcu_adapter.base import Bridge, BridgeError, ConferenceRef
-from vcorch.mcu_adapter.registry import BridgeRegistry
+from vcorch.mcu_adapter import Bridge, BridgeError, BridgeRegistry, ConferenceRef
 
 log = logging.getLogger(__name__)
 

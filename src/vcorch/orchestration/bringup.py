@@ -16,14 +16,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.mcu_adapter.base import (
+from vcorch.mcu_adapter import (
     BridgeError,
+    BridgeRegistry,
     BridgeUnavailable,
     CapacityExceeded,
     ConferenceRef,
     ConferenceSpec,
 )
-from vcorch.mcu_adapter.registry import BridgeRegistry
 from vcorch.orchestration.bridge_calls import end_quietly
 from vcorch.orchestration.collaborators import HealthReader
 from vcorch.orchestration.fallback import Fallback
@@ -31,7 +31,7 @@ from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, 
 from vcorch.orchestration.placement import BridgeOption, SiteNeed, place
 from vcorch.orchestration.policy import ACTIVE_RUN, OrchestrationPolicy
 from vcorch.orchestration.snapshot import RunView
-from vcorch.rooms.models import Unit
+from vcorch.rooms import Unit
 
 log = logging.getLogger(__name__)
 

@@ -13,14 +13,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor
-from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingOverride, MeetingSite
-from vcorch.booking.recurrence import occurrence_key_text
+from vcorch.access import Actor, audit
+from vcorch.booking import (
+    Meeting,
+    MeetingOccurrence,
+    MeetingOverride,
+    MeetingSite,
+    occurrence_key_text,
+)
 from vcorch.errors import Conflict, NotFound
 from vcorch.orchestration.models import MeetingRun, RunSite
 from vcorch.orchestration.policy import ACTIVE_RUN
-from vcorch.rooms.models import Room, Unit
+from vcorch.rooms import Room, Unit
 
 # How far before its start an occurrence may be started by hand.
 EARLY_START = timedelta(hours=1)

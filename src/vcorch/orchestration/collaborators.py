@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from vcorch.mcu_adapter.base import BridgeHealth, Participant
+from vcorch.mcu_adapter import BridgeHealth, Participant
 
 
 class FallbackLinks(Protocol):

@@ -13,17 +13,15 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor
-from vcorch.booking.models import Meeting, MeetingOccurrence
+from vcorch.access import Actor, audit
+from vcorch.booking import Meeting, MeetingOccurrence
 from vcorch.errors import Conflict, InvalidInput, NotFound
-from vcorch.mcu_adapter.base import BridgeError, ConferenceNotFound, NotSupported
-from vcorch.mcu_adapter.registry import BridgeRegistry
+from vcorch.mcu_adapter import BridgeError, BridgeRegistry, ConferenceNotFound, NotSupported
 from vcorch.orchestration.bridge_calls import drop_quietly, end_quietly
 from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
 from vcorch.orchestration.policy import ACTIVE_RUN
 from vcorch.orchestration.snapshot import read_view
-from vcorch.rooms.models import Unit
+from vcorch.rooms import Unit
 
 MAX_EXTENSION = timedelta(hours=4)
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.booking.models import Meeting
-from vcorch.mcu_adapter.registry import BridgeRegistry
+from vcorch.booking import Meeting
+from vcorch.mcu_adapter import BridgeRegistry
 from vcorch.orchestration.bridge_calls import end_quietly
 from vcorch.orchestration.bringup import BringUp
 from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, RunSite

@@ -14,14 +14,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.booking.models import Meeting
-from vcorch.mcu_adapter.base import BridgeError, ConferenceSpec
-from vcorch.mcu_adapter.registry import BridgeRegistry
+from vcorch.booking import Meeting
+from vcorch.mcu_adapter import BridgeError, BridgeRegistry, ConferenceSpec
 from vcorch.orchestration.collaborators import DialMetrics, FallbackLinks
 from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
 from vcorch.orchestration.operator_mail import queue_mail, site_operators
 from vcorch.orchestration.policy import OrchestrationPolicy
-from vcorch.rooms.models import Room, Unit
+from vcorch.rooms import Room, Unit
 
 log = logging.getLogger(__name__)
 

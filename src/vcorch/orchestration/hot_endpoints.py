@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingOverride, MeetingSite
-from vcorch.monitoring.meetings import SiteInMeeting
+from vcorch.booking import Meeting, MeetingOccurrence, MeetingOverride, MeetingSite
+from vcorch.monitoring import SiteInMeeting
 from vcorch.orchestration.models import MeetingRun, RunSite
 from vcorch.orchestration.policy import ACTIVE_RUN
 

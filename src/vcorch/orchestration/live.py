@@ -14,14 +14,12 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor, Principal, Role
-from vcorch.booking.models import Meeting, MeetingSite
-from vcorch.booking.recurrence import occurrence_key_text
+from vcorch.access import Actor, Principal, Role, audit
+from vcorch.booking import Meeting, MeetingSite, occurrence_key_text
 from vcorch.errors import Conflict, NotFound, PermissionDenied
 from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, RunSite
 from vcorch.orchestration.orchestrator import ACTIVE_RUN, Orchestrator
-from vcorch.rooms.models import Room, Unit
+from vcorch.rooms import Room, Unit
 
 SiteAction = Literal["redial", "disconnect", "mute", "unmute"]
 CONTROLLERS = (Role.ADMIN, Role.SECRETARIAT)

@@ -14,10 +14,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.auth.models import User
-from vcorch.booking.models import Meeting
-from vcorch.mail.models import OutboxMail
-from vcorch.rooms.models import Unit
+from vcorch.auth import User
+from vcorch.booking import Meeting
+from vcorch.mail import OutboxMail
+from vcorch.rooms import Unit
 
 
 def _ancestors(path: str) -> list[str]:

@@ -32,8 +32,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth.principal import Actor
-from vcorch.mcu_adapter.registry import BridgeRegistry
+from vcorch.access import Actor
+from vcorch.mcu_adapter import BridgeRegistry
 from vcorch.orchestration.bringup import BringUp
 from vcorch.orchestration.claim import EARLY_START, Claims
 from vcorch.orchestration.collaborators import (

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from vcorch.mcu_adapter.base import Capabilities
+from vcorch.mcu_adapter import Capabilities
 
 EndpointKind = Literal["sip", "h323", "webrtc"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from vcorch.mcu_adapter.base import (
+from vcorch.mcu_adapter import (
     BridgeError,
     BridgeUnavailable,
     CapacityExceeded,

@@ -6,12 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from vcorch.auth.principal import STAFF, Actor, Principal, Role
+from vcorch.access import STAFF, Actor, Principal, Role
 from vcorch.orchestration import schemas
 from vcorch.orchestration.live import LiveService, SiteAction
-from vcorch.web.api import ApiRoutes
+from vcorch.orchestration.orchestrator import Orchestrator
+from vcorch.web import ApiRoutes
 
 LIVE = web.AppKey("live", LiveService)
+ORCHESTRATOR = web.AppKey("orchestrator", Orchestrator)
 
 routes = ApiRoutes(tag="Live control")
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from vcorch.booking.schemas import StrictModel
+from vcorch.booking import StrictModel
 
 SiteState = Literal["pending", "dialling", "connected", "failed", "fallback", "disconnected"]
 RunStatus = Literal["scheduled", "cancelled", "launching", "live", "ended", "missed", "failed"]

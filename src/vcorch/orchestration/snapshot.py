@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.booking.models import Meeting
-from vcorch.mcu_adapter.base import ConferenceRef
+from vcorch.booking import Meeting
+from vcorch.mcu_adapter import ConferenceRef
 from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
 from vcorch.orchestration.placement import EndpointKind
-from vcorch.rooms.models import Endpoint, Room, Unit
+from vcorch.rooms import Endpoint, Room, Unit
 
 
 @dataclass

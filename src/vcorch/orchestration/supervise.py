@@ -16,15 +16,15 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.mcu_adapter.base import (
+from vcorch.mcu_adapter import (
     Bridge,
     BridgeError,
+    BridgeRegistry,
     ConferenceNotFound,
     ConferenceSpec,
     DialTarget,
     Participant,
 )
-from vcorch.mcu_adapter.registry import BridgeRegistry
 from vcorch.orchestration.bridge_calls import drop_quietly
 from vcorch.orchestration.collaborators import DialMetrics, PollSink
 from vcorch.orchestration.failover import BridgeFailures, FailOver

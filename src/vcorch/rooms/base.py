@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth.principal import Principal
+from vcorch.access import Principal
 from vcorch.errors import FieldProblem, InvalidInput, NotFound, PermissionDenied, Reference
 from vcorch.rooms.models import Unit
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor
-from vcorch.db.base import utcnow
+from vcorch.access import Actor, audit
+from vcorch.db import utcnow
 from vcorch.rooms.demo_data import CENTRAL_NAME, LOWER_UNITS, PROVINCES, VENDORS
 from vcorch.rooms.models import Endpoint, Room, Unit
 from vcorch.rooms.service import endpoint_view, insert_unit, room_view, unit_view

@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor, Principal
+from vcorch.access import Actor, Principal, audit
 from vcorch.errors import NotFound, Reference, StillReferenced
 from vcorch.rooms import schemas
 from vcorch.rooms.base import REFERENCE_LIST_LIMIT, Listing, RoomsBase, invalid, page

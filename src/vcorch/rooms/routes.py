@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vcorch.auth.principal import EVERYONE, STAFF, Actor, Role
+from vcorch.access import EVERYONE, STAFF, Actor, Role
 from vcorch.errors import PermissionDenied
 from vcorch.rooms import schemas
 from vcorch.rooms.service import RoomsService
-from vcorch.web.api import (
-    ApiRoutes,
-)
-from vcorch.web.keys import ROOMS
-from vcorch.web.resource import CrudResource, Methods, Summaries
+from vcorch.web import ApiRoutes, CrudResource, Methods, Summaries
 
 routes = ApiRoutes(tag="Organisation")
+ROOMS = web.AppKey("rooms", RoomsService)
 
 READERS = EVERYONE
 UNIT_WRITERS = (Role.ADMIN,)

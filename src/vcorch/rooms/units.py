@@ -8,8 +8,7 @@ from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor, Principal
+from vcorch.access import Actor, Principal, audit
 from vcorch.errors import FieldProblem, PermissionDenied, Reference, StillReferenced
 from vcorch.rooms import schemas
 from vcorch.rooms.base import REFERENCE_LIST_LIMIT, Listing, RoomsBase, invalid, page

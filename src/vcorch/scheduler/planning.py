@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from vcorch.booking.recurrence import occurrence_key_text
+from vcorch.booking import occurrence_key_text
 
 __all__ = [
     "Job",

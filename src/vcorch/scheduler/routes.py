@@ -7,10 +7,10 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from vcorch.auth.principal import Role
+from vcorch.access import Role
 from vcorch.scheduler.leader import Leadership
 from vcorch.scheduler.service import SchedulerService
-from vcorch.web.api import ApiRoutes
+from vcorch.web import ApiRoutes
 
 SCHEDULER = web.AppKey("scheduler", SchedulerService)
 LEADERSHIP = web.AppKey("leadership", Leadership)

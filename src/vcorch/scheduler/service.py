@@ -31,15 +31,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.auth.principal import SYSTEM_ACTOR
-from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingSite
+from vcorch.access import SYSTEM_ACTOR
+from vcorch.booking import Meeting, MeetingOccurrence, MeetingSite
 from vcorch.errors import DomainError
-from vcorch.mcu_adapter.health import BridgeHealthCoordinator
-from vcorch.monitoring.probes.result import ProbeResult
-from vcorch.orchestration.models import MeetingRun, RunIncident
-from vcorch.orchestration.operator_mail import queue_mail, site_operators, tell_secretariat
-from vcorch.orchestration.orchestrator import ACTIVE_RUN, Orchestrator
-from vcorch.rooms.models import Endpoint, Room, Unit
+from vcorch.mcu_adapter import BridgeHealthCoordinator
+from vcorch.monitoring import ProbeResult
+from vcorch.orchestration import (
+    ACTIVE_RUN,
+    MeetingRun,
+    Orchestrator,
+    RunIncident,
+    queue_mail,
+    site_operators,
+    tell_secretariat,
+)
+from vcorch.rooms import Endpoint, Room, Unit
 from vcorch.scheduler.models import ExecutedJob, SchedulerState
 from vcorch.scheduler.planning import (
     Job,

@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from vcorch.attendance.export import Cell, to_csv, to_xlsx
+from vcorch.attendance import Cell, to_csv, to_xlsx
 from vcorch.stats import rules, schemas
 from vcorch.stats.service import OpenData
 

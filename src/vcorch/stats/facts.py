@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingSite
+from vcorch.booking import Meeting, MeetingOccurrence, MeetingSite
 from vcorch.stats import rules
 from vcorch.stats.models import StatsDirtyMonth, StatsOccurrence
 from vcorch.stats.periods import month_bounds, month_of, next_month

@@ -39,12 +39,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.attendance.loader import chunks
-from vcorch.attendance.models import ManualEntry, PolledObservation
-from vcorch.attendance.outcome import AttendancePolicy
-from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingSite
-from vcorch.bridge_events.models import BridgeEventRecord
-from vcorch.orchestration.models import MeetingRun, RunConference
+from vcorch.attendance import AttendancePolicy, ManualEntry, PolledObservation, chunks
+from vcorch.booking import Meeting, MeetingOccurrence, MeetingSite
+from vcorch.bridge_events import BridgeEventRecord
+from vcorch.orchestration import MeetingRun, RunConference
 from vcorch.stats import rules
 from vcorch.stats.facts import insert_facts, mark_dirty, rewrite_meeting
 from vcorch.stats.models import (

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.rooms.models import Unit, UnitLevel
+from vcorch.rooms import Unit, UnitLevel
 from vcorch.stats import rules, schemas
 from vcorch.stats.models import (
     StatsDirtyMonth,

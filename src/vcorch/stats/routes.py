@@ -17,12 +17,11 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
 
-from vcorch.auth.principal import Actor, Principal, Role
+from vcorch.access import Actor, Principal, Role
 from vcorch.stats import dashboard, export, schemas
 from vcorch.stats.models import ConferenceLink
 from vcorch.stats.service import StatsService
-from vcorch.web.api import ApiRoutes, NoContent, json_response
-from vcorch.web.pages import page_response
+from vcorch.web import ApiRoutes, NoContent, json_response, page_response
 
 STATS = web.AppKey("stats", StatsService)
 

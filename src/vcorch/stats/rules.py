@@ -30,8 +30,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
 
-from vcorch.booking.models import Meeting, MeetingOccurrence
-from vcorch.orchestration.models import MeetingRun
+from vcorch.booking import Meeting, MeetingOccurrence
+from vcorch.orchestration import MeetingRun
 from vcorch.stats.models import StatsOccurrence
 
 ONLINE_MODES = ("online", "hybrid")

@@ -15,14 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vcorch.attendance.outcome import AttendancePolicy
-from vcorch.auth import audit
-from vcorch.auth.principal import Actor, Principal
-from vcorch.booking.models import Meeting, MeetingOccurrence
+from vcorch.access import Actor, Principal, audit
+from vcorch.attendance import AttendancePolicy
+from vcorch.booking import Meeting, MeetingOccurrence
 from vcorch.config import Settings
 from vcorch.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from vcorch.orchestration.models import MeetingRun, RunConference
-from vcorch.rooms.models import Unit
+from vcorch.orchestration import MeetingRun, RunConference
+from vcorch.rooms import Unit
 from vcorch.stats import report, schemas
 from vcorch.stats.facts import StatsListener
 from vcorch.stats.models import ConferenceLink, StatsMonthly

@@ -30,25 +30,27 @@ from typing import Literal
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.attendance.intervals import Interval, Observation, build_timelines
-from vcorch.attendance.loader import (
+from vcorch.attendance import (
     RUN_MARGIN,
+    AttendancePolicy,
+    ConferenceRef,
+    Interval,
+    Observation,
     OccurrenceData,
     OccurrenceRef,
+    Report,
+    SiteRef,
+    build_report,
+    build_timelines,
     chunks,
     event_report,
     load_occurrences,
-)
-from vcorch.attendance.mapping import (
-    ConferenceRef,
-    Report,
-    SiteRef,
     observations_of_run,
+    site_refs,
+    window_of,
 )
-from vcorch.attendance.outcome import AttendancePolicy
-from vcorch.attendance.report import build_report, site_refs, window_of
-from vcorch.booking.models import Meeting, MeetingOccurrence
-from vcorch.bridge_events.models import BridgeEventRecord
+from vcorch.booking import Meeting, MeetingOccurrence
+from vcorch.bridge_events import BridgeEventRecord
 from vcorch.stats.models import ConferenceLink
 
 Basis = Literal["run", "link", "none"]

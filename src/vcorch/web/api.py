@@ -4,7 +4,7 @@ A package's ``routes.py`` creates an :class:`ApiRoutes`, declares each operation
 pydantic models that validate its query and body and describe its answer.  The handler takes
 what it needs as parameters and returns its answer (``pipeline.py``); its signature is checked
 against the declaration when it is declared.  The errors its handlers let through answer as
-``web/error_table.py`` says.  ``app.py`` mounts every table; ``openapi.py`` documents them.
+``problem_types.py`` says.  ``app.py`` mounts every table; ``openapi.py`` documents them.
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from vcorch.auth.errors import InvalidToken
-from vcorch.auth.principal import Principal, Role
-from vcorch.errors import FieldProblem, PermissionDenied
-from vcorch.web.error_table import MAPPED_ERRORS, domain_problem
-from vcorch.web.keys import PRINCIPAL_RESOLVER
+from vcorch.access import Principal, Role
+from vcorch.errors import FieldProblem, PermissionDenied, VcorchError
+from vcorch.web.keys import PRINCIPAL_RESOLVER, PROBLEMS
 from vcorch.web.pipeline import MAX_INT as MAX_INT
 from vcorch.web.pipeline import REQUEST_ID as REQUEST_ID
 from vcorch.web.pipeline import ApiRequest as ApiRequest
@@ -308,7 +306,13 @@ def _bearer(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidToken("send Authorization: Bearer <token>")
+        raise HttpProblem(
+            401,
+            "invalid-token",
+            "Invalid token",
+            "send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     return token.strip()
 
 
@@ -330,8 +334,16 @@ def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResp
                 call.body = await parse_form(request, op.form)
             result = await op.handler(**arguments(op.params, call))
             return answer(result, op.status, op.response)
-        except MAPPED_ERRORS as err:
-            raise domain_problem(err) from err
+        except HttpProblem:
+            raise
+        except VcorchError as err:
+            # The table lives above every package (vcorch/problem_types.py); app.py hands it
+            # over, so that the pipeline knows no package's errors.
+            mapper = request.app.get(PROBLEMS)
+            problem = mapper(err) if mapper is not None else None
+            if problem is None:
+                raise
+            raise problem from err
 
     endpoint.__name__ = op.operation_id
     return endpoint

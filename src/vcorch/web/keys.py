@@ -1,30 +1,56 @@
-"""Typed application keys: how handlers reach the objects app.py wired."""
+"""Typed application keys of what every part of the service shares: settings, database,
+clock, the caller's resolution and the metrics export.
+
+A package's own service is reached through the key its ``routes.py`` defines; ``web`` knows
+no domain service, only these shared objects and the shapes (``Protocol``) it needs of them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from vcorch.auth.principal import Principal
-from vcorch.auth.service import AuthService
-from vcorch.booking.service import BookingService
-from vcorch.calendars.feed import CalendarService
+from vcorch.access import Principal
 from vcorch.config import Settings
-from vcorch.mail.outbox import OutboxWorker
-from vcorch.monitoring.metrics import Metrics
-from vcorch.monitoring.service import MonitoringService
-from vcorch.rooms.service import RoomsService
+from vcorch.errors import VcorchError
+from vcorch.web.problems import HttpProblem
+
+__all__ = [
+    "CLOCK",
+    "ENGINE",
+    "METRICS",
+    "PRINCIPAL_RESOLVER",
+    "PROBLEMS",
+    "SESSIONS",
+    "SETTINGS",
+    "MetricsExport",
+    "ProblemMapper",
+]
+
+
+class MetricsExport(Protocol):
+    """What ``GET /metrics`` serves: the text exposition and its content type."""
+
+    content_type: str
+
+    def render(self) -> bytes: ...
+
+
+class ProblemMapper(Protocol):
+    """Turns an error a handler let through into its problem, or None where none is defined
+    (that error then answers 500 as any unexpected one)."""
+
+    def __call__(self, err: VcorchError) -> HttpProblem | None: ...
+
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey[async_sessionmaker[AsyncSession]]("sessions")
+CLOCK = web.AppKey[Callable[[], datetime]]("clock")
 PRINCIPAL_RESOLVER = web.AppKey[Callable[[str], Awaitable[Principal]]]("principal_resolver")
-AUTH = web.AppKey("auth", AuthService)
-ROOMS = web.AppKey("rooms", RoomsService)
-BOOKING = web.AppKey("booking", BookingService)
-OUTBOX = web.AppKey("outbox", OutboxWorker)
-CALENDAR = web.AppKey("calendar", CalendarService)
-METRICS = web.AppKey("metrics", Metrics)
-MONITORING = web.AppKey("monitoring", MonitoringService)
+METRICS = web.AppKey[MetricsExport]("metrics")
+PROBLEMS = web.AppKey[ProblemMapper]("problems")

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from vcorch.db.errors import database_unavailable
+from vcorch.db import database_unavailable
 from vcorch.web.access_log import loggable_path
 from vcorch.web.api import REQUEST_ID, request_id
 from vcorch.web.problems import HttpProblem, problem_response

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from vcorch.db.migrate import current_revision, head_revision
+from vcorch.db import current_revision, head_revision
 from vcorch.web.keys import ENGINE
 from vcorch.web.openapi import render_docs
 

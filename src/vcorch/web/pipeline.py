@@ -25,7 +25,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from vcorch.auth.principal import Actor, Principal
+from vcorch.access import Actor, Principal
 from vcorch.web.problems import HttpProblem
 
 # Ids and counts are 32-bit integer columns on PostgreSQL: a larger number in a query or a

@@ -16,7 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from vcorch.auth.principal import Actor, Principal, Role
+from vcorch.access import Actor, Principal, Role
 from vcorch.web.api import ApiRoutes, decode_cursor, encode_cursor
 from vcorch.web.pipeline import Created, NoContent
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.auth.models import AuditEntry
-from vcorch.auth.principal import Actor
+from vcorch.access.models import AuditEntry
+from vcorch.access.principal import Actor
 
 # Field names whose values never enter the log, whatever entity they belong to.
 _SECRET_FIELDS = frozenset({"password", "password_hash", "secret", "secret_hash", "client_secret"})

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from vcorch.attendance.errors import CheckInLinkError, CheckInLinkExpired, CheckInLinkInvalid
-from vcorch.auth.errors import AuthenticationFailed, AuthError, InvalidToken, TooManyAttempts
-from vcorch.booking.errors import BookingConflict, MeetingClosed, PreconditionRequired, StaleVersion
+from vcorch.attendance import CheckInLinkError, CheckInLinkExpired, CheckInLinkInvalid
+from vcorch.auth import AuthenticationFailed, AuthError, InvalidToken, TooManyAttempts
+from vcorch.booking import BookingConflict, MeetingClosed, PreconditionRequired, StaleVersion
 from vcorch.errors import (
     Conflict,
     DomainError,
@@ -26,7 +26,7 @@ from vcorch.errors import (
     StillReferenced,
     VcorchError,
 )
-from vcorch.join.errors import (
+from vcorch.join import (
     BridgeFull,
     BuiltinBridgeMissing,
     JoinElsewhere,
@@ -36,19 +36,20 @@ from vcorch.join.errors import (
     MeetingNotLive,
     OfferRejected,
 )
-from vcorch.mail.errors import MailDeliveryError, MailError, PartialDelivery
-from vcorch.mcu_adapter.base import (
+from vcorch.mail import MailDeliveryError, MailError, PartialDelivery
+from vcorch.mcu_adapter import (
     BridgeError,
     BridgeProtocolError,
     BridgeUnavailable,
     CapacityExceeded,
     ConferenceNotFound,
     DialFailed,
+    HookUnauthenticated,
+    MalformedEvents,
     NotSupported,
 )
-from vcorch.mcu_adapter.errors import HookUnauthenticated, MalformedEvents
-from vcorch.rooms.errors import DuplicateCode, UnitTreeError
-from vcorch.web.problems import PROBLEM_TYPE_PREFIX, HttpProblem
+from vcorch.rooms import DuplicateCode, UnitTreeError
+from vcorch.web import PROBLEM_TYPE_PREFIX, HttpProblem
 
 log = logging.getLogger("vcorch.http")
 
@@ -182,6 +183,14 @@ def problem_types() -> Iterator[ProblemType]:
         if problem.slug not in seen:
             seen.add(problem.slug)
             yield problem
+
+
+def problem_for(err: VcorchError) -> HttpProblem | None:
+    """The answer to an error a handler let through; None for one that is not a refusal
+    (a configuration error in a request is a fault: it answers 500 and is logged)."""
+    if isinstance(err, MAPPED_ERRORS):
+        return domain_problem(err)
+    return None
 
 
 def domain_problem(err: DomainError | BridgeError) -> HttpProblem:

@@ -1,0 +1,21 @@
+"""Wires the organisation (units, rooms, endpoints) into the service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from vcorch.rooms.routes import ROOMS
+from vcorch.rooms.service import ReferenceFinder, RoomsService
+from vcorch.runtime import Runtime
+
+__all__ = ["setup"]
+
+
+def setup(
+    app: web.Application, runtime: Runtime, *, reference_finders: Sequence[ReferenceFinder] = ()
+) -> RoomsService:
+    rooms = RoomsService(runtime.sessions, reference_finders, clock=runtime.clock)
+    app[ROOMS] = rooms
+    return rooms

@@ -1,0 +1,69 @@
+"""What every package's ``setup`` receives: the shared objects of one running service.
+
+``app.py`` opens a :class:`Runtime` (engine, sessions, the shared HTTP client, the signing
+key), hands it to each package's ``setup`` in dependency order, runs the work they register
+and closes what they registered, last first.  Packages never reach into each other's
+setup: what one needs of another is passed to its ``setup`` as a parameter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from vcorch.config import Settings
+
+__all__ = ["Runtime", "Work"]
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[], Coroutine[Any, Any, None]]
+Closer = Callable[[], Awaitable[None] | None]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Callable[[], datetime]
+    http: aiohttp.ClientSession
+    # Signs bearer tokens; join and check-in links derive their own secrets from it.
+    signing_key: str
+    # False in tests, which drive the background workers one round at a time.
+    background: bool
+    # Coroutine functions run until cancelled by the scheduler leader only (one process of
+    # several on PostgreSQL) ...
+    leader_work: list[Work] = field(default_factory=list)
+    # ... and by every process.
+    process_work: dict[str, Work] = field(default_factory=dict)
+    _closers: list[Closer] = field(default_factory=list)
+
+    def on_close(self, closer: Closer) -> None:
+        """Run ``closer`` at shutdown; closers run last registered first."""
+        self._closers.append(closer)
+
+    def start_process_work(self) -> list[asyncio.Task[None]]:
+        if not self.background:
+            return []
+        return [asyncio.create_task(work(), name=name) for name, work in self.process_work.items()]
+
+    async def close(self, tasks: list[asyncio.Task[None]]) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for closer in reversed(self._closers):
+            try:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("closing %r failed", closer)
