@@ -73,7 +73,7 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30)
 async def _open_runtime(app: web.Application) -> Runtime:
     settings = app[SETTINGS]
     engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
+    sessions = make_sessionmaker(engine, app[CLOCK])
     app[ENGINE] = engine
     app[SESSIONS] = sessions
     runtime = Runtime(

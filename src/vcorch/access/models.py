@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vcorch.db import Base, UtcDateTime, utcnow
+from vcorch.db import Base, UtcDateTime, clock_now
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now, index=True)
     actor: Mapped[str] = mapped_column(String(128))
     actor_kind: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(32))

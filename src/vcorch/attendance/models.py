@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vcorch.db import Base, UtcDateTime, utcnow
+from vcorch.db import Base, UtcDateTime, clock_now
 
 
 class PolledObservation(Base):
@@ -38,7 +38,7 @@ class PolledObservation(Base):
     display_name: Mapped[str | None] = mapped_column(String(255))
     address: Mapped[str | None] = mapped_column(String(500))
     dedupe_key: Mapped[str] = mapped_column(String(255))
-    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
 
 
 class ManualEntry(Base):
@@ -58,7 +58,7 @@ class ManualEntry(Base):
     end_at: Mapped[datetime] = mapped_column(UtcDateTime)
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
     retracted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     retracted_by: Mapped[str | None] = mapped_column(String(128))
 
@@ -81,7 +81,7 @@ class RosterEntry(Base):
     # Folded name and unit: "Nguyễn Văn A" and "nguyen van a" are one person.
     person_key: Mapped[str] = mapped_column(String(600))
     created_by: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
 
 
 class CheckIn(Base):

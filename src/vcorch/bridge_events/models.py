@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vcorch.db import Base, UtcDateTime, utcnow
+from vcorch.db import Base, UtcDateTime, clock_now
 
 
 class BridgeEventRecord(Base):
@@ -33,4 +33,4 @@ class BridgeEventRecord(Base):
     display_name: Mapped[str | None] = mapped_column(String(255))
     address: Mapped[str | None] = mapped_column(String(500))
     reason: Mapped[str | None] = mapped_column(String(255))
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)

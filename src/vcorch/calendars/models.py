@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vcorch.db import Base, UtcDateTime, utcnow
+from vcorch.db import Base, UtcDateTime, clock_now
 
 
 class CalendarFeedToken(Base):
@@ -19,5 +19,5 @@ class CalendarFeedToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str | None] = mapped_column(String(255))
     created_by: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from vcorch.db.base import Base as Base
     from vcorch.db.base import UtcDateTime as UtcDateTime
+    from vcorch.db.base import clock_now as clock_now
     from vcorch.db.base import utcnow as utcnow
     from vcorch.db.engine import make_engine as make_engine
     from vcorch.db.engine import make_sessionmaker as make_sessionmaker
@@ -28,11 +29,13 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "make_engine": ("vcorch.db.engine", "make_engine"),
     "make_sessionmaker": ("vcorch.db.engine", "make_sessionmaker"),
     "upgrade": ("vcorch.db.migrate", "upgrade"),
+    "clock_now": ("vcorch.db.base", "clock_now"),
     "utcnow": ("vcorch.db.base", "utcnow"),
 }
 __all__ = [
     "Base",
     "UtcDateTime",
+    "clock_now",
     "current_revision",
     "database_unavailable",
     "head_revision",

@@ -45,3 +45,19 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# The execution option that carries the service's clock to column defaults (set on the engine
+# the sessions use, see ``make_sessionmaker``).
+CLOCK_OPTION = "vcorch_clock"
+
+
+def clock_now(context: Any) -> datetime:
+    """Column default and on-update value: the time of the clock the sessions were made with.
+
+    SQLAlchemy passes the statement's execution context; without a clock (the command line,
+    migrations) it is the wall clock.
+    """
+    clock = context.execution_options.get(CLOCK_OPTION, utcnow)
+    now: datetime = clock()
+    return now

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event
@@ -11,6 +13,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from vcorch.db.base import CLOCK_OPTION
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -39,5 +43,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def make_sessionmaker(
+    engine: AsyncEngine, clock: Callable[[], datetime] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose rows take their default times (``created_at``...) from ``clock``."""
+    if clock is not None:
+        engine = engine.execution_options(**{CLOCK_OPTION: clock})
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vcorch.db import Base, UtcDateTime, utcnow
+from vcorch.db import Base, UtcDateTime, clock_now
 
 
 class MeetingRun(Base):
@@ -41,7 +41,7 @@ class MeetingRun(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ended_by: Mapped[str | None] = mapped_column(String(128))
     last_error: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
 
 
 class RunConference(Base):
@@ -64,7 +64,7 @@ class RunConference(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # The call leg that links a cascade conference to the host conference.
     link_participant_id: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -91,7 +91,7 @@ class RunSite(Base):
     participant_id: Mapped[str | None] = mapped_column(String(255))
     # pending | dialling | connected | failed | fallback | disconnected
     state: Mapped[str] = mapped_column(String(16), default="pending")
-    since: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    since: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     dial_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vcorch.db import Base, UtcDateTime, utcnow
+from vcorch.db import Base, UtcDateTime, clock_now
 
 
 class UnitLevel(Base):
@@ -34,8 +34,8 @@ class Unit(Base):
     path: Mapped[str] = mapped_column(String(1024), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))
     search_text: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now, onupdate=clock_now)
 
 
 class Room(Base):
@@ -47,8 +47,8 @@ class Room(Base):
     seats: Mapped[int] = mapped_column(Integer, default=0)
     location: Mapped[str | None] = mapped_column(String(500))
     search_text: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now, onupdate=clock_now)
 
 
 class Endpoint(Base):
@@ -66,5 +66,5 @@ class Endpoint(Base):
     probe_interval_seconds: Mapped[int | None] = mapped_column(Integer)
     probe_transport: Mapped[str | None] = mapped_column(String(8))
     search_text: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now, onupdate=clock_now)
