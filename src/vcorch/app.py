@@ -62,6 +62,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     monitoring.api_routes,
     join.api_routes,
     attendance.api_routes,
+    attendance.checkin_api_routes,
     scheduler.api_routes,
     stats.api_routes,
 )

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from vcorch.attendance.checkin_routes import routes as checkin_api_routes
     from vcorch.attendance.errors import CheckInLinkError as CheckInLinkError
     from vcorch.attendance.errors import CheckInLinkExpired as CheckInLinkExpired
     from vcorch.attendance.errors import CheckInLinkInvalid as CheckInLinkInvalid
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from vcorch.attendance.wiring import setup as setup
 
 _FACE: dict[str, tuple[str, str | None]] = {
+    "checkin_api_routes": ("vcorch.attendance.checkin_routes", "routes"),
     "AttendancePolicy": ("vcorch.attendance.outcome", "AttendancePolicy"),
     "Cell": ("vcorch.attendance.export", "Cell"),
     "CheckInLinkError": ("vcorch.attendance.errors", "CheckInLinkError"),
@@ -89,6 +91,7 @@ __all__ = [
     "attendance_policy",
     "build_report",
     "build_timelines",
+    "checkin_api_routes",
     "chunks",
     "event_report",
     "load_occurrences",

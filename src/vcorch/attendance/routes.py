@@ -1,12 +1,9 @@
-"""HTTP edge of attendance: reports and exports, manual entries, headcounts, roster,
-check-ins, and the signed self check-in link with its page and QR code.
+"""HTTP edge of attendance: reports and exports, manual entries and headcounts (the roster,
+check-ins and self check-in are in ``checkin_routes.py``).
 
 - ``GET /api/meetings/{id}/attendance[?occurrence=&format=json|csv|xlsx]``
 - ``GET /api/attendance?unit=&from=&to=[&format=]``: per unit over a period
-- ``/api/meetings/{id}/attendance/entries``, ``/headcounts``, ``/roster``, ``/checkins``
-- ``POST /api/meetings/{id}/checkin-links``: a signed link and its QR code
-- public, the token being the credential: ``GET|POST /api/checkin/{token}``,
-  ``GET /api/checkin/{token}/qr.svg`` and the page ``GET /checkin/{token}``
+- ``/api/meetings/{id}/attendance/entries``, ``/headcounts``
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ from aiohttp import web
 from vcorch.access import EVERYONE, Actor, Principal, Role
 from vcorch.attendance import export, schemas
 from vcorch.attendance.intervals import Interval, ParticipantTimeline
-from vcorch.attendance.links import qr_svg
 from vcorch.attendance.models import CheckIn, Headcount, ManualEntry, RosterEntry
 from vcorch.attendance.report import SiteReport
 from vcorch.attendance.service import (
@@ -26,7 +22,7 @@ from vcorch.attendance.service import (
     UnitTally,
 )
 from vcorch.booking import occurrence_key_text
-from vcorch.web import ApiRoutes, Created, NoContent, Reply, page_response
+from vcorch.web import ApiRoutes
 
 ATTENDANCE = web.AppKey("attendance", AttendanceService)
 
@@ -43,7 +39,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SVG = "image/svg+xml"
 
 
-def _service(app: web.Application) -> AttendanceService:
+def service_of(app: web.Application) -> AttendanceService:
     return app[ATTENDANCE]
 
 
@@ -114,7 +110,7 @@ def _site(site: SiteReport) -> schemas.SiteAttendanceOut:
     )
 
 
-def _person(row: RosterEntry) -> schemas.PersonOut:
+def person_out(row: RosterEntry) -> schemas.PersonOut:
     return schemas.PersonOut(
         id=row.id,
         full_name=row.full_name,
@@ -124,7 +120,7 @@ def _person(row: RosterEntry) -> schemas.PersonOut:
     )
 
 
-def _checkin(row: CheckIn) -> schemas.CheckInOut:
+def checkin_out(row: CheckIn) -> schemas.CheckInOut:
     return schemas.CheckInOut(
         id=row.id,
         full_name=row.full_name,
@@ -174,8 +170,8 @@ def attendance_out(result: MeetingAttendance, service: AttendanceService) -> sch
             roster_size=len(report.roster),
             checked_in=len(report.checkins),
             checked_in_from_roster=len(checked_roster),
-            items=[_checkin(row) for row in report.checkins],
-            not_checked_in=[_person(r) for r in report.roster if r.id not in checked_roster],
+            items=[checkin_out(row) for row in report.checkins],
+            not_checked_in=[person_out(r) for r in report.roster if r.id not in checked_roster],
         ),
         unmatched=[_participant(p) for p in report.unmatched],
     )
@@ -256,7 +252,7 @@ def _headcount(row: Headcount) -> schemas.HeadcountOut:
 async def meeting_attendance(
     id: int, query: schemas.AttendanceQuery, me: Principal, app: web.Application
 ) -> schemas.AttendanceOut | web.StreamResponse:
-    service = _service(app)
+    service = service_of(app)
     result = await service.meeting_report(me, id, query.occurrence)
     name = f"diem-danh-{result.report.data.meeting.id}-"
     name += occurrence_key_text(result.report.data.ref.key)
@@ -279,7 +275,7 @@ async def meeting_attendance(
 async def unit_attendance(
     query: schemas.UnitAttendanceQuery, me: Principal, app: web.Application
 ) -> schemas.UnitAttendanceOut | web.StreamResponse:
-    result = await _service(app).unit_report(me, query.unit, query.from_, query.to)
+    result = await service_of(app).unit_report(me, query.unit, query.from_, query.to)
     name = f"ty-le-tham-du-{result.unit.code}-{query.from_.isoformat()}-{query.to.isoformat()}"
     if query.format == "csv":
         return _download(export.unit_csv(result), CSV, f"{name}.csv")
@@ -302,7 +298,7 @@ async def unit_attendance(
 async def add_entry(
     id: int, data: schemas.EntryCreate, actor: Actor, app: web.Application
 ) -> schemas.EntryOut:
-    return _entry(await _service(app).add_entry(actor, id, data))
+    return _entry(await service_of(app).add_entry(actor, id, data))
 
 
 @routes.get(
@@ -315,7 +311,7 @@ async def add_entry(
 async def list_entries(
     id: int, query: schemas.OccurrenceQuery, me: Principal, app: web.Application
 ) -> schemas.EntryList:
-    rows = await _service(app).list_entries(me, id, query.occurrence)
+    rows = await service_of(app).list_entries(me, id, query.occurrence)
     return schemas.EntryList(items=[_entry(row) for row in rows])
 
 
@@ -328,7 +324,7 @@ async def list_entries(
 async def retract_entry(
     id: int, entry_id: int, actor: Actor, app: web.Application
 ) -> schemas.EntryOut:
-    return _entry(await _service(app).retract_entry(actor, id, entry_id))
+    return _entry(await service_of(app).retract_entry(actor, id, entry_id))
 
 
 @routes.operation(
@@ -342,192 +338,7 @@ async def retract_entry(
 async def set_headcount(
     id: int, data: schemas.HeadcountSet, actor: Actor, app: web.Application
 ) -> schemas.HeadcountOut:
-    return _headcount(await _service(app).set_headcount(actor, id, data))
+    return _headcount(await service_of(app).set_headcount(actor, id, data))
 
 
 # -- roster and check-ins -------------------------------------------------------------------------
-
-
-@routes.get(
-    f"/api/meetings/{ID}/roster",
-    summary="The people expected at the meeting",
-    response=schemas.RosterOut,
-    roles=READERS,
-)
-async def get_roster(id: int, me: Principal, app: web.Application) -> schemas.RosterOut:
-    rows = await _service(app).roster(me, id)
-    return schemas.RosterOut(items=[_person(row) for row in rows])
-
-
-@routes.post(
-    f"/api/meetings/{ID}/roster",
-    summary="Add people to the roster (a person already on it is kept once)",
-    body=schemas.RosterCreate,
-    response=schemas.RosterOut,
-    roles=ROSTER_KEEPERS,
-)
-async def add_roster(
-    id: int, data: schemas.RosterCreate, actor: Actor, app: web.Application
-) -> schemas.RosterOut:
-    rows = await _service(app).add_to_roster(actor, id, data)
-    return schemas.RosterOut(items=[_person(row) for row in rows])
-
-
-@routes.delete(
-    f"/api/meetings/{ID}/roster/{{person_id:[0-9]+}}",
-    summary="Remove a person from the roster",
-    status=204,
-    roles=ROSTER_KEEPERS,
-)
-async def remove_roster(id: int, person_id: int, actor: Actor, app: web.Application) -> NoContent:
-    await _service(app).remove_from_roster(actor, id, person_id)
-    return NoContent()
-
-
-@routes.post(
-    f"/api/meetings/{ID}/checkins",
-    summary="Check a person in at a site (the site's operator); 200 if already checked in",
-    body=schemas.CheckInCreate,
-    response=schemas.CheckInOut,
-    status=201,
-    roles=RECORDERS,
-)
-async def check_in(
-    id: int, data: schemas.CheckInCreate, actor: Actor, app: web.Application
-) -> Reply:
-    row, new = await _service(app).check_in(actor, id, data)
-    return Reply(_checkin(row), status=201 if new else 200)
-
-
-@routes.get(
-    f"/api/meetings/{ID}/checkins",
-    summary="People checked in at an occurrence",
-    query=schemas.OccurrenceQuery,
-    response=schemas.PeopleOut,
-    roles=READERS,
-)
-async def list_checkins(
-    id: int, query: schemas.OccurrenceQuery, me: Principal, app: web.Application
-) -> schemas.PeopleOut:
-    service = _service(app)
-    rows = await service.list_checkins(me, id, query.occurrence)
-    roster = await service.roster(me, id)
-    from_roster = {row.roster_id for row in rows if row.roster_id is not None}
-    return schemas.PeopleOut(
-        roster_size=len(roster),
-        checked_in=len(rows),
-        checked_in_from_roster=len(from_roster),
-        items=[_checkin(row) for row in rows],
-        not_checked_in=[_person(r) for r in roster if r.id not in from_roster],
-    )
-
-
-@routes.delete(
-    f"/api/meetings/{ID}/checkins/{{checkin_id:[0-9]+}}",
-    summary="Remove a check-in (a mistake)",
-    status=204,
-    roles=RECORDERS,
-)
-async def remove_checkin(id: int, checkin_id: int, actor: Actor, app: web.Application) -> NoContent:
-    await _service(app).remove_checkin(actor, id, checkin_id)
-    return NoContent()
-
-
-# -- self check-in ---------------------------------------------------------------------------
-
-
-@routes.post(
-    f"/api/meetings/{ID}/checkin-links",
-    summary="A signed self check-in link for an occurrence (and a site), with its QR code",
-    body=schemas.LinkCreate,
-    response=schemas.LinkOut,
-    status=201,
-    roles=RECORDERS,
-)
-async def issue_link(
-    id: int, data: schemas.LinkCreate, actor: Actor, app: web.Application
-) -> Created:
-    link = await _service(app).issue_link(actor, id, data)
-    return Created(
-        schemas.LinkOut(
-            url=link.url,
-            occurrence=occurrence_key_text(link.occurrence_key),
-            room_id=link.room_id,
-            expires_at=link.expires_at,
-            qr_svg=link.qr_svg,
-        ),
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-@routes.get(
-    f"/api/checkin/{LINK_PATH_PART}",
-    summary="What a self check-in link is for (public: the link is the credential)",
-    response=schemas.LinkInfo,
-    authenticated=False,
-)
-async def checkin_info(token: str, app: web.Application) -> Reply:
-    page = await _service(app).link_page(token)
-    return Reply(
-        schemas.LinkInfo(
-            title=page.title,
-            occurrence=occurrence_key_text(page.claims.occurrence_key),
-            start=page.start,
-            end=page.end,
-            timezone=page.zone,
-            room_id=page.claims.room_id,
-            room_name=page.room_name,
-            expires_at=page.claims.expires_at,
-        ),
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-@routes.post(
-    f"/api/checkin/{LINK_PATH_PART}",
-    summary="Check oneself in (public: the link is the credential); 200 if already in",
-    body=schemas.SelfCheckInForm,
-    response=schemas.SelfCheckedIn,
-    status=201,
-    authenticated=False,
-)
-async def self_check_in(token: str, data: schemas.SelfCheckInForm, request: web.Request) -> Reply:
-    row, new = await _service(request.app).self_check_in(token, data, request.remote)
-    return Reply(
-        schemas.SelfCheckedIn(
-            full_name=row.full_name,
-            unit_name=row.unit_name,
-            position=row.position,
-            checked_in_at=row.checked_in_at,
-            already=not new,
-        ),
-        status=201 if new else 200,
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-@routes.get(
-    f"/api/checkin/{LINK_PATH_PART}/qr.svg",
-    summary="The link as a QR code (SVG) to show at a site",
-    authenticated=False,
-    response_content_type=SVG,
-)
-async def checkin_qr(token: str, app: web.Application) -> web.StreamResponse:
-    url = _service(app).link_url(token)
-    return web.Response(
-        text=qr_svg(url), content_type=SVG, charset="utf-8", headers={"Cache-Control": "no-store"}
-    )
-
-
-@routes.get(
-    f"/checkin/{LINK_PATH_PART}",
-    summary="The self check-in page (add #qr to show the code big, for a screen)",
-    authenticated=False,
-    response_content_type="text/html",
-)
-async def checkin_page() -> web.StreamResponse:
-    # The same page for every link: it reads its token from its own address, so nothing
-    # of the request is echoed into it.  Its script is /static/checkin.js.
-    response = page_response("checkin.html")
-    response.headers["Cache-Control"] = "no-store"
-    return response
