@@ -15,15 +15,6 @@ from tests.services import POSTGRES_URL, missing_service
 pytest_plugins = ["tests.smtp", "tests.browser"]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Registered here, beside the tests that use it, so --strict-markers knows it.
-    config.addinivalue_line(
-        "markers",
-        "timing: asserts a wall-clock bound (a complexity guard); a loaded machine can trip it,"
-        " deselect with -m 'not timing'",
-    )
-
-
 if TYPE_CHECKING:
     from tests.api import Api, FakeClock
     from tests.world import World

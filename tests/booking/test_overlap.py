@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -282,8 +281,8 @@ def test_clashes_match_checking_every_pair(
     )
 
 
-@pytest.mark.timing
-def test_thousands_of_overlapping_bookings_are_checked_fast() -> None:
+def test_thousands_of_overlapping_bookings_are_checked() -> None:
+    # How fast: benchmarks/complexity.py (clash_check).
     rng = random.Random(5545)
     existing = []
     for n in range(20_000):
@@ -309,11 +308,8 @@ def test_thousands_of_overlapping_bookings_are_checked_fast() -> None:
         for d in range(30)
     ]
 
-    began = time.perf_counter()
     clashes = find_clashes(candidate, existing, buffer=minutes(15))
-    elapsed = time.perf_counter() - began
 
-    assert elapsed < 2.0, f"{elapsed:.2f}s for 20,000 existing occurrences"
     assert clashes, "random data this dense must hold some clash"
     assert all(c.resource_kind == "room" and int(c.resource_id) < 50 for c in clashes)
 
@@ -487,19 +483,16 @@ def test_peak_is_never_below_any_instant(
     assert all(p.in_use == at_instant(p.start) for p in timeline)
 
 
-@pytest.mark.timing
-def test_sweep_over_ten_thousand_port_uses_is_fast() -> None:
+def test_sweep_over_ten_thousand_port_uses_finds_the_peak() -> None:
+    # How fast: benchmarks/complexity.py (port_sweep).
     rng = random.Random(30)
     uses = []
     for _ in range(10_000):
         start = DAY + minutes(rng.randrange(0, 60 * 24 * 7))
         uses.append(PortUse(start, start + minutes(rng.randrange(30, 240)), rng.randrange(1, 9)))
 
-    began = time.perf_counter()
     timeline = port_timeline(uses, capacity=200, start=DAY, end=DAY + timedelta(days=7))
-    elapsed = time.perf_counter() - began
 
-    assert elapsed < 1.0, f"{elapsed:.2f}s"
     assert max(p.in_use for p in timeline) == peak_ports(
         uses, start=DAY, end=DAY + timedelta(days=7)
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
@@ -334,7 +333,7 @@ def test_between_is_half_open_on_the_window() -> None:
 # --- far-future windows of open-ended series ----------------------------------------------
 
 
-@pytest.mark.timing
+# How fast such a window is expanded: benchmarks/complexity.py (far_window.*).
 @pytest.mark.parametrize(
     ("first", "rule", "window_from", "weekday", "monthday"),
     [
@@ -352,17 +351,14 @@ def test_between_is_half_open_on_the_window() -> None:
         ("2025-03-01 08:00", "FREQ=YEARLY", "2900-01-01", None, 1),
     ],
 )
-def test_far_future_window_of_an_open_ended_series_is_fast_and_right(
+def test_far_future_window_of_an_open_ended_series_is_right(
     first: str, rule: str, window_from: str, weekday: int | None, monthday: int | None
 ) -> None:
     s = series(HCM, first, rule)
     window_start = utc(window_from)
 
-    began = time.perf_counter()
     found = between(s, window_start, window_start + timedelta(days=400))
-    elapsed = time.perf_counter() - began
 
-    assert elapsed < 0.5, f"expanding a far window took {elapsed:.3f}s"
     assert found, "an open-ended series has occurrences in any long window"
     for o in found:
         local = o.start.astimezone(ZoneInfo(HCM))

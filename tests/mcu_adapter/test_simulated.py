@@ -50,7 +50,6 @@ def make(
     )
 
 
-@pytest.mark.timing
 async def test_seven_hundred_sites_with_api_latency_and_bounded_concurrency() -> None:
     events: list[BridgeEvent] = []
     news = asyncio.Event()
@@ -71,8 +70,9 @@ async def test_seven_hundred_sites_with_api_latency_and_bounded_concurrency() ->
     started = time.perf_counter()
     ids = await asyncio.gather(*(dial(number) for number in range(700)))
     elapsed = time.perf_counter() - started
-    # 700 calls of 50 ms, 50 at a time, is 0.7 s of latency; the rest is overhead.
-    assert 0.65 < elapsed < 3.0
+    # 700 calls of 50 ms, 50 at a time, cannot take less than 0.7 s if the latency is real
+    # (a loaded machine only makes it slower; how much slower is no business of this test).
+    assert elapsed > 0.65
     assert len(set(ids)) == 700
     async with asyncio.timeout(5):
         while sum(event.kind == "join" for event in events) < 700:
