@@ -1,7 +1,7 @@
 """The one place that wires the service: each package's ``setup``, in dependency order.
 
 A package's ``setup`` builds its service from the shared :class:`~vcorch.runtime.Runtime`
-and what it needs of the packages set up before it (passed as parameters), stores it under
+and what it needs of the packages set up before it (passed as parameters), provides it under
 its own key and registers its background work and what to close.  Route tables are static
 declarations, mounted when the application is created; services exist once the database is
 open (the cleanup context below).
@@ -78,6 +78,7 @@ async def _open_runtime(app: web.Application) -> Runtime:
     app[ENGINE] = engine
     app[SESSIONS] = sessions
     runtime = Runtime(
+        app=app,
         settings=settings,
         engine=engine,
         sessions=sessions,
@@ -99,26 +100,24 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
     run_metrics = monitoring.RunMetrics(metrics)
     builtin = mcu_adapter.builtin_bridge_names(settings)
 
-    auth.setup(app, runtime)
-    organisation = rooms.setup(app, runtime, reference_finders=[auth.account_references])
-    events = bridge_events.setup(app, runtime)
-    bridges = await mcu_adapter.setup(app, runtime, emit=events.emit)
+    auth.setup(runtime)
+    organisation = rooms.setup(runtime, reference_finders=[auth.account_references])
+    events = bridge_events.setup(runtime)
+    bridges = await mcu_adapter.setup(runtime, emit=events.emit)
     register = await booking.setup(
-        app, runtime, rooms=organisation, bridges=mcu_adapter.configured_bridges(settings)
+        runtime, rooms=organisation, bridges=mcu_adapter.configured_bridges(settings)
     )
     calendar = calendars.setup(
-        app, runtime, booking=register, booking_policy=booking.booking_policy(settings)
+        runtime, booking=register, booking_policy=booking.booking_policy(settings)
     )
     mail.setup(
-        app,
         runtime,
         message_id_domain=calendar.policy.uid_domain,
         before_each=calendar.queue_reminders,
     )
-    fallback_links = join.setup(app, runtime, registry=bridges.registry)
-    people = attendance.setup(app, runtime, builtin_bridges=builtin)
+    fallback_links = join.setup(runtime, registry=bridges.registry)
+    people = attendance.setup(runtime, builtin_bridges=builtin)
     stats.setup(
-        app,
         runtime,
         booking=register,
         attendance=attendance.attendance_policy(settings),
@@ -126,14 +125,12 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
         metrics=metrics,
     )
     health = monitoring.setup(
-        app,
         runtime,
         bridge_health=bridges.health,
         meetings=orchestration.MeetingSites(),
         metrics=metrics,
     )
     orchestrator = orchestration.setup(
-        app,
         runtime,
         registry=bridges.registry,
         bridge_health=bridges.health,
@@ -143,7 +140,6 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
     )
     # Last: the leader's work is complete once every package has added its share.
     scheduler.setup(
-        app,
         runtime,
         orchestrator=orchestrator,
         bridge_health=bridges.health,

@@ -14,9 +14,10 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from vcorch.config import Settings
@@ -29,8 +30,13 @@ Work = Callable[[], Coroutine[Any, Any, None]]
 Closer = Callable[[], Awaitable[None] | None]
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class Runtime:
+    # The application the services are provided to (each under its package's key).
+    app: web.Application
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
@@ -46,6 +52,10 @@ class Runtime:
     # ... and by every process.
     process_work: dict[str, Work] = field(default_factory=dict)
     _closers: list[Closer] = field(default_factory=list)
+
+    def provide(self, key: web.AppKey[T], value: T) -> None:
+        """Make ``value`` reachable to handlers (and tests) as ``app[key]``."""
+        self.app[key] = value
 
     def on_close(self, closer: Closer) -> None:
         """Run ``closer`` at shutdown; closers run last registered first."""

@@ -14,7 +14,7 @@ from tests.booking.test_booking_api import at, meeting
 from tests.smtp import SmtpServer
 from tests.world import World
 from vcorch.config import Settings
-from vcorch.mail.wiring import OUTBOX
+from vcorch.web.keys import OUTBOX
 
 
 @pytest.fixture

@@ -22,10 +22,9 @@ from tests.smtp import SmtpServer
 from vcorch.auth.routes import AUTH
 from vcorch.config import ConfigError, Settings, load_settings
 from vcorch.mail.models import OutboxMail
-from vcorch.mail.wiring import OUTBOX
 from vcorch.monitoring.alerts import WebhookPolicy, WebhookWorker
 from vcorch.monitoring.models import EndpointHealthTransition, WebhookDelivery
-from vcorch.web.keys import SESSIONS
+from vcorch.web.keys import OUTBOX, SESSIONS
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 

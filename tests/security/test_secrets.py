@@ -32,10 +32,9 @@ from vcorch.auth.models import Client, User
 from vcorch.cli import CHATTY_LIBRARIES, quiet_chatty_libraries
 from vcorch.config import Settings
 from vcorch.join.links import derive_secret as join_secret
-from vcorch.mail.wiring import OUTBOX
 from vcorch.orchestration.routes import ORCHESTRATOR
 from vcorch.web.access_log import PathOnlyAccessLogger
-from vcorch.web.keys import SESSIONS
+from vcorch.web.keys import OUTBOX, SESSIONS
 
 SIGNING_KEY = "signing-key-of-the-secrets-test-0123456789abcdef"
 MCU_PASSWORD = "cms-api-password-7f3a9c"

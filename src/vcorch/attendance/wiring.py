@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from aiohttp import web
-
 from vcorch.attendance.links import CheckInLinks, derive_secret
 from vcorch.attendance.outcome import AttendancePolicy
 from vcorch.attendance.routes import ATTENDANCE
@@ -25,9 +23,7 @@ def attendance_policy(settings: Settings) -> AttendancePolicy:
     )
 
 
-def setup(
-    app: web.Application, runtime: Runtime, *, builtin_bridges: frozenset[str]
-) -> AttendanceService:
+def setup(runtime: Runtime, *, builtin_bridges: frozenset[str]) -> AttendanceService:
     settings = runtime.settings
     attendance = AttendanceService(
         runtime.sessions,
@@ -38,5 +34,5 @@ def setup(
         checkin_grace=timedelta(minutes=settings.attendance_checkin_grace_minutes),
         builtin_bridges=builtin_bridges,
     )
-    app[ATTENDANCE] = attendance
+    runtime.provide(ATTENDANCE, attendance)
     return attendance

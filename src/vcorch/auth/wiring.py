@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from aiohttp import web
-
 from vcorch.auth.passwords import SecretHasher
 from vcorch.auth.routes import AUTH
 from vcorch.auth.service import AuthService, ThrottlePolicy
@@ -21,7 +19,7 @@ def make_hasher(settings: Settings) -> SecretHasher:
     return SecretHasher(settings.password_time_cost, settings.password_memory_kib)
 
 
-def setup(app: web.Application, runtime: Runtime) -> AuthService:
+def setup(runtime: Runtime) -> AuthService:
     settings = runtime.settings
     auth = AuthService(
         runtime.sessions,
@@ -34,6 +32,6 @@ def setup(app: web.Application, runtime: Runtime) -> AuthService:
         ),
         runtime.clock,
     )
-    app[AUTH] = auth
-    app[PRINCIPAL_RESOLVER] = auth.principal_for
+    runtime.provide(AUTH, auth)
+    runtime.provide(PRINCIPAL_RESOLVER, auth.principal_for)
     return auth

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,7 +45,6 @@ async def port_pools(
 
 
 async def setup(
-    app: web.Application,
     runtime: Runtime,
     *,
     rooms: RoomsService,
@@ -61,5 +59,5 @@ async def setup(
         clock=runtime.clock,
     )
     rooms.add_reference_finder(booking.references)
-    app[BOOKING] = booking
+    runtime.provide(BOOKING, booking)
     return booking

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from vcorch.bridge_events.store import EventStore
 from vcorch.mcu_adapter import EVENT_SINK
 from vcorch.runtime import Runtime
@@ -11,9 +9,9 @@ from vcorch.runtime import Runtime
 __all__ = ["setup"]
 
 
-def setup(app: web.Application, runtime: Runtime) -> EventStore:
+def setup(runtime: Runtime) -> EventStore:
     events = EventStore(runtime.sessions, runtime.clock)
-    app[EVENT_SINK] = events.store
+    runtime.provide(EVENT_SINK, events.store)
     # Closed after the bridges (registered later, closed earlier): they push their last
     # events when they close, and those are written before the engine goes.
     runtime.on_close(events.close)

@@ -6,8 +6,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from aiohttp import web
-
 from vcorch.booking import BookingPolicy, BookingService
 from vcorch.calendars.feed import CalendarService
 from vcorch.calendars.invitations import InvitationListener, MailPolicy, queue_reminders
@@ -40,7 +38,6 @@ class Calendars:
 
 
 def setup(
-    app: web.Application,
     runtime: Runtime,
     *,
     booking: BookingService,
@@ -49,7 +46,7 @@ def setup(
     policy = mail_policy(runtime.settings)
     booking.add_listener(InvitationListener(policy, runtime.clock))
     feeds = CalendarService(runtime.sessions, booking, policy, runtime.clock)
-    app[CALENDAR] = feeds
+    runtime.provide(CALENDAR, feeds)
 
     async def reminders() -> int:
         return await queue_reminders(runtime.sessions, policy, booking_policy, runtime.clock())

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from aiohttp import web
-
 from vcorch.config import Settings
 from vcorch.join.ice import IcePolicy
 from vcorch.join.links import JoinLinks, derive_secret, join_url
@@ -39,10 +37,11 @@ def ice_policy(settings: Settings) -> IcePolicy:
     )
 
 
-def setup(app: web.Application, runtime: Runtime, *, registry: BridgeRegistry) -> FallbackLinkMaker:
+def setup(runtime: Runtime, *, registry: BridgeRegistry) -> FallbackLinkMaker:
     links = JoinLinks(derive_secret(runtime.signing_key), runtime.clock)
-    app[JOIN_LINKS] = links
-    app[JOIN] = JoinService(
+    runtime.provide(JOIN_LINKS, links)
+    service = JoinService(
         runtime.sessions, registry, links, ice_policy(runtime.settings), runtime.clock
     )
+    runtime.provide(JOIN, service)
     return FallbackLinkMaker(links, runtime.settings.public_url)

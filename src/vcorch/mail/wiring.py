@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from aiohttp import web
-
 from vcorch.config import Settings
 from vcorch.mail.mailer import SmtpSettings
 from vcorch.mail.outbox import OutboxWorker
 from vcorch.runtime import Runtime
+from vcorch.web import OUTBOX
 
-__all__ = ["OUTBOX", "setup", "smtp_settings"]
-
-OUTBOX = web.AppKey("outbox", OutboxWorker)
+__all__ = ["setup", "smtp_settings"]
 
 
 def smtp_settings(settings: Settings) -> SmtpSettings | None:
@@ -32,7 +29,6 @@ def smtp_settings(settings: Settings) -> SmtpSettings | None:
 
 
 def setup(
-    app: web.Application,
     runtime: Runtime,
     *,
     message_id_domain: str,
@@ -44,7 +40,7 @@ def setup(
         runtime.clock,
         message_id_domain=message_id_domain,
     )
-    app[OUTBOX] = outbox
+    runtime.provide(OUTBOX, outbox)
     # Every process delivers: on PostgreSQL rows are claimed with SKIP LOCKED.
     runtime.process_work["mail-outbox"] = lambda: outbox.run_forever(
         runtime.settings.mail_poll_seconds, before_each=before_each

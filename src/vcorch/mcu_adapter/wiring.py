@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from aiohttp import web
-
 from vcorch.config import BridgeConfig, Settings
 from vcorch.mcu_adapter.base import BridgeContext, EmitEvents
 from vcorch.mcu_adapter.health import BridgeHealthCoordinator
@@ -72,7 +70,6 @@ class Bridges:
 
 
 async def setup(
-    app: web.Application,
     runtime: Runtime,
     *,
     emit: EmitEvents,
@@ -87,11 +84,11 @@ async def setup(
     )
     await registry.start()
     runtime.on_close(registry.close)
-    app[REGISTRY] = registry
+    runtime.provide(REGISTRY, registry)
     # The one poller of the bridges' health; the leader runs it, every reader shares it.
     health = BridgeHealthCoordinator(
         registry, clock=runtime.clock, max_age=timedelta(seconds=BRIDGE_HEALTH_SECONDS)
     )
-    app[BRIDGE_HEALTH] = health
+    runtime.provide(BRIDGE_HEALTH, health)
     runtime.leader_work.append(health.run_forever)
     return Bridges(registry, health)

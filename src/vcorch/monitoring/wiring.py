@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from vcorch.mcu_adapter import BridgeHealthCoordinator
 from vcorch.monitoring.alerts import WebhookPolicy, WebhookWorker
 from vcorch.monitoring.meetings import HotEndpointSource
@@ -17,7 +15,6 @@ __all__ = ["setup"]
 
 
 def setup(
-    app: web.Application,
     runtime: Runtime,
     *,
     bridge_health: BridgeHealthCoordinator,
@@ -39,7 +36,7 @@ def setup(
         metrics=metrics,
         clock=runtime.clock,
     )
-    app[MONITORING] = monitoring
+    runtime.provide(MONITORING, monitoring)
     if settings.monitoring_enabled:
         runtime.leader_work.append(monitoring.run_forever)
     if settings.monitoring_webhook_url and settings.monitoring_webhook_secret:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from aiohttp import web
-
 from vcorch.config import Settings
 from vcorch.mcu_adapter import BridgeHealthCoordinator, BridgeRegistry
 from vcorch.orchestration.collaborators import DialMetrics, FallbackLinks, PollSink
@@ -29,7 +27,6 @@ def orchestration_policy(settings: Settings) -> OrchestrationPolicy:
 
 
 def setup(
-    app: web.Application,
     runtime: Runtime,
     *,
     registry: BridgeRegistry,
@@ -48,6 +45,6 @@ def setup(
         on_poll=on_poll,
         health=bridge_health,
     )
-    app[ORCHESTRATOR] = orchestrator
-    app[LIVE] = LiveService(runtime.sessions, orchestrator, runtime.clock)
+    runtime.provide(ORCHESTRATOR, orchestrator)
+    runtime.provide(LIVE, LiveService(runtime.sessions, orchestrator, runtime.clock))
     return orchestrator

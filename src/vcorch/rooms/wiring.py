@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiohttp import web
-
 from vcorch.rooms.routes import ROOMS
 from vcorch.rooms.service import ReferenceFinder, RoomsService
 from vcorch.runtime import Runtime
@@ -13,9 +11,7 @@ from vcorch.runtime import Runtime
 __all__ = ["setup"]
 
 
-def setup(
-    app: web.Application, runtime: Runtime, *, reference_finders: Sequence[ReferenceFinder] = ()
-) -> RoomsService:
+def setup(runtime: Runtime, *, reference_finders: Sequence[ReferenceFinder] = ()) -> RoomsService:
     rooms = RoomsService(runtime.sessions, reference_finders, clock=runtime.clock)
-    app[ROOMS] = rooms
+    runtime.provide(ROOMS, rooms)
     return rooms

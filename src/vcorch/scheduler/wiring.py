@@ -6,8 +6,6 @@ import os
 import socket
 from datetime import timedelta
 
-from aiohttp import web
-
 from vcorch.booking import BookingService
 from vcorch.config import Settings
 from vcorch.mcu_adapter import BridgeHealthCoordinator
@@ -36,7 +34,6 @@ def schedule_policy(settings: Settings) -> SchedulePolicy:
 
 
 def setup(
-    app: web.Application,
     runtime: Runtime,
     *,
     orchestrator: Orchestrator,
@@ -60,13 +57,13 @@ def setup(
         roll_horizon=booking.roll_horizon,
         probe=probe,
     )
-    app[SCHEDULER] = scheduler
+    runtime.provide(SCHEDULER, scheduler)
     booking.add_listener(scheduler)
     runtime.leader_work.extend((scheduler.run_forever, scheduler.supervise_forever))
     leadership = Leadership(
         runtime.engine, scheduler.identity, check_seconds=settings.leader_check_seconds
     )
-    app[LEADERSHIP] = leadership
+    runtime.provide(LEADERSHIP, leadership)
     # Runs last: by then every package has added its share of the leader's work.
     runtime.process_work["leader-election"] = lambda: leadership.run(runtime.leader_work)
     return scheduler

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from vcorch.attendance import AttendancePolicy
 from vcorch.booking import BookingService
 from vcorch.monitoring import Metrics
@@ -15,7 +13,6 @@ __all__ = ["setup"]
 
 
 def setup(
-    app: web.Application,
     runtime: Runtime,
     *,
     booking: BookingService,
@@ -34,5 +31,5 @@ def setup(
     # the leader judges verification from the bridges' records and refreshes the summary.
     booking.add_listener(stats.listener)
     runtime.leader_work.append(stats.run_forever)
-    app[STATS] = stats
+    runtime.provide(STATS, stats)
     return stats

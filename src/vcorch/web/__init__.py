@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from vcorch.web.keys import CLOCK as CLOCK
     from vcorch.web.keys import ENGINE as ENGINE
     from vcorch.web.keys import METRICS as METRICS
+    from vcorch.web.keys import OUTBOX as OUTBOX
     from vcorch.web.keys import PRINCIPAL_RESOLVER as PRINCIPAL_RESOLVER
     from vcorch.web.keys import PROBLEMS as PROBLEMS
     from vcorch.web.keys import SESSIONS as SESSIONS
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from vcorch.web.resource import Summaries as Summaries
 
 _FACE: dict[str, tuple[str, str | None]] = {
+    "OUTBOX": ("vcorch.web.keys", "OUTBOX"),
     "ApiRoutes": ("vcorch.web.api", "ApiRoutes"),
     "CLOCK": ("vcorch.web.keys", "CLOCK"),
     "Created": ("vcorch.web.api", "Created"),
@@ -70,6 +72,7 @@ __all__ = [
     "CLOCK",
     "ENGINE",
     "METRICS",
+    "OUTBOX",
     "PRINCIPAL_RESOLVER",
     "PROBLEMS",
     "PROBLEM_TYPE_PREFIX",

@@ -1,5 +1,5 @@
 """Typed application keys of what every part of the service shares: settings, database,
-clock, the caller's resolution and the metrics export.
+clock, the caller's resolution, the metrics export and the mail outbox's rounds.
 
 A package's own service is reached through the key its ``routes.py`` defines; ``web`` knows
 no domain service, only these shared objects and the shapes (``Protocol``) it needs of them.
@@ -23,11 +23,13 @@ __all__ = [
     "CLOCK",
     "ENGINE",
     "METRICS",
+    "OUTBOX",
     "PRINCIPAL_RESOLVER",
     "PROBLEMS",
     "SESSIONS",
     "SETTINGS",
     "MetricsExport",
+    "OutboxRounds",
     "ProblemMapper",
 ]
 
@@ -38,6 +40,12 @@ class MetricsExport(Protocol):
     content_type: str
 
     def render(self) -> bytes: ...
+
+
+class OutboxRounds(Protocol):
+    """The mail outbox as operations (and tests) drive it: one delivery round at a time."""
+
+    async def run_once(self) -> int: ...
 
 
 class ProblemMapper(Protocol):
@@ -54,3 +62,4 @@ CLOCK = web.AppKey[Callable[[], datetime]]("clock")
 PRINCIPAL_RESOLVER = web.AppKey[Callable[[str], Awaitable[Principal]]]("principal_resolver")
 METRICS = web.AppKey[MetricsExport]("metrics")
 PROBLEMS = web.AppKey[ProblemMapper]("problems")
+OUTBOX = web.AppKey[OutboxRounds]("outbox")
