@@ -104,12 +104,8 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
     organisation = rooms.setup(runtime, reference_finders=[auth.account_references])
     events = bridge_events.setup(runtime)
     bridges = await mcu_adapter.setup(runtime, emit=events.emit)
-    register = await booking.setup(
-        runtime, rooms=organisation, bridges=mcu_adapter.configured_bridges(settings)
-    )
-    calendar = calendars.setup(
-        runtime, booking=register, booking_policy=booking.booking_policy(settings)
-    )
+    register = await booking.setup(runtime, rooms=organisation, bridges=bridges.configured)
+    calendar = calendars.setup(runtime, booking=register)
     mail.setup(
         runtime,
         message_id_domain=calendar.policy.uid_domain,
@@ -120,7 +116,7 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
     stats.setup(
         runtime,
         booking=register,
-        attendance=attendance.attendance_policy(settings),
+        attendance=people.policy,
         builtin_bridges=builtin,
         metrics=metrics,
     )

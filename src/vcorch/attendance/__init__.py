@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from vcorch.attendance.report import site_refs as site_refs
     from vcorch.attendance.report import window_of as window_of
     from vcorch.attendance.routes import routes as api_routes
-    from vcorch.attendance.wiring import attendance_policy as attendance_policy
     from vcorch.attendance.wiring import setup as setup
 
 _FACE: dict[str, tuple[str, str | None]] = {
@@ -58,7 +57,6 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "Report": ("vcorch.attendance.mapping", "Report"),
     "SiteRef": ("vcorch.attendance.mapping", "SiteRef"),
     "api_routes": ("vcorch.attendance.routes", "routes"),
-    "attendance_policy": ("vcorch.attendance.wiring", "attendance_policy"),
     "build_report": ("vcorch.attendance.report", "build_report"),
     "build_timelines": ("vcorch.attendance.intervals", "build_timelines"),
     "chunks": ("vcorch.attendance.loader", "chunks"),
@@ -88,7 +86,6 @@ __all__ = [
     "Report",
     "SiteRef",
     "api_routes",
-    "attendance_policy",
     "build_report",
     "build_timelines",
     "checkin_api_routes",

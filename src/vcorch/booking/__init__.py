@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from vcorch.booking.service import BookingPolicy as BookingPolicy
     from vcorch.booking.service import BookingService as BookingService
     from vcorch.booking.service import series_of as series_of
-    from vcorch.booking.wiring import booking_policy as booking_policy
     from vcorch.booking.wiring import setup as setup
 
 _FACE: dict[str, tuple[str, str | None]] = {
@@ -40,7 +39,6 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "StrictModel": ("vcorch.booking.schemas", "StrictModel"),
     "api_routes": ("vcorch.booking.routes", "routes"),
     "between": ("vcorch.booking.recurrence", "between"),
-    "booking_policy": ("vcorch.booking.wiring", "booking_policy"),
     "occurrence_key_text": ("vcorch.booking.recurrence", "occurrence_key_text"),
     "schemas": ("vcorch.booking.schemas", None),
     "series_of": ("vcorch.booking.service", "series_of"),
@@ -60,7 +58,6 @@ __all__ = [
     "StrictModel",
     "api_routes",
     "between",
-    "booking_policy",
     "occurrence_key_text",
     "schemas",
     "series_of",

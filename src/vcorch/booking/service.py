@@ -71,6 +71,10 @@ class BookingService:
             listeners=self._listeners,
         )
 
+    @property
+    def policy(self) -> BookingPolicy:
+        return self._policy
+
     def add_listener(self, listener: MeetingListener) -> None:
         self._listeners.append(listener)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from vcorch.booking import BookingPolicy, BookingService
+from vcorch.booking import BookingService
 from vcorch.calendars.feed import CalendarService
 from vcorch.calendars.invitations import InvitationListener, MailPolicy, queue_reminders
 from vcorch.calendars.routes import CALENDAR
@@ -26,22 +27,19 @@ def mail_policy(settings: Settings) -> MailPolicy:
     )
 
 
+@dataclass(frozen=True)
 class Calendars:
-    """What the calendars give the rest of the service: the feeds, the mail policy, reminders."""
+    """What the calendars give the rest of the service: the mail policy and the reminder round
+    the outbox runs before each delivery."""
 
-    def __init__(
-        self, feeds: CalendarService, policy: MailPolicy, reminders: Callable[[], Awaitable[int]]
-    ):
-        self.feeds = feeds
-        self.policy = policy
-        self.queue_reminders = reminders
+    policy: MailPolicy
+    queue_reminders: Callable[[], Awaitable[int]]
 
 
 def setup(
     runtime: Runtime,
     *,
     booking: BookingService,
-    booking_policy: BookingPolicy,
 ) -> Calendars:
     policy = mail_policy(runtime.settings)
     booking.add_listener(InvitationListener(policy, runtime.clock))
@@ -49,6 +47,6 @@ def setup(
     runtime.provide(CALENDAR, feeds)
 
     async def reminders() -> int:
-        return await queue_reminders(runtime.sessions, policy, booking_policy, runtime.clock())
+        return await queue_reminders(runtime.sessions, policy, booking.policy, runtime.clock())
 
-    return Calendars(feeds, policy, reminders)
+    return Calendars(policy, reminders)

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from vcorch.mcu_adapter.webrtc import OfferRefused as OfferRefused
     from vcorch.mcu_adapter.webrtc import WebRtcBridge as WebRtcBridge
     from vcorch.mcu_adapter.wiring import builtin_bridge_names as builtin_bridge_names
-    from vcorch.mcu_adapter.wiring import configured_bridges as configured_bridges
     from vcorch.mcu_adapter.wiring import setup as setup
 
 _FACE: dict[str, tuple[str, str | None]] = {
@@ -71,7 +70,6 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "WebRtcBridge": ("vcorch.mcu_adapter.webrtc", "WebRtcBridge"),
     "api_routes": ("vcorch.mcu_adapter.routes", "routes"),
     "builtin_bridge_names": ("vcorch.mcu_adapter.wiring", "builtin_bridge_names"),
-    "configured_bridges": ("vcorch.mcu_adapter.wiring", "configured_bridges"),
     "setup": ("vcorch.mcu_adapter.wiring", "setup"),
 }
 __all__ = [
@@ -101,7 +99,6 @@ __all__ = [
     "WebRtcBridge",
     "api_routes",
     "builtin_bridge_names",
-    "configured_bridges",
     "setup",
 ]
 

@@ -67,6 +67,8 @@ def builtin_webrtc_config(settings: Settings) -> BridgeConfig:
 class Bridges:
     registry: BridgeRegistry
     health: BridgeHealthCoordinator
+    # What booking counts ports on: the configured bridges, without the built-in one.
+    configured: list[BridgeConfig]
 
 
 async def setup(
@@ -76,10 +78,9 @@ async def setup(
 ) -> Bridges:
     # The built-in browser bridge joins the registry but not the booking pools: it hosts
     # only what falls back.
+    configured = configured_bridges(runtime.settings)
     registry = load_bridges(
-        with_builtin_webrtc(
-            configured_bridges(runtime.settings), builtin_webrtc_config(runtime.settings)
-        ),
+        with_builtin_webrtc(configured, builtin_webrtc_config(runtime.settings)),
         BridgeContext(http=runtime.http, clock=runtime.clock, emit=emit),
     )
     await registry.start()
@@ -91,4 +92,4 @@ async def setup(
     )
     runtime.provide(BRIDGE_HEALTH, health)
     runtime.leader_work.append(health.run_forever)
-    return Bridges(registry, health)
+    return Bridges(registry, health, configured)
