@@ -7,6 +7,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from vcorch.orchestration.channels import BROWSER_CHANNELS as BROWSER_CHANNELS
+    from vcorch.orchestration.channels import CHANNEL_LABELS as CHANNEL_LABELS
+    from vcorch.orchestration.channels import CHANNELS as CHANNELS
+    from vcorch.orchestration.channels import Channel as Channel
+    from vcorch.orchestration.channels import mark_browser as mark_browser
     from vcorch.orchestration.hot_endpoints import MeetingSites as MeetingSites
     from vcorch.orchestration.models import MeetingRun as MeetingRun
     from vcorch.orchestration.models import RunConference as RunConference
@@ -21,6 +26,11 @@ if TYPE_CHECKING:
     from vcorch.orchestration.wiring import setup as setup
 
 _FACE: dict[str, tuple[str, str | None]] = {
+    "BROWSER_CHANNELS": ("vcorch.orchestration.channels", "BROWSER_CHANNELS"),
+    "CHANNELS": ("vcorch.orchestration.channels", "CHANNELS"),
+    "CHANNEL_LABELS": ("vcorch.orchestration.channels", "CHANNEL_LABELS"),
+    "Channel": ("vcorch.orchestration.channels", "Channel"),
+    "mark_browser": ("vcorch.orchestration.channels", "mark_browser"),
     "ACTIVE_RUN": ("vcorch.orchestration.orchestrator", "ACTIVE_RUN"),
     "MeetingRun": ("vcorch.orchestration.models", "MeetingRun"),
     "MeetingSites": ("vcorch.orchestration.hot_endpoints", "MeetingSites"),
@@ -36,6 +46,10 @@ _FACE: dict[str, tuple[str, str | None]] = {
 }
 __all__ = [
     "ACTIVE_RUN",
+    "BROWSER_CHANNELS",
+    "CHANNELS",
+    "CHANNEL_LABELS",
+    "Channel",
     "MeetingRun",
     "MeetingSites",
     "Orchestrator",
@@ -43,6 +57,7 @@ __all__ = [
     "RunIncident",
     "RunSite",
     "api_routes",
+    "mark_browser",
     "queue_mail",
     "setup",
     "site_operators",

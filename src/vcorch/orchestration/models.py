@@ -99,6 +99,9 @@ class RunSite(Base):
     # Dropped by an operator on purpose: the supervisor does not call it back.
     held: Mapped[bool] = mapped_column(Boolean, default=False)
     operators_told: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How the site takes part now (orchestration/channels.py): room_system | browser |
+    # gateway | dial_in; NULL until it first connects.
+    channel: Mapped[str | None] = mapped_column(String(16))
 
 
 class RunIncident(Base):
