@@ -99,6 +99,9 @@ class Capabilities:
     cascade: bool = False
     # Can drop a participant and end a conference that still has people in it.
     disconnect: bool = False
+    # A conference has a SIP address others can call (``dial_in_uri``): what a
+    # WebRTC-to-SIP gateway calls to bring a browser in.
+    sip_dial_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -242,7 +245,9 @@ class Bridge:
     """
 
     type_name: ClassVar[str] = ""
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    # The kind's capabilities; an instance may narrow or widen them from its configuration
+    # in ``__init__`` (``self.capabilities = replace(...)``), never later.
+    capabilities: Capabilities = Capabilities()
 
     def __init__(self, config: BridgeConfig, context: BridgeContext) -> None:
         self.config = config
@@ -300,6 +305,10 @@ class Bridge:
     ) -> str:
         """A browser link joining this same conference, valid until ``expires_at``."""
         raise NotSupported(self.name, "this bridge does not take browsers")
+
+    async def dial_in_uri(self, ref: ConferenceRef) -> str:
+        """The SIP URI that calls into this conference (``capabilities.sip_dial_in``)."""
+        raise NotSupported(self.name, "this bridge's conferences have no SIP address")
 
     async def cascade(
         self, ref: ConferenceRef, remote: ConferenceRef, remote_address: str

@@ -73,7 +73,7 @@ class CiscoCmsBridge(Bridge):
     """Options: ``cospace_uri_prefix`` (default ``vcorch-``); hook auth as in the base class."""
 
     type_name: ClassVar[str] = "cisco_cms"
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    capabilities: Capabilities = Capabilities(
         dial_sip=True,
         events_pushed=True,
         events_polled=True,

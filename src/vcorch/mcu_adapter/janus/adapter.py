@@ -127,7 +127,7 @@ class JanusBridge(Bridge):
     """Janus (Debian package ``janus``, 1.1) through its Admin API and sample event handler."""
 
     type_name: ClassVar[str] = "janus"
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    capabilities: Capabilities = Capabilities(
         dial_sip=False,
         dial_h323=False,
         webrtc_join=True,

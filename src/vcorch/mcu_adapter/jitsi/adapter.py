@@ -76,7 +76,7 @@ def _required_option(config: BridgeConfig, key: str) -> str:
 
 class JitsiBridge(Bridge):
     type_name: ClassVar[str] = "jitsi"
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    capabilities: Capabilities = Capabilities(
         webrtc_join=True, events_pushed=True, events_polled=True
     )
 

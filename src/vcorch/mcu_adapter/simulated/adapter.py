@@ -79,7 +79,7 @@ class SimulatedBridge(Bridge):
     """An in-process MCU for the demo, the benchmarks and tests."""
 
     type_name: ClassVar[str] = "simulated"
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    capabilities: Capabilities = Capabilities(
         dial_sip=True,
         dial_h323=True,
         events_pushed=True,

@@ -121,7 +121,7 @@ class WebRtcBridge(Bridge):
     """The built-in browser bridge (aiortc), running inside this vcorch process."""
 
     type_name: ClassVar[str] = "webrtc"
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    capabilities: Capabilities = Capabilities(
         webrtc_join=True, events_pushed=True, mute=True, disconnect=True
     )
 
