@@ -1,7 +1,9 @@
 """Stored occurrences: what a series expands to, kept as rows so window queries are exact.
 
-A finite series is stored whole; an open-ended one up to a horizon (``materialized_until``)
-and expanded beyond it on demand, so nothing is materialised forever.
+Occurrences are stored up to a horizon (``materialized_until``) two years ahead and rolled
+forward by the scheduler; a series that ends before the horizon is stored whole
+(``materialized_until`` NULL).  So the rows one booking writes are bounded whatever its
+rule says (a stored series may predate the limit on how far a series may run).
 """
 
 from __future__ import annotations
@@ -19,12 +21,10 @@ def occurrence_rows(
     meeting_id: int, series: Series, own_sites: Collection[datetime], now: datetime
 ) -> tuple[list[dict[str, Any]], datetime | None]:
     """The rows to store for a series and how far they reach (None: every occurrence)."""
-    until = None
-    if series.is_open_ended:
-        until = max(now, series.start) + MATERIALIZE_HORIZON
+    until = max(now, series.start) + MATERIALIZE_HORIZON
     rows = []
     for occ in iter_occurrences(series, include_cancelled=True):
-        if until is not None and occ.start >= until:
+        if occ.start >= until:
             break
         rows.append(
             {
@@ -36,4 +36,6 @@ def occurrence_rows(
                 "own_sites": occ.key in own_sites,
             }
         )
+    else:
+        return rows, None  # the series ended before the horizon: every occurrence is stored
     return rows, until

@@ -16,3 +16,5 @@ class BookingPolicy:
     # How far an open-ended series is checked for conflicts when booked.
     horizon: timedelta = timedelta(days=366)
     max_duration: timedelta = timedelta(hours=24)
+    # How far a series with an end (UNTIL or COUNT) may run past its start.
+    max_series_span: timedelta = timedelta(days=3653)

@@ -72,6 +72,7 @@ __all__ = [
     "MAX_DURATION",
     "MAX_EXCEPTIONS",
     "MAX_INTERVAL",
+    "MAX_SERIES_SPAN",
     "Occurrence",
     "OccurrenceOverride",
     "Series",
@@ -86,6 +87,8 @@ __all__ = [
 MAX_EXCEPTIONS = 1000
 """At most this many EXDATEs, and at most this many overrides, per series."""
 MAX_DURATION = timedelta(hours=24)
+MAX_SERIES_SPAN = timedelta(days=3653)
+"""How far after its start a series with an end (UNTIL or COUNT) may run: ten years."""
 
 
 def parse_series(
@@ -97,6 +100,7 @@ def parse_series(
     exdates: Iterable[datetime] = (),
     overrides: Iterable[OccurrenceOverride] = (),
     max_duration: timedelta = MAX_DURATION,
+    max_span: timedelta | None = None,
 ) -> Series:
     """Validate a series and return it, or raise :class:`InvalidSchedule`.
 
@@ -105,6 +109,11 @@ def parse_series(
     is an IANA name.  ``rrule`` is one RRULE value (``FREQ=WEEKLY;BYDAY=MO``, optionally
     prefixed ``RRULE:``) or ``None`` for a single meeting.  Every EXDATE and override key
     must be the original start of one of the series' occurrences.
+
+    ``max_span`` (bookings being written give it; stored ones are read without it) refuses
+    a series whose last occurrence starts more than that after its start: an end far in
+    the future is what makes a booking expensive, and an open-ended series (no UNTIL, no
+    COUNT) says "until further notice" without it.
     """
     problems: list[FieldProblem] = []
     zone = _parse_zone(timezone, problems)
@@ -145,6 +154,9 @@ def parse_series(
             rule = parse_rule(rrule, local_start, start_utc)
         except RuleError as err:
             raise invalid_schedule([FieldProblem("rrule", str(err))]) from err
+        too_far = _until_too_far(rule, start_utc, max_span) if max_span else None
+        if too_far is not None:
+            raise invalid_schedule([FieldProblem("rrule", too_far)])
 
     draft = Series(
         start=start_utc,
@@ -180,7 +192,41 @@ def parse_series(
     )
     if next(regular_keys(series, start_utc, skip_excluded=True), None) is None:
         raise invalid_schedule([FieldProblem("exdates", "the EXDATEs remove every occurrence")])
+    too_far = _count_too_far(series, max_span) if max_span else None
+    if too_far is not None:
+        raise invalid_schedule([FieldProblem("rrule", too_far)])
     return series
+
+
+def _until_too_far(rule: Rule, start_utc: datetime, max_span: timedelta) -> str | None:
+    if rule.until is None or rule.until <= start_utc + max_span:
+        return None
+    return (
+        f"UNTIL lies more than {_years(max_span)} years after the start; end the series by"
+        f" {start_utc + max_span:%Y-%m-%d}, or leave UNTIL and COUNT out for a series that"
+        " runs until further notice"
+    )
+
+
+def _count_too_far(series: Series, max_span: timedelta) -> str | None:
+    """Bounded work: at most COUNT (≤ MAX_COUNT) starts, none past the limit, are made."""
+    rule = series._rule
+    if rule is None or rule.count is None:
+        return None
+    limit = series.start + max_span
+    for seen, key in enumerate(regular_keys(series, series.start, skip_excluded=False), 1):
+        if key > limit:
+            break
+        if seen >= rule.count:
+            return None
+    return (
+        f"COUNT={rule.count} runs more than {_years(max_span)} years past the start; lower"
+        " COUNT, or leave UNTIL and COUNT out for a series that runs until further notice"
+    )
+
+
+def _years(span: timedelta) -> int:
+    return round(span.days / 365.25)
 
 
 def _human(span: timedelta) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -21,7 +22,10 @@ log = logging.getLogger(__name__)
 
 
 def booking_policy(settings: Settings) -> BookingPolicy:
-    return BookingPolicy(setup_buffer=timedelta(minutes=settings.booking_setup_buffer_minutes))
+    return BookingPolicy(
+        setup_buffer=timedelta(minutes=settings.booking_setup_buffer_minutes),
+        max_series_span=timedelta(days=math.ceil(365.25 * settings.booking_series_max_years)),
+    )
 
 
 async def port_pools(

@@ -103,6 +103,7 @@ class MeetingWrites:
                 rrule=data.rrule,
                 exdates=data.exdates or [],
                 max_duration=self._policy.max_duration,
+                max_span=self._policy.max_series_span,
             )
             sites = await resolve_sites(session, data.sites, data.mode)
             if data.host_room_id is not None and await session.get(Room, data.host_room_id) is None:
@@ -237,6 +238,7 @@ class MeetingWrites:
                     for o in overrides
                 ],
                 max_duration=self._policy.max_duration,
+                max_span=self._policy.max_series_span,
             )
             if "sites" in given and data.sites is not None:
                 sites = await resolve_sites(session, data.sites, mode)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -17,6 +18,8 @@ from vcorch.calendars.invitations import MailPolicy, meeting_events
 from vcorch.calendars.models import CalendarFeedToken
 from vcorch.errors import FieldProblem, InvalidInput, NotFound, PermissionDenied
 from vcorch.rooms import Unit
+
+log = logging.getLogger(__name__)
 
 FEED_PAST = timedelta(days=60)
 FEED_FUTURE = timedelta(days=400)
@@ -133,7 +136,7 @@ class CalendarService:
                     )
                 ).scalars()
             )
-            events: list[IcsEvent] = []
+            groups: list[tuple[int, list[IcsEvent]]] = []
             for meeting in meetings:
                 sites = list(
                     (
@@ -142,5 +145,33 @@ class CalendarService:
                         )
                     ).scalars()
                 )
-                events.extend(await meeting_events(session, meeting, sites, self._policy))
-        return build_calendar(events, method="PUBLISH", calendar_name=f"Lịch họp — {unit.name}")
+                try:
+                    events = await meeting_events(session, meeting, sites, self._policy)
+                except _RENDER_ERRORS as err:
+                    log.error("feed %s: meeting %s left out: %s", unit.code, meeting.id, err)
+                    continue
+                groups.append((meeting.id, events))
+        return render_skipping_bad(groups, f"Lịch họp — {unit.name}")
+
+
+_RENDER_ERRORS = (InvalidInput, ValueError, OverflowError)
+
+
+def render_skipping_bad(groups: Sequence[tuple[int, list[IcsEvent]]], name: str) -> bytes:
+    """One calendar of every meeting's events; a meeting whose events cannot be written
+    (a date past what the format holds, a stored value no longer valid) is left out and
+    logged, so that one bad booking never breaks a whole feed."""
+    every = [event for _, events in groups for event in events]
+    try:
+        return build_calendar(every, method="PUBLISH", calendar_name=name)
+    except _RENDER_ERRORS:
+        pass
+    good: list[IcsEvent] = []
+    for meeting_id, events in groups:
+        try:
+            build_calendar(events, method="PUBLISH")
+        except _RENDER_ERRORS as err:
+            log.error("calendar feed: meeting %s left out: %s", meeting_id, err)
+            continue
+        good.extend(events)
+    return build_calendar(good, method="PUBLISH", calendar_name=name)

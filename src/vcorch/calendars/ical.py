@@ -289,7 +289,9 @@ def _series_last_year(rrule: str, start_year: int) -> int:
     if until:
         moment = until[0]
         year: int = moment.year
-        return year
+        # Zone rules past the open-series reach repeat the last ones; the cap also keeps
+        # a stored far UNTIL (written before bookings were limited) inside ``date``'s range.
+        return min(year, start_year + _OPEN_SERIES_YEARS)
     # COUNT or open-ended: the exact end does not matter for the time zone, only its reach.
     return start_year + _OPEN_SERIES_YEARS
 
