@@ -13,7 +13,7 @@ from vcorch.booking.conflicts import ConflictCheck
 from vcorch.booking.overlap import FreeBusy, PortPeriod, PortUse, free_busy, port_timeline
 from vcorch.booking.placement_pool import PortPool, eligible
 from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.rooms import Room
+from vcorch.rooms import Room, Unit
 
 
 async def availability(
@@ -25,8 +25,9 @@ async def availability(
     start: datetime,
     end: datetime,
 ) -> tuple[dict[int, list[FreeBusy]], list[PortPeriod], int]:
-    """Free/busy per room (any room: sites may be invited anywhere) and the free bridge
-    ports over the window for the caller's unit."""
+    """Free/busy per room in the caller's unit scope and the free bridge ports over the
+    window for the caller's unit.  A room outside the scope is answered exactly as a room
+    that does not exist: its busy times would tell another unit's calendar."""
     if end <= start:
         raise InvalidInput("empty window", problems=[FieldProblem("to", "must be after from")])
     if end - start > timedelta(days=366):
@@ -34,7 +35,15 @@ async def availability(
             "window too long", problems=[FieldProblem("to", "at most 366 days after from")]
         )
     async with sessions() as session:
-        known = set((await session.execute(select(Room.id).where(Room.id.in_(room_ids)))).scalars())
+        known = set(
+            (
+                await session.execute(
+                    select(Room.id)
+                    .join(Unit, Unit.id == Room.unit_id)
+                    .where(Room.id.in_(room_ids), Unit.path.startswith(who.unit_path))
+                )
+            ).scalars()
+        )
         missing = [r for r in room_ids if r not in known]
         if missing:
             raise InvalidInput(

@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vcorch.access import Principal
 from vcorch.booking.errors import BookingConflict
+from vcorch.booking.listing import visible_to
 from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingOverride, MeetingSite
 from vcorch.booking.overlap import BookedOccurrence, PortUse, find_clashes, port_shortfalls
 from vcorch.booking.placement_pool import PortPool, eligible, ports_needed
@@ -34,6 +36,18 @@ from vcorch.rooms import Unit
 BOOKING_LOCK_KEY = 7_410_002
 MAX_REPORTED_CLASHES = 50
 MAX_OCCURRENCE = timedelta(hours=24)
+
+
+async def _readable(
+    session: AsyncSession, reader: Principal, meeting_ids: set[int | str | None]
+) -> set[int]:
+    wanted = {int(m) for m in meeting_ids if m is not None}
+    if not wanted:
+        return set()
+    found = await session.execute(
+        select(Meeting.id).where(Meeting.id.in_(wanted), visible_to(reader))
+    )
+    return set(found.scalars())
 
 
 async def lock(session: AsyncSession) -> None:
@@ -206,7 +220,11 @@ class ConflictCheck:
         preferred: str | None,
         sites: list[tuple[int, int | None, list[str]]],
         override_sites: dict[datetime, list[dict[str, Any]]],
+        *,
+        reader: Principal,
     ) -> None:
+        """Raise :class:`BookingConflict` listing the clashes; a clash with a meeting
+        ``reader`` may not read says only which room (or endpoint) is taken, when."""
         rooms = {room for room, _, _ in sites}
         endpoints = {endpoint for _, endpoint, _ in sites if endpoint is not None}
         for chosen in override_sites.values():
@@ -237,20 +255,22 @@ class ConflictCheck:
         shared, port_uses, titles = await self.existing(
             session, window_start, window_end, meeting_id, rooms, endpoints, online and demand > 0
         )
-        clashes = find_clashes(candidate, shared, buffer=buffer)
-        reported: list[dict[str, Any]] = [
-            {
+        clashes = find_clashes(candidate, shared, buffer=buffer)[:MAX_REPORTED_CLASHES]
+        readable = await _readable(session, reader, {c.meeting_id for c in clashes})
+        reported: list[dict[str, Any]] = []
+        for clash in clashes:
+            item: dict[str, Any] = {
                 "kind": clash.resource_kind,
                 "resource_id": clash.resource_id,
-                "meeting_id": clash.meeting_id,
-                "meeting_title": titles.get(int(clash.meeting_id or 0)),
-                "occurrence": occurrence_key_text(clash.occurrence_key),
                 "start": iso(clash.start),
                 "end": iso(clash.end),
                 "candidate_occurrence": occurrence_key_text(clash.candidate_key),
             }
-            for clash in clashes[:MAX_REPORTED_CLASHES]
-        ]
+            if clash.meeting_id is not None and int(clash.meeting_id) in readable:
+                item["meeting_id"] = clash.meeting_id
+                item["meeting_title"] = titles.get(int(clash.meeting_id or 0))
+                item["occurrence"] = occurrence_key_text(clash.occurrence_key)
+            reported.append(item)
         if demand:
             capacity = sum(pool.ports for pool in pools)
             existing_uses = [PortUse(o.start, o.end, n) for o, n in port_uses]

@@ -114,7 +114,15 @@ class MeetingWrites:
             status = self._status_for(data.status, series_end)
             if status == "scheduled":
                 await self._conflicts.check(
-                    session, None, series, data.mode, organizer, data.preferred_bridge, sites, {}
+                    session,
+                    None,
+                    series,
+                    data.mode,
+                    organizer,
+                    data.preferred_bridge,
+                    sites,
+                    {},
+                    reader=actor.principal,
                 )
             meeting = Meeting(
                 title=data.title,
@@ -268,6 +276,7 @@ class MeetingWrites:
                     else meeting.preferred_bridge,
                     sites,
                     {o.occurrence_key: list(o.sites) for o in overrides if o.sites is not None},
+                    reader=actor.principal,
                 )
             for name in (
                 "title",
@@ -374,6 +383,7 @@ class MeetingWrites:
                     meeting.preferred_bridge,
                     sites,
                     {k: list(o.sites) for k, o in merged.items() if o.sites is not None},
+                    reader=actor.principal,
                 )
             if key not in overrides:
                 session.add(row)
