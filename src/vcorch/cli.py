@@ -100,7 +100,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         host=host or settings.host,
         port=port or settings.port,
         access_log_class=PathOnlyAccessLogger,
-        shutdown_timeout=30.0,
+        # Requests in flight get this long; the runtime's closers bound the rest.
+        shutdown_timeout=settings.shutdown_grace_seconds,
         print=lambda line: log.info("%s", line),
     )
     return 0

@@ -33,6 +33,10 @@ Closer = Callable[[], Awaitable[None] | None]
 T = TypeVar("T")
 
 
+async def _awaited(result: Awaitable[None]) -> None:
+    await result
+
+
 @dataclass
 class Runtime:
     # The application the services are provided to (each under its package's key).
@@ -66,14 +70,25 @@ class Runtime:
             return []
         return [asyncio.create_task(work(), name=name) for name, work in self.process_work.items()]
 
-    async def close(self, tasks: list[asyncio.Task[None]]) -> None:
+    async def close(self, tasks: list[asyncio.Task[None]], *, within: float = 10.0) -> None:
+        """Cancel the work and run the closers, giving up on what is not done ``within``
+        seconds (a stop must end however busy the service is; the database keeps what was
+        committed)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=max(0.1, within / 2))
+            for task in pending:
+                log.error("stopping: %s did not end in time; left behind", task.get_name())
         for closer in reversed(self._closers):
+            left = max(0.1, deadline - loop.time())
             try:
                 result = closer()
                 if inspect.isawaitable(result):
-                    await result
+                    await asyncio.wait_for(_awaited(result), left)
+            except TimeoutError:
+                log.error("stopping: closing %r took too long; left behind", closer)
             except Exception:
                 log.exception("closing %r failed", closer)

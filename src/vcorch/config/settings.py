@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     mail_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
     reminder_offsets_minutes: list[int] = Field(default_factory=lambda: [1440, 60])
     booking_setup_buffer_minutes: int = Field(default=15, ge=0, le=240)
+    # How long a stop waits for requests in flight (SIGTERM to exit stays under ~15 s).
+    shutdown_grace_seconds: float = Field(default=5.0, gt=0, le=60)
     # A series with an end (UNTIL or COUNT) may run this many years past its start.
     booking_series_max_years: int = Field(default=10, ge=1, le=50)
     # Orchestration (docs/configuration.md#orchestration): when each job runs, how hard

@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.exposition import generate_latest
 
 from vcorch.mcu_adapter import BridgeStatus
+from vcorch.monitoring.loop_lag import LAG_BUCKETS
 from vcorch.monitoring.probes.result import ProbeResult
 
 # Probe round trips: LAN room systems answer in a millisecond or two, a WebRTC media
@@ -107,6 +108,17 @@ class Metrics:
         self.scheduler_lag_seconds = Gauge(
             "vcorch_scheduler_lag_seconds",
             "How late the scheduler ran its last due job",
+            registry=registry,
+        )
+        self.event_loop_lag_seconds = Gauge(
+            "vcorch_event_loop_lag_seconds",
+            "How late this process's event loop woke a task due now (last measurement)",
+            registry=registry,
+        )
+        self.event_loop_lag = Histogram(
+            "vcorch_event_loop_lag_seconds_observed",
+            "How late this process's event loop woke a task due now, every 0.25 s",
+            buckets=LAG_BUCKETS,
             registry=registry,
         )
         self.alert_webhooks = Counter(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vcorch.mcu_adapter import BridgeHealthCoordinator
 from vcorch.monitoring.alerts import WebhookPolicy, WebhookWorker
+from vcorch.monitoring.loop_lag import LoopLag
 from vcorch.monitoring.meetings import HotEndpointSource
 from vcorch.monitoring.metrics import Metrics
 from vcorch.monitoring.probes.sip_mux import SipUdpProber
@@ -37,6 +38,8 @@ def setup(
         clock=runtime.clock,
     )
     runtime.provide(MONITORING, monitoring)
+    lag = LoopLag(metrics.event_loop_lag_seconds, metrics.event_loop_lag)
+    runtime.process_work["event-loop-lag"] = lag.run
     if settings.monitoring_enabled:
         runtime.leader_work.append(monitoring.run_forever)
     if settings.monitoring_webhook_url and settings.monitoring_webhook_secret:
