@@ -130,8 +130,8 @@ def test_how_each_site_took_part() -> None:
     channel = {o.participant.split("|")[-1]: (o.channel, o.source) for o in found}
     assert channel == {
         "leg-a": ("room_system", "pushed"),
-        "web-b": ("webrtc_fallback", "pushed"),
+        "web-b": ("browser", "pushed"),
         "leg-b2": ("room_system", "pushed"),
-        "seat-1": ("webrtc_fallback", "builtin"),
+        "seat-1": ("browser", "builtin"),
         "777": ("room_system", "pushed"),
     }
