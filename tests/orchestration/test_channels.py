@@ -26,6 +26,7 @@ from vcorch.config import Settings
 from vcorch.mcu_adapter.base import ConferenceRef
 from vcorch.mcu_adapter.routes import REGISTRY
 from vcorch.mcu_adapter.simulated import SimulatedBridge
+from vcorch.orchestration.hot_endpoints import MeetingSites, SiteInRun
 from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
 from vcorch.orchestration.routes import ORCHESTRATOR
 from vcorch.stats.models import StatsOccurrence
@@ -116,6 +117,14 @@ async def test_the_host_room_is_dialled_first_even_when_not_booked_as_a_site(
             room_id: site_id
             for site_id, room_id in await session.execute(select(RunSite.id, RunSite.room_id))
         }
+    # The board's source gives each running site's state and channel.
+    async with app[SESSIONS]() as session:
+        hot = await MeetingSites().sites_between(session, clock.now, clock.now)
+    running = {s.room_id: (s.state, s.channel) for s in hot if isinstance(s, SiteInRun)}
+    assert running == {
+        world.rooms[code]: ("connected", "room_system")
+        for code in ("central", "lao-cai", "lao-cai.bac-ha")
+    }
     conference = next(iter(mcu(app).mcu._conferences.values()))
     # Legs are kept in the order the MCU was asked to dial them.
     order = [leg.site_id for leg in conference.legs.values()]

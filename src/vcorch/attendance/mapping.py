@@ -17,10 +17,10 @@ the bridge's participant id in ``RunSite.participant_id``):
   participant is not the site's room system (address not the endpoint's, endpoint not a
   WebRTC one) and the site had fallen back (state ``fallback``) or came by browser (its
   run site's ``channel`` ``browser`` or ``gateway``), that channel (``browser`` when it
-  fell back only); ``dial_in`` for the room system found by its address when the run site
-  says it called in; ``room_system`` otherwise.  The run site's channel outlives the run
-  (its state does not: ending a run disconnects every site).  Manual entries say it
-  themselves.
+  fell back only); ``dial_in`` for the room system found by its address or participant id
+  when the run site says it called in; ``room_system`` otherwise.  The run site's channel
+  outlives the run (its state does not: ending a run disconnects every site).  Manual
+  entries say it themselves.
 """
 
 from __future__ import annotations
@@ -180,8 +180,10 @@ def channel_of(
     site = matched.site
     if site is None:
         return "room_system"
+    if site.channel == "dial_in" and matched.how in ("address", "participant"):
+        return "dial_in"
     if matched.how == "address":
-        return "dial_in" if site.channel == "dial_in" else "room_system"
+        return "room_system"
     by_browser = site.channel in ("browser", "gateway")
     if (site.state == "fallback" or by_browser) and site.endpoint_kind != "webrtc":
         addresses = {normalise_address(r.address) for r in reports} - {None}
