@@ -315,6 +315,15 @@ async def test_a_one_off_meeting_ended_early_is_held_and_measured_from_its_real_
             select(StatsOccurrence).where(StatsOccurrence.meeting_id == meeting_id)
         )
     assert fact is not None and fact.end_at == real_end
+    # Rebuilt from the register, the row says the same.
+    async with app[SESSIONS].begin() as session:
+        await app[STATS].refresher.rebuild(session)
+    async with app[SESSIONS]() as session:
+        rebuilt = await session.scalar(
+            select(StatsOccurrence.end_at).where(StatsOccurrence.meeting_id == meeting_id)
+        )
+    assert rebuilt == real_end
+    await app[STATS].refresher.refresh()
     day = clock.now.astimezone(HCM).date().isoformat()
     status, share = await api.as_(world.tokens["admin"]).get(
         f"/api/stats/online-share?from={day}&to={day}"
