@@ -351,6 +351,14 @@ PRESENCE = [
     ),
     pytest.param(
         site(state="fallback"),
+        [leg("leg-1", address=ROOM)],
+        True,
+        True,
+        {**ARRIVED, "channel": "room_system", "participant_id": "leg-1"},
+        id="its-own-call-answered-late-is-the-room-system",
+    ),
+    pytest.param(
+        site(state="fallback"),
         [leg("gw-1", tag="7", address="sip:gw@gateway")],
         False,
         False,

@@ -124,14 +124,23 @@ def presence(
 
     ``takes_browsers``: the conference is one browsers join (the built-in bridge's, or a
     hosting bridge with ``webrtc_join``), so the site's tagged participant there is its
-    browser.  Elsewhere a tagged leg is not the site's browser (a WebRTC-to-SIP gateway's
-    leg is written by the gateway's own events), so only the room itself calling in, known
-    by its address and carrying no tag, counts (``dial_in``).  Nobody is ever called here."""
+    browser (``browser``), unless it has the room's own address (its call, answered after
+    it fell back: ``room_system``).  Elsewhere a tagged leg is not the site's browser (a
+    WebRTC-to-SIP gateway's leg is written by the gateway's own events); the room itself
+    calling in, found by its address and carrying no tag, is ``dial_in``.  When the people
+    leave, the site is ``fallback`` again.  Nobody is ever called here."""
     found = match(site, listed)
     channel: Channel | None = None
     if found is not None and found.connected:
+        own_address = (
+            found.address is not None
+            and site.address is not None
+            and address_key(found.address) == address_key(site.address)
+        )
         if site.channel == "dial_in" and found.participant_id == site.participant_id:
             channel = "dial_in"  # the same call as before
+        elif found.site_id == str(site.id) and own_address:
+            channel = "room_system"  # its own call, answered after it fell back
         elif found.site_id == str(site.id):
             channel = "browser" if takes_browsers else None
         elif found.site_id is None:
@@ -147,8 +156,8 @@ def presence(
                     "state": "connected",
                     "channel": channel,
                     "since": now,
-                    # A room that called in is a leg vcorch may hang up (an operator's drop).
-                    "participant_id": found.participant_id if channel == "dial_in" else None,
+                    # A room system's call is a leg vcorch may hang up (an operator's drop).
+                    "participant_id": None if channel == "browser" else found.participant_id,
                     "last_error": None,
                     "dial_deadline": None,
                 },
