@@ -278,6 +278,7 @@ async def test_a_fallen_back_sites_browser_connects_it_and_every_view_says_so(
     )
     assert status == 200, share
     assert share["channels"] == {"room_system": 3, "browser": 1, "gateway": 0, "dial_in": 0}
+    assert share["total"]["held"] == 1 and share["total"]["verified_online"] == 1
 
 
 async def test_a_one_off_meeting_ended_early_is_held_and_measured_from_its_real_end(
@@ -330,3 +331,16 @@ async def test_a_one_off_meeting_ended_early_is_held_and_measured_from_its_real_
     )
     assert status == 200, share
     assert share["total"]["held"] == 1 and share["total"]["booked"] == 0
+
+
+async def test_the_schema_documents_channel_host_and_separate_room(api: Api) -> None:
+    status, document = await api.get("/api/openapi.json")
+    assert status == 200
+    schemas = document["components"]["schemas"]
+    site = schemas["LiveSite"]["properties"]
+    for name in ("channel", "channel_label", "host", "separate_room", "fallback_url", "bridge"):
+        assert site[name].get("description"), name
+    assert "dial_in" in str(site["channel"])
+    for model in ("MeetingCreate", "MeetingUpdate", "MeetingOut"):
+        described = schemas[model]["properties"]["host_room_id"]["description"]
+        assert "chaired" in described and "dialled first" in described, model
