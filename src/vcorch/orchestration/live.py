@@ -243,7 +243,7 @@ class LiveService:
             ).all()
         bridge_of = {c.id: c.bridge for c in conferences}
         separate = separate_conferences(conferences, run.whole_fallback)
-        live = run.status in ACTIVE_RUN
+        running = run.status in ACTIVE_RUN
         sites = []
         for site, room_name in rows:
             entry: dict[str, Any] = {
@@ -267,7 +267,7 @@ class LiveService:
             browser = site.state == "fallback" or (
                 site.state == "connected" and site.channel in BROWSER_CHANNELS
             )
-            if live and browser:
+            if running and browser:
                 # Shown for as long as the run lives: people who left their browser may
                 # need the link again.
                 url = self._orchestrator.fallback_url(site.id, meeting.id, run.end_at)
