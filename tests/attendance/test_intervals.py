@@ -66,7 +66,7 @@ observation = st.builds(
     st.integers(min_value=-60 * 60, max_value=3 * 60 * 60).map(lambda s: s / 60),
     st.sampled_from(["a", "b", "c", "d"]),
     st.sampled_from(["pushed", "polled", "builtin", "manual"]),
-    st.sampled_from(["room_system", "webrtc_fallback", "in_person"]),
+    st.sampled_from(["room_system", "browser", "in_person"]),
 )
 SITE_OF = {"a": 1, "b": 1, "c": 2, "d": None}
 
@@ -251,13 +251,13 @@ def test_room_system_and_fallback_browser_at_once_count_once() -> None:
         [
             obs("j1", "join", 0, participant="sip"),
             obs("l1", "leave", 60, participant="sip"),
-            obs("j2", "join", 50, participant="web", channel="webrtc_fallback"),
-            obs("l2", "leave", 120, participant="web", channel="webrtc_fallback"),
+            obs("j2", "join", 50, participant="web", channel="browser"),
+            obs("l2", "leave", 120, participant="web", channel="browser"),
         ]
     )
     assert result.connected_seconds == 7200
-    assert result.seconds_by_channel == {"room_system": 3600, "webrtc_fallback": 70 * 60}
-    assert result.took_part_via == "webrtc_fallback"
+    assert result.seconds_by_channel == {"room_system": 3600, "browser": 70 * 60}
+    assert result.took_part_via == "browser"
     assert result.status == "present"
 
 

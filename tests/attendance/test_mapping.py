@@ -130,8 +130,56 @@ def test_how_each_site_took_part() -> None:
     channel = {o.participant.split("|")[-1]: (o.channel, o.source) for o in found}
     assert channel == {
         "leg-a": ("room_system", "pushed"),
-        "web-b": ("webrtc_fallback", "pushed"),
+        "web-b": ("browser", "pushed"),
         "leg-b2": ("room_system", "pushed"),
-        "seat-1": ("webrtc_fallback", "builtin"),
+        "seat-1": ("browser", "builtin"),
         "777": ("room_system", "pushed"),
+    }
+
+
+def test_the_run_sites_channel_names_the_way_after_the_run_ended() -> None:
+    # Ending a run disconnects every site; its channel says how each took part.
+    sites = [
+        SiteRef(
+            11, 101, None, "sip:phonghop@a.example.vn", "sip", "disconnected", "janus", "browser"
+        ),
+        SiteRef(
+            12, 102, "gw-b", "sip:phonghop@b.example.vn", "sip", "disconnected", "mcu", "gateway"
+        ),
+        SiteRef(
+            13, 103, "in-c", "sip:phonghop@c.example.vn", "sip", "disconnected", "mcu", "dial_in"
+        ),
+        SiteRef(
+            14,
+            104,
+            "leg-d",
+            "sip:phonghop@d.example.vn",
+            "sip",
+            "disconnected",
+            "mcu",
+            "room_system",
+        ),
+    ]
+    conferences = [
+        ConferenceRef("janus", "room-1", "host"),
+        ConferenceRef("mcu", "conf", "cascade"),
+    ]
+    found = observations_of_run(
+        [
+            report("web-a", bridge="janus", conference="room-1", site="11"),
+            report("gw-b", address="sip:gateway@gw.example.vn"),
+            report("in-c", address="sip:phonghop@c.example.vn"),
+            report("untagged-c", address="sip:phonghop@c.example.vn"),
+            report("leg-d", site="14"),
+        ],
+        conferences,
+        sites,
+    )
+    channel = {o.participant.split("|")[-1]: o.channel for o in found}
+    assert channel == {
+        "web-a": "browser",
+        "gw-b": "gateway",
+        "in-c": "dial_in",
+        "untagged-c": "dial_in",
+        "leg-d": "room_system",
     }

@@ -148,7 +148,7 @@ async def test_unnamed_conference_address_matching_and_fallback_channel(
     assert sites["central"]["status"] == "left_early"
     assert sites["lao-cai"]["status"] == "present"
     assert sites["lao-cai"]["marks"] == ["closed_at_end"]
-    assert sites["dien-bien"]["took_part_via"] == "webrtc_fallback"
+    assert sites["dien-bien"]["took_part_via"] == "browser"
     assert sites["dien-bien"]["site_id"] == run.sites["dien-bien"]
 
 

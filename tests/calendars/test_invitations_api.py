@@ -178,3 +178,25 @@ async def test_header_injection_in_invitee_names_is_refused(api: Api, world: Wor
     body["invited"] = [{"email": "a@example.org", "name": "Tên\r\nBcc: victim@example.org"}]
     status, problem = await api.as_(world.tokens["central_sec"]).post("/api/meetings", body)
     assert status == 422 and problem["errors"][0]["field"] == "invited.0.name"
+
+
+async def test_the_host_room_is_named_first_as_host_even_when_not_listed(
+    api: Api, world: World
+) -> None:
+    sec = api.as_(world.tokens["central_sec"])
+    status, created = await sec.post(
+        "/api/meetings", invited(world, host_room_id=world.rooms["lao-cai.bac-ha"])
+    )
+    assert status == 201, created
+    response = await api.client.get(
+        f"/api/meetings/{created['id']}.ics", headers={"Authorization": f"Bearer {sec.token}"}
+    )
+    event = next(iter(icalendar.Calendar.from_ical(await response.read()).walk("VEVENT")))
+    description = str(event["DESCRIPTION"])
+    sites = description.split("Các điểm cầu:\n", 1)[1].splitlines()
+    assert sites == [
+        "- Phòng họp lao-cai.bac-ha (Xã Bắc Hà) — Điểm cầu chủ trì",
+        "- Phòng họp central (Cơ quan Trung ương)",
+        "- Phòng họp lao-cai (Tỉnh Lào Cai)",
+    ]
+    assert str(event["LOCATION"]) == "Phòng họp lao-cai.bac-ha, Xã Bắc Hà"

@@ -140,7 +140,14 @@ def test_match(the_site: SiteView, listed: list[Participant], found: str | None)
 RING = NOW + POLICY.ring_timeout
 CASES = [
     pytest.param(site(held=True), [leg()], False, None, None, id="held-site-is-left-alone"),
-    pytest.param(site(state="fallback"), [leg()], False, None, None, id="settled-fallback"),
+    pytest.param(
+        site(state="fallback"),
+        [leg()],
+        False,
+        None,
+        None,
+        id="fallback-tagged-leg-on-a-bridge-without-browsers-is-not-its-browser",
+    ),
     pytest.param(site(state="failed"), [], False, None, None, id="settled-failed"),
     pytest.param(
         site(state="connected", participant_id="leg-1"),
@@ -156,6 +163,7 @@ CASES = [
         True,
         {
             "state": "connected",
+            "channel": "room_system",
             "since": NOW,
             "participant_id": "leg-1",
             "last_error": None,
@@ -265,6 +273,127 @@ def test_reconcile(
     assert reading.connected is connected
     assert columns(reading.change) == values
     assert (reading.change.fallback_reason if reading.change else None) == fallback
+
+
+# -- presence: a fallen-back site's people, by browser or calling in ---------------------------
+
+ROOM = "sip:phonghop@lao-cai.example.vn"
+ARRIVED = {"state": "connected", "since": NOW, "last_error": None, "dial_deadline": None}
+PRESENCE = [
+    pytest.param(
+        site(state="fallback"),
+        [leg("web-1")],
+        True,
+        True,
+        {**ARRIVED, "channel": "browser", "participant_id": None},
+        id="browser-in-the-builtin-conference-connects-the-site",
+    ),
+    pytest.param(
+        site(state="fallback"),
+        [leg("web-1", connected=False)],
+        True,
+        False,
+        None,
+        id="browser-still-negotiating-is-not-there-yet",
+    ),
+    pytest.param(
+        site(state="fallback"),
+        [leg("web-1", tag="8")],
+        True,
+        False,
+        None,
+        id="another-sites-browser",
+    ),
+    pytest.param(
+        site(state="connected", channel="browser"),
+        [leg("web-1")],
+        True,
+        True,
+        None,
+        id="browser-still-there",
+    ),
+    pytest.param(
+        site(state="connected", channel="browser"),
+        [],
+        True,
+        False,
+        {
+            "state": "fallback",
+            "since": NOW,
+            "participant_id": None,
+            "last_error": "the browser left",
+        },
+        id="browser-left-back-to-fallback-not-redialled",
+    ),
+    pytest.param(
+        site(state="fallback"),
+        [leg("in-1", tag=None, address=ROOM)],
+        False,
+        True,
+        {**ARRIVED, "channel": "dial_in", "participant_id": "in-1"},
+        id="room-called-in-itself-is-dial-in",
+    ),
+    pytest.param(
+        site(state="connected", channel="dial_in", participant_id="in-1"),
+        [leg("in-1", tag=None, address=ROOM)],
+        False,
+        True,
+        None,
+        id="dial-in-still-there",
+    ),
+    pytest.param(
+        site(state="connected", channel="dial_in", participant_id="in-1"),
+        [],
+        False,
+        False,
+        {"state": "fallback", "since": NOW, "participant_id": None, "last_error": "the call ended"},
+        id="dial-in-hung-up-back-to-fallback",
+    ),
+    pytest.param(
+        site(state="fallback"),
+        [leg("leg-1", address=ROOM)],
+        True,
+        True,
+        {**ARRIVED, "channel": "room_system", "participant_id": "leg-1"},
+        id="its-own-call-answered-late-is-the-room-system",
+    ),
+    pytest.param(
+        site(state="fallback"),
+        [leg("gw-1", tag="7", address="sip:gw@gateway")],
+        False,
+        False,
+        None,
+        id="tagged-leg-on-an-mcu-is-left-to-the-gateway-events",
+    ),
+]
+
+
+@pytest.mark.parametrize(("the_site", "listed", "browsers", "connected", "values"), PRESENCE)
+def test_presence(
+    the_site: SiteView,
+    listed: list[Participant],
+    browsers: bool,
+    connected: bool,
+    values: dict[str, object] | None,
+) -> None:
+    reading = reconcile(the_site, listed, NOW, POLICY, no_jitter, takes_browsers=browsers)
+    assert reading.connected is connected
+    assert columns(reading.change) == values
+    assert not wants_call(the_site, reading.change, NOW)
+
+
+@pytest.mark.parametrize(
+    ("state", "listed", "connected"),
+    [
+        pytest.param("connected", [], True, id="connected-by-gateway-not-dropped-by-a-listing"),
+        pytest.param("fallback", [leg("x")], False, id="gateway-left-not-adopted-by-a-listing"),
+    ],
+)
+def test_gateway_sites_follow_the_gateway_events(
+    state: str, listed: list[Participant], connected: bool
+) -> None:
+    reading = reconcile(site(state=state, channel="gateway"), listed, NOW, POLICY, no_jitter)
+    assert (reading.connected, reading.change) == (connected, None)
 
 
 def test_retry_waits_double_up_to_the_cap_with_jitter() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,9 +18,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from vcorch.attendance.intervals import Channel
 from vcorch.attendance.report import OccurrenceReport
 from vcorch.attendance.service import MeetingAttendance, UnitAttendance, UnitTally
 from vcorch.booking import occurrence_key_text
+from vcorch.orchestration import CHANNEL_LABELS
 
 STATUS_VI = {
     "present": "Có mặt",
@@ -29,11 +31,7 @@ STATUS_VI = {
     "partial": "Tham dự một phần",
     "absent": "Vắng mặt",
 }
-CHANNEL_VI = {
-    "room_system": "Thiết bị phòng họp",
-    "webrtc_fallback": "Trình duyệt (WebRTC dự phòng)",
-    "in_person": "Trực tiếp",
-}
+CHANNEL_VI = {**CHANNEL_LABELS, "in_person": "Trực tiếp"}
 METHOD_VI = {"operator": "Cán bộ điểm cầu điểm danh", "self": "Tự điểm danh"}
 MARK_VI = {
     "closed_at_end": "Còn kết nối khi cuộc họp kết thúc",
@@ -107,6 +105,13 @@ def _local(moment: datetime | None, zone: str) -> datetime | None:
     return moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
 
 
+def channels_text(seconds: Mapping[Channel, float]) -> str:
+    """Every way the site took part, the longest first: a room system that dropped and a
+    browser that took over are both said."""
+    used = sorted((s for s in seconds.items() if s[1] > 0), key=lambda item: (-item[1], item[0]))
+    return "; ".join(CHANNEL_VI.get(name, name) for name, _ in used)
+
+
 def site_rows(report: OccurrenceReport, zone: str) -> list[list[Cell]]:
     label = zone_label(zone, report.window.start)
     rows: list[list[Cell]] = []
@@ -118,7 +123,7 @@ def site_rows(report: OccurrenceReport, zone: str) -> list[list[Cell]]:
                 site.place.room_name,
                 site.place.unit_name,
                 STATUS_VI[outcome.status],
-                CHANNEL_VI.get(outcome.took_part_via or "", ""),
+                channels_text(outcome.seconds_by_channel),
                 _local(outcome.first_join, zone),
                 _local(outcome.last_leave, zone),
                 round(outcome.connected_seconds / 60, 1),

@@ -31,14 +31,15 @@ from typing import Literal
 
 Kind = Literal["join", "leave"]
 Source = Literal["pushed", "polled", "builtin", "manual"]
-Channel = Literal["room_system", "webrtc_fallback", "in_person"]
+# The ways a site takes part (orchestration's channels), and in person (a manual entry).
+Channel = Literal["room_system", "browser", "gateway", "dial_in", "in_person"]
 EndMark = Literal["left", "polled", "meeting_ended", "still_connected"]
 StartMark = Literal["joined", "polled", "manual"]
 
 KIND_ORDER: dict[str, int] = {"join": 0, "leave": 1}
 # Which source names an interval's start or end when several saw the same instant.
 SOURCE_ORDER: dict[str, int] = {"manual": 0, "pushed": 1, "builtin": 2, "polled": 3}
-CHANNELS: tuple[Channel, ...] = ("room_system", "webrtc_fallback", "in_person")
+CHANNELS: tuple[Channel, ...] = ("room_system", "browser", "gateway", "dial_in", "in_person")
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class Place:
     participant_id: str | None = None
     state: str | None = None
     bridge: str | None = None
+    channel: str | None = None  # the run site's (orchestration/channels.py)
 
 
 @dataclass
@@ -187,6 +188,7 @@ async def load_occurrences(
             participant_id=site.participant_id,
             state=site.state,
             bridge=conference.bridge if conference else None,
+            channel=site.channel,
         )
         if made is not None:
             places_of_run[site.run_id].append(made)

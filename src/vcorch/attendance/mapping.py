@@ -12,10 +12,15 @@ the bridge's participant id in ``RunSite.participant_id``):
   found by the first rule that names one, over all its reports: the bridge's site tag
   (``site_id == str(RunSite.id)``), then the site's participant id, then the address of the
   site's endpoint;
-- the way a site took part: ``webrtc_fallback`` on the built-in WebRTC bridge (a
-  conference of role ``fallback``), or when the site had fallen back (state ``fallback``)
-  and the participant is not its room system (address not the endpoint's, endpoint not a
-  WebRTC one); ``room_system`` otherwise.  Manual entries say it themselves.
+- the way a site took part (the channels of :mod:`vcorch.orchestration.channels`):
+  ``browser`` on the built-in WebRTC bridge (a conference of role ``fallback``); when the
+  participant is not the site's room system (address not the endpoint's, endpoint not a
+  WebRTC one) and the site had fallen back (state ``fallback``) or came by browser (its
+  run site's ``channel`` ``browser`` or ``gateway``), that channel (``browser`` when it
+  fell back only); ``dial_in`` for the room system found by its address or participant id
+  when the run site says it called in; ``room_system`` otherwise.  The run site's channel
+  outlives the run (its state does not: ending a run disconnects every site).  Manual
+  entries say it themselves.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class SiteRef:
     endpoint_kind: str | None
     state: str
     bridge: str | None = None  # of the conference the site is placed on, when known
+    channel: str | None = None  # the run site's: how it took part last
 
 
 @dataclass(frozen=True)
@@ -170,14 +176,19 @@ def channel_of(
     matched: Matched, reports: Sequence[Report], conference_role: str, builtin_bridge: bool
 ) -> Channel:
     if builtin_bridge or conference_role == FALLBACK_ROLE:
-        return "webrtc_fallback"
+        return "browser"
     site = matched.site
-    if site is None or matched.how == "address":
+    if site is None:
         return "room_system"
-    if site.state == "fallback" and site.endpoint_kind != "webrtc":
+    if site.channel == "dial_in" and matched.how in ("address", "participant"):
+        return "dial_in"
+    if matched.how == "address":
+        return "room_system"
+    by_browser = site.channel in ("browser", "gateway")
+    if (site.state == "fallback" or by_browser) and site.endpoint_kind != "webrtc":
         addresses = {normalise_address(r.address) for r in reports} - {None}
         if normalise_address(site.endpoint_address) not in addresses:
-            return "webrtc_fallback"
+            return "gateway" if site.channel == "gateway" else "browser"
     return "room_system"
 
 

@@ -52,7 +52,8 @@ class ManualEntry(Base):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     occurrence_key: Mapped[datetime] = mapped_column(UtcDateTime)
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), index=True)
-    # in_person | room_system | webrtc_fallback
+    # in_person | room_system | browser | gateway | dial_in (webrtc_fallback: an older
+    # spelling of browser, read as browser)
     channel: Mapped[str] = mapped_column(String(16))
     start_at: Mapped[datetime] = mapped_column(UtcDateTime)
     end_at: Mapped[datetime] = mapped_column(UtcDateTime)

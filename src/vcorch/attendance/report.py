@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vcorch.attendance.intervals import (
+    CHANNELS,
     Channel,
     Observation,
     ParticipantTimeline,
@@ -64,15 +65,21 @@ def window_of(data: OccurrenceData, now: datetime) -> tuple[Window, datetime]:
     return Window(start, max(start, now), closed=False), now
 
 
+def entry_channel(stored: str) -> Channel:
+    """A manual entry's channel; ``webrtc_fallback`` is how entries made before the
+    channels were unified name a browser."""
+    if stored == "webrtc_fallback":
+        return "browser"
+    for channel in CHANNELS:
+        if channel == stored:
+            return channel
+    return "in_person"
+
+
 def manual_observations(data: OccurrenceData) -> list[Observation]:
     found: list[Observation] = []
-    channels: dict[str, Channel] = {
-        "in_person": "in_person",
-        "room_system": "room_system",
-        "webrtc_fallback": "webrtc_fallback",
-    }
     for entry in data.entries:
-        channel = channels.get(entry.channel, "in_person")
+        channel = entry_channel(entry.channel)
         participant = f"manual|{entry.id}"
         for kind, at in (("join", entry.start_at), ("leave", entry.end_at)):
             found.append(
@@ -100,6 +107,7 @@ def site_refs(places: Sequence[Place]) -> list[SiteRef]:
             endpoint_kind=p.endpoint_kind,
             state=p.state or "pending",
             bridge=p.bridge,
+            channel=p.channel,
         )
         for p in places
         if p.run_site_id is not None

@@ -14,7 +14,7 @@ from vcorch.access import EVERYONE, Actor, Principal, Role
 from vcorch.attendance import export, schemas
 from vcorch.attendance.intervals import Interval, ParticipantTimeline
 from vcorch.attendance.models import CheckIn, Headcount, ManualEntry, RosterEntry
-from vcorch.attendance.report import SiteReport
+from vcorch.attendance.report import SiteReport, entry_channel
 from vcorch.attendance.service import (
     AttendanceService,
     MeetingAttendance,
@@ -100,6 +100,10 @@ def _site(site: SiteReport) -> schemas.SiteAttendanceOut:
         last_leave=outcome.last_leave,
         still_connected=outcome.still_connected,
         took_part_via=outcome.took_part_via,
+        took_part_via_label=export.CHANNEL_VI.get(outcome.took_part_via)
+        if outcome.took_part_via
+        else None,
+        channels_label=export.channels_text(outcome.seconds_by_channel),
         channels={name: int(seconds) for name, seconds in outcome.seconds_by_channel.items()},
         reconnects=outcome.reconnects,
         marks=list(outcome.marks),
@@ -204,13 +208,7 @@ def unit_out(result: UnitAttendance) -> schemas.UnitAttendanceOut:
 
 
 def _entry(row: ManualEntry) -> schemas.EntryOut:
-    channel: schemas.ChannelName = (
-        "room_system"
-        if row.channel == "room_system"
-        else "webrtc_fallback"
-        if row.channel == "webrtc_fallback"
-        else "in_person"
-    )
+    channel: schemas.ChannelName = entry_channel(row.channel)
     return schemas.EntryOut(
         id=row.id,
         room_id=row.room_id,

@@ -10,7 +10,10 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from vcorch.text import Line, LongText
 
 Status = Literal["present", "late", "left_early", "partial", "absent"]
-ChannelName = Literal["room_system", "webrtc_fallback", "in_person"]
+ChannelName = Literal["room_system", "browser", "gateway", "dial_in", "in_person"]
+"""How a site took part: its room system dialled by vcorch, its people by browser (on the
+hosting bridge or the built-in WebRTC bridge), by browser through a WebRTC-to-SIP gateway,
+its room system calling in itself, or in person (a manual entry)."""
 Format = Literal["json", "csv", "xlsx"]
 
 
@@ -158,8 +161,18 @@ class SiteAttendanceOut(StrictModel):
     first_join: datetime | None
     last_leave: datetime | None = Field(description="null while still connected")
     still_connected: bool
-    took_part_via: ChannelName | None
+    took_part_via: ChannelName | None = Field(
+        description="The way the site took part for longest (see ChannelName)"
+    )
+    took_part_via_label: str | None = Field(
+        default=None, description="took_part_via in Vietnamese, e.g. Trình duyệt (WebRTC)"
+    )
     channels: dict[str, int] = Field(description="Connected seconds per way of taking part")
+    channels_label: str = Field(
+        default="",
+        description="Every way the site took part, the longest first, in Vietnamese (the "
+        "exports' column Hình thức tham dự)",
+    )
     reconnects: int
     marks: list[str]
     intervals: list[IntervalOut]

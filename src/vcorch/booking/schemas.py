@@ -42,7 +42,13 @@ class MeetingFields(StrictModel):
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
     timezone: Zone | None = None
-    host_room_id: int | None = None
+    host_room_id: int | None = Field(
+        default=None,
+        description="The room from which the meeting is chaired: a site of the meeting "
+        "(added to its run's sites when not listed), dialled first at bring-up, named as "
+        "host (Điểm cầu chủ trì) in the live view and the invitations; must be a room of "
+        "the organising unit or a unit below it (the organiser's scope)",
+    )
     sites: Annotated[list[SiteIn], Field(max_length=MAX_SITES)] | None = None
     rrule: RRule | None = None
     exdates: Annotated[list[AwareDatetime], Field(max_length=1000)] | None = None
@@ -99,7 +105,10 @@ class MeetingOut(StrictModel):
     timezone: str
     rrule: str | None
     exdates: list[datetime]
-    host_room_id: int | None
+    host_room_id: int | None = Field(
+        description="The room from which the meeting is chaired (dialled first; in the "
+        "organiser's scope)"
+    )
     sites: list[SiteOut]
     invited: list[InviteeOut]
     preferred_bridge: str | None

@@ -28,6 +28,25 @@ async def organizer_unit(session: AsyncSession, who: Principal, unit_id: int) ->
     return unit
 
 
+async def check_host_room(session: AsyncSession, room_id: int, organizer: Unit) -> None:
+    """The host room is where the meeting is chaired from: a room of the organiser's unit
+    or of a unit below it (it is dialled first and shown as the host everywhere)."""
+    path = (
+        await session.execute(
+            select(Unit.path).join(Room, Room.unit_id == Unit.id).where(Room.id == room_id)
+        )
+    ).scalar()
+    if path is None:
+        raise InvalidInput("unknown room", problems=[FieldProblem("host_room_id", "no such room")])
+    if not path.startswith(organizer.path):
+        raise InvalidInput(
+            "the host room is not in the organiser's units",
+            problems=[
+                FieldProblem("host_room_id", "not a room of the organising unit or below it")
+            ],
+        )
+
+
 async def resolve_sites(
     session: AsyncSession, sites: Sequence[schemas.SiteIn], mode: str, field: str = "sites"
 ) -> list[tuple[int, int | None, list[str]]]:

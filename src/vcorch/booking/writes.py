@@ -24,10 +24,10 @@ from vcorch.booking.models import Meeting, MeetingChange, MeetingOverride, Meeti
 from vcorch.booking.policy import CLOSED, BookingPolicy
 from vcorch.booking.recurrence import OccurrenceOverride, parse_series
 from vcorch.booking.series import series_of, span
-from vcorch.booking.validation import organizer_unit, resolve_sites
+from vcorch.booking.validation import check_host_room, organizer_unit, resolve_sites
 from vcorch.booking.views import MeetingListener, MeetingRecord, iso, meeting_view
 from vcorch.errors import FieldProblem, InvalidInput, PermissionDenied
-from vcorch.rooms import Room, Unit
+from vcorch.rooms import Unit
 from vcorch.text import search_blob
 
 
@@ -106,10 +106,8 @@ class MeetingWrites:
                 max_span=self._policy.max_series_span,
             )
             sites = await resolve_sites(session, data.sites, data.mode)
-            if data.host_room_id is not None and await session.get(Room, data.host_room_id) is None:
-                raise InvalidInput(
-                    "unknown room", problems=[FieldProblem("host_room_id", "no such room")]
-                )
+            if data.host_room_id is not None:
+                await check_host_room(session, data.host_room_id, organizer)
             series_start, series_end = span(series)
             status = self._status_for(data.status, series_end)
             if status == "scheduled":
@@ -252,14 +250,11 @@ class MeetingWrites:
                 sites = await resolve_sites(session, data.sites, mode)
             else:
                 sites = [(s.room_id, s.endpoint_id, list(s.contacts or [])) for s in record.sites]
-            if (
-                "host_room_id" in given
-                and data.host_room_id is not None
-                and await session.get(Room, data.host_room_id) is None
-            ):
-                raise InvalidInput(
-                    "unknown room", problems=[FieldProblem("host_room_id", "no such room")]
-                )
+            host_room = data.host_room_id if "host_room_id" in given else meeting.host_room_id
+            if host_room is not None and given & {"host_room_id", "organizer_unit_id"}:
+                organizer_now = await session.get(Unit, meeting.organizer_unit_id)
+                if organizer_now is not None:
+                    await check_host_room(session, host_room, organizer_now)
             series_start, series_end = span(series)
             status = self._status_for(
                 data.status or ("draft" if meeting.status == "draft" else "scheduled"), series_end

@@ -29,6 +29,9 @@ from vcorch.calendars.ical import IcsAttendee, IcsEvent, build_calendar
 from vcorch.mail import OutboxMail
 from vcorch.rooms import Room, Unit
 
+# How invitations name the room the meeting is chaired from (Meeting.host_room_id).
+HOST_SITE = "Điểm cầu chủ trì"
+
 KIND_NAMES = {
     "meeting": "Cuộc họp",
     "conference": "Hội nghị",
@@ -76,10 +79,15 @@ async def meeting_events(
     if meeting.host_room_id in rooms:
         host, host_unit = rooms[meeting.host_room_id]
         location = f"{host.name}, {host_unit.name}"
+    # The host room is a site (dialled first), listed first and named as host, also when
+    # the booking did not list it among the sites.
+    site_rooms = [s.room_id for s in sites if s.room_id in rooms]
+    if meeting.host_room_id in rooms:
+        site_rooms = [meeting.host_room_id] + [r for r in site_rooms if r != meeting.host_room_id]
     site_lines = [
-        f"- {rooms[s.room_id][0].name} ({rooms[s.room_id][1].name})"
-        for s in sites
-        if s.room_id in rooms
+        f"- {rooms[room_id][0].name} ({rooms[room_id][1].name})"
+        + (f" — {HOST_SITE}" if room_id == meeting.host_room_id else "")
+        for room_id in site_rooms
     ]
     description = "\n".join(
         part

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from vcorch.orchestration.channels import Channel as Channel
     from vcorch.orchestration.channels import mark_browser as mark_browser
     from vcorch.orchestration.hot_endpoints import MeetingSites as MeetingSites
+    from vcorch.orchestration.hot_endpoints import SiteInRun as SiteInRun
     from vcorch.orchestration.models import MeetingRun as MeetingRun
     from vcorch.orchestration.models import RunConference as RunConference
     from vcorch.orchestration.models import RunIncident as RunIncident
@@ -34,6 +35,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "ACTIVE_RUN": ("vcorch.orchestration.orchestrator", "ACTIVE_RUN"),
     "MeetingRun": ("vcorch.orchestration.models", "MeetingRun"),
     "MeetingSites": ("vcorch.orchestration.hot_endpoints", "MeetingSites"),
+    "SiteInRun": ("vcorch.orchestration.hot_endpoints", "SiteInRun"),
     "Orchestrator": ("vcorch.orchestration.orchestrator", "Orchestrator"),
     "RunConference": ("vcorch.orchestration.models", "RunConference"),
     "RunIncident": ("vcorch.orchestration.models", "RunIncident"),
@@ -56,6 +58,7 @@ __all__ = [
     "RunConference",
     "RunIncident",
     "RunSite",
+    "SiteInRun",
     "api_routes",
     "mark_browser",
     "queue_mail",

@@ -25,6 +25,7 @@ from vcorch.mcu_adapter import (
     ConferenceSpec,
 )
 from vcorch.orchestration.bridge_calls import end_quietly
+from vcorch.orchestration.channels import BROWSER_CHANNELS
 from vcorch.orchestration.collaborators import HealthReader
 from vcorch.orchestration.fallback import Fallback
 from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, RunSite
@@ -90,7 +91,13 @@ class BringUp:
         generation = view.generation + 1
         # A site already on its browser link stays there: calling its room too would
         # put it in the meeting twice.
-        pending = [s for s in view.sites if not s.held and s.state != "fallback"]
+        pending = [
+            s
+            for s in view.sites
+            if not s.held
+            and s.state != "fallback"
+            and not (s.state == "connected" and s.channel in BROWSER_CHANNELS)
+        ]
         for _ in range(len(self._registry) + 1):
             options = await self._bridge_options(exclude)
             plan = place(

@@ -24,7 +24,7 @@ from vcorch.booking import (
 from vcorch.errors import Conflict, NotFound
 from vcorch.orchestration.models import MeetingRun, RunSite
 from vcorch.orchestration.policy import ACTIVE_RUN
-from vcorch.rooms import Room, Unit
+from vcorch.rooms import Endpoint, Room, Unit
 
 # How far before its start an occurrence may be started by hand.
 EARLY_START = timedelta(hours=1)
@@ -99,7 +99,9 @@ class Claims:
         )
         session.add(run)
         await session.flush()
-        sites = await self._sites_of(session, meeting, occurrence)
+        sites = await self._with_host(
+            session, meeting, await self._sites_of(session, meeting, occurrence)
+        )
         unit_of = dict(
             (
                 await session.execute(
@@ -161,6 +163,23 @@ class Claims:
                 "no occurrence of this meeting is under way or starts within the hour",
             )
         return found
+
+    @staticmethod
+    async def _with_host(
+        session: AsyncSession, meeting: Meeting, sites: list[tuple[int, int | None, int | None]]
+    ) -> list[tuple[int, int | None, int | None]]:
+        """The sites with the host room first; added when the booking did not list it (the
+        meeting is chaired from there, so it takes part), with its room's first endpoint."""
+        host = meeting.host_room_id
+        if host is None or meeting.mode == "in_person":
+            return sites
+        listed = [site for site in sites if site[0] == host]
+        if not listed:
+            endpoint = await session.scalar(
+                select(Endpoint.id).where(Endpoint.room_id == host).order_by(Endpoint.id).limit(1)
+            )
+            listed = [(host, endpoint, None)]
+        return listed + [site for site in sites if site[0] != host]
 
     @staticmethod
     async def _sites_of(

@@ -57,6 +57,12 @@ class Control:
             run.status = "ended"
             run.ended_at = now
             run.ended_by = actor.principal.label
+            meeting = await session.get(Meeting, run.meeting_id)
+            if meeting is not None and meeting.rrule is None and meeting.status == "scheduled":
+                # A one-off meeting that ran is over, whatever its booked end said: it holds
+                # its rooms no longer and is closed to changes.  A series goes on; each
+                # occurrence's own status is its run's (the live view).
+                meeting.status = "ended"
             await session.execute(
                 update(RunConference)
                 .where(RunConference.run_id == run_id, RunConference.active.is_(True))

@@ -11,13 +11,14 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.booking import Meeting
 from vcorch.mcu_adapter import BridgeRegistry
 from vcorch.orchestration.bridge_calls import end_quietly
 from vcorch.orchestration.bringup import BringUp
+from vcorch.orchestration.channels import BROWSER_CHANNELS
 from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, RunSite
 from vcorch.orchestration.operator_mail import tell_secretariat
 from vcorch.orchestration.snapshot import ConferenceView, RunView, read_view
@@ -82,6 +83,19 @@ class FailOver:
                     RunSite.run_id == view.id,
                     RunSite.held.is_(False),
                     RunSite.state.in_(("pending", "dialling", "connected", "failed")),
+                    # A site whose people are in the built-in bridge's conference by browser
+                    # stays there; calling its room too would put it in the meeting twice.
+                    or_(
+                        RunSite.state != "connected",
+                        RunSite.channel.is_(None),
+                        RunSite.channel.not_in(sorted(BROWSER_CHANNELS)),
+                        RunSite.conference_row_id.is_(None),
+                        RunSite.conference_row_id.not_in(
+                            select(RunConference.id).where(
+                                RunConference.run_id == view.id, RunConference.role == "fallback"
+                            )
+                        ),
+                    ),
                 )
                 .values(state="pending", participant_id=None, since=now, attempts=0)
             )

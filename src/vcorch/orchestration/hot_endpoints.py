@@ -1,5 +1,6 @@
 """The meeting side's answer to monitoring: which rooms and endpoints take part in video
-meetings in a window (:class:`vcorch.monitoring.meetings.HotEndpointSource`).
+meetings in a window (:class:`vcorch.monitoring.meetings.HotEndpointSource`), and for a
+running meeting each site's live state and channel (:class:`SiteInRun`, for the board).
 
 An occurrence of a held meeting (scheduled or live) in mode online or hybrid counts;
 in-person meetings dial nobody.  Runs being launched or live count whatever their booked
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -25,6 +27,17 @@ VIDEO_MODES = ("online", "hybrid")
 # No occurrence lasts longer than this (the booking rules refuse it): the lower bound lets
 # the window query use the start index.
 MAX_OCCURRENCE = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInRun(SiteInMeeting):
+    """A site of a run being launched or live, with where it is now: its state
+    (``RunSite.state``) and how it takes part (``RunSite.channel``, None until it first
+    connects; :data:`vcorch.orchestration.CHANNEL_LABELS` names it)."""
+
+    run_id: int = 0
+    state: str = "pending"
+    channel: str | None = None
 
 
 class MeetingSites:
@@ -119,6 +132,9 @@ class MeetingSites:
                 Meeting.title,
                 RunSite.room_id,
                 RunSite.endpoint_id,
+                RunSite.run_id,
+                RunSite.state,
+                RunSite.channel,
             )
             .join(Meeting, Meeting.id == MeetingRun.meeting_id)
             .join(RunSite, RunSite.run_id == MeetingRun.id)
@@ -129,7 +145,7 @@ class MeetingSites:
             runs = runs.where(RunSite.room_id.in_(sorted(wanted)))
         for run in await session.execute(runs):
             found.append(
-                SiteInMeeting(
+                SiteInRun(
                     run.meeting_id,
                     run.title,
                     run.start_at,
@@ -137,6 +153,9 @@ class MeetingSites:
                     run.room_id,
                     run.endpoint_id,
                     running=True,
+                    run_id=run.run_id,
+                    state=run.state,
+                    channel=run.channel,
                 )
             )
         return found

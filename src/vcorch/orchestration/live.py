@@ -7,7 +7,7 @@ organiser's unit, or one of the sites' units, reads the live view.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -17,12 +17,32 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vcorch.access import Actor, Principal, Role, audit
 from vcorch.booking import Meeting, MeetingSite, occurrence_key_text
 from vcorch.errors import Conflict, NotFound, PermissionDenied
+from vcorch.orchestration.channels import BROWSER_CHANNELS, CHANNEL_LABELS
 from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, RunSite
 from vcorch.orchestration.orchestrator import ACTIVE_RUN, Orchestrator
 from vcorch.rooms import Room, Unit
 
 SiteAction = Literal["redial", "disconnect", "mute", "unmute"]
 CONTROLLERS = (Role.ADMIN, Role.SECRETARIAT)
+
+
+def separate_conferences(conferences: Sequence[RunConference], whole_fallback: bool) -> set[int]:
+    """The built-in bridge's conferences that are a room apart from the meeting.
+
+    A fallen-back site whose browser is in the built-in bridge's conference hears the
+    meeting only when a link joins that conference to the host conference (its
+    ``link_participant_id``).  When the whole meeting fell back there is no other room."""
+    if whole_fallback:
+        return set()
+    hosts = {c.bridge for c in conferences if c.active and c.role == "host"}
+    return {
+        c.id
+        for c in conferences
+        if c.active
+        and c.role == "fallback"
+        and c.link_participant_id is None
+        and any(bridge != c.bridge for bridge in hosts)
+    }
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -222,6 +242,8 @@ class LiveService:
                 )
             ).all()
         bridge_of = {c.id: c.bridge for c in conferences}
+        separate = separate_conferences(conferences, run.whole_fallback)
+        running = run.status in ACTIVE_RUN
         sites = []
         for site, room_name in rows:
             entry: dict[str, Any] = {
@@ -237,8 +259,17 @@ class LiveService:
                 "attempts": site.attempts,
                 "last_error": site.last_error,
                 "muted": site.muted,
+                "channel": site.channel,
+                "channel_label": CHANNEL_LABELS.get(site.channel) if site.channel else None,
+                "host": site.room_id == meeting.host_room_id,
+                "separate_room": site.conference_row_id in separate,
             }
-            if site.state == "fallback":
+            browser = site.state == "fallback" or (
+                site.state == "connected" and site.channel in BROWSER_CHANNELS
+            )
+            if running and browser:
+                # Shown for as long as the run lives: people who left their browser may
+                # need the link again.
                 url = self._orchestrator.fallback_url(site.id, meeting.id, run.end_at)
                 if url is not None:
                     entry["fallback_url"] = url
@@ -287,6 +318,14 @@ class LiveService:
             )
         ).all()
         status = "cancelled" if meeting.status == "cancelled" else "scheduled"
+        listed = [(site.id, site.room_id, name, site.endpoint_id) for site, name in rows]
+        if meeting.host_room_id is not None and all(
+            room_id != meeting.host_room_id for _, room_id, _, _ in listed
+        ):
+            host = await session.get(Room, meeting.host_room_id)
+            if host is not None:
+                # Not booked as a site, yet dialled first at bring-up (as -room_id).
+                listed.insert(0, (-host.id, host.id, host.name, None))
         return {
             "meeting_id": meeting.id,
             "run_id": None,
@@ -300,18 +339,22 @@ class LiveService:
             "bridges": [],
             "sites": [
                 {
-                    "site_id": site.id,
-                    "room_id": site.room_id,
+                    "site_id": site_id,
+                    "room_id": room_id,
                     "room_name": name,
-                    "endpoint_id": site.endpoint_id,
+                    "endpoint_id": endpoint_id,
                     "state": "pending",
                     "since": None,
                     "bridge": None,
                     "attempts": 0,
                     "last_error": None,
                     "muted": False,
+                    "channel": None,
+                    "channel_label": None,
+                    "host": room_id == meeting.host_room_id,
+                    "separate_room": False,
                 }
-                for site, name in rows
+                for site_id, room_id, name, endpoint_id in listed
             ],
             "incidents": [],
         }

@@ -21,6 +21,7 @@ from vcorch.mcu_adapter import (
     NotSupported,
     Participant,
 )
+from vcorch.orchestration.channels import BROWSER_CHANNELS, Channel
 from vcorch.orchestration.policy import SETTLED, OrchestrationPolicy
 from vcorch.orchestration.snapshot import SiteView
 
@@ -108,15 +109,96 @@ def attempt_failed(
     )
 
 
+def waits_for_people(site: SiteView) -> bool:
+    """A site that vcorch no longer calls, whose people may come by browser or call in:
+    fallen back, or connected that way (it returns to ``fallback`` when they leave)."""
+    return site.state == "fallback" or (
+        site.state == "connected" and site.channel in ("browser", "dial_in")
+    )
+
+
+def presence(
+    site: SiteView, listed: Sequence[Participant], now: datetime, *, takes_browsers: bool
+) -> Reading:
+    """What a listing says about a site that waits for its people (:func:`waits_for_people`).
+
+    ``takes_browsers``: the conference is one browsers join (the built-in bridge's, or a
+    hosting bridge with ``webrtc_join``), so the site's tagged participant there is its
+    browser (``browser``), unless it has the room's own address (its call, answered after
+    it fell back: ``room_system``).  Elsewhere a tagged leg is not the site's browser (a
+    WebRTC-to-SIP gateway's leg is written by the gateway's own events); the room itself
+    calling in, found by its address and carrying no tag, is ``dial_in``.  When the people
+    leave, the site is ``fallback`` again.  Nobody is ever called here."""
+    found = match(site, listed)
+    channel: Channel | None = None
+    if found is not None and found.connected:
+        own_address = (
+            found.address is not None
+            and site.address is not None
+            and address_key(found.address) == address_key(site.address)
+        )
+        if site.channel == "dial_in" and found.participant_id == site.participant_id:
+            channel = "dial_in"  # the same call as before
+        elif found.site_id == str(site.id) and own_address:
+            channel = "room_system"  # its own call, answered after it fell back
+        elif found.site_id == str(site.id):
+            channel = "browser" if takes_browsers else None
+        elif found.site_id is None:
+            channel = "dial_in"  # untagged, found by the room's address: it called in
+    if channel is not None and found is not None:
+        if site.state == "connected" and site.channel == channel:
+            return Reading(True, None)
+        return Reading(
+            True,
+            SiteChange(
+                site,
+                {
+                    "state": "connected",
+                    "channel": channel,
+                    "since": now,
+                    # A room system's call is a leg vcorch may hang up (an operator's drop).
+                    "participant_id": None if channel == "browser" else found.participant_id,
+                    "last_error": None,
+                    "dial_deadline": None,
+                },
+            ),
+        )
+    if site.state == "connected":
+        return Reading(
+            False,
+            SiteChange(
+                site,
+                {
+                    "state": "fallback",
+                    "since": now,
+                    "participant_id": None,
+                    "last_error": "the browser left"
+                    if site.channel in BROWSER_CHANNELS
+                    else "the call ended",
+                },
+            ),
+        )
+    return Reading(False, None)
+
+
 def reconcile(
     site: SiteView,
     listed: Sequence[Participant],
     now: datetime,
     policy: OrchestrationPolicy,
     rand: Callable[[], float] = random.random,
+    *,
+    takes_browsers: bool = False,
 ) -> Reading:
     """What the bridge's list says about one site (no calls are made here)."""
-    if site.held or site.state in SETTLED:
+    if site.held:
+        return Reading(False, None)
+    if site.channel == "gateway" and site.state in ("connected", "fallback"):
+        # The gateway's own events write its arrival and departure (channels.mark_browser).
+        return Reading(site.state == "connected", None)
+    if waits_for_people(site):
+        return presence(site, listed, now, takes_browsers=takes_browsers)
+    if site.state in SETTLED:
         return Reading(False, None)
     found = match(site, listed)
     if found is not None and found.connected:
@@ -128,6 +210,7 @@ def reconcile(
                 site,
                 {
                     "state": "connected",
+                    "channel": "room_system",
                     "since": now,
                     "participant_id": found.participant_id,
                     "last_error": None,

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from vcorch.booking import StrictModel
+from vcorch.orchestration.channels import Channel
 
 SiteState = Literal["pending", "dialling", "connected", "failed", "fallback", "disconnected"]
 RunStatus = Literal["scheduled", "cancelled", "launching", "live", "ended", "missed", "failed"]
@@ -34,11 +35,37 @@ class LiveSite(StrictModel):
     endpoint_id: int | None
     state: SiteState
     since: datetime | None
-    bridge: str | None
+    bridge: str | None = Field(description="The bridge whose conference the site is on now")
     attempts: int
     last_error: str | None
     muted: bool
-    fallback_url: str | None = None
+    channel: Channel | None = Field(
+        default=None,
+        description="How the site takes part now: room_system (its room system, dialled by "
+        "vcorch), browser (its people by browser, on the hosting bridge or the built-in "
+        "WebRTC bridge), gateway (by browser through a WebRTC-to-SIP gateway into the "
+        "hosting MCU's conference), dial_in (its room system called the conference itself); "
+        "null until it first connects",
+    )
+    channel_label: str | None = Field(
+        default=None, description="The channel in Vietnamese, as attendance exports name it"
+    )
+    host: bool = Field(
+        default=False,
+        description="The meeting's host room (host_room_id): the room it is chaired from, "
+        "dialled ahead of the others",
+    )
+    separate_room: bool = Field(
+        default=False,
+        description="The site's browser is in the built-in bridge's conference, which no "
+        "link joins to the host conference on another bridge: its people do not hear the "
+        "meeting (never true when the whole meeting fell back)",
+    )
+    fallback_url: str | None = Field(
+        default=None,
+        description="The site's browser link, while the run lives and the site is in "
+        "fallback or connected by browser",
+    )
 
 
 class LiveBridge(StrictModel):

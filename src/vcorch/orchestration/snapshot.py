@@ -36,11 +36,15 @@ class SiteView:
     last_error: str | None
     held: bool
     operators_told: bool
+    # How the site takes part now (orchestration/channels.py); None until it first connects.
+    channel: str | None = None
+    # The meeting's host room (``Meeting.host_room_id``): dialled ahead of the others.
+    host: bool = False
 
 
 def fingerprint(site: SiteView | RunSite) -> tuple[object, ...]:
     """What must not have changed between a step's snapshot and its write."""
-    return (site.state, site.participant_id, site.held, site.conference_row_id)
+    return (site.state, site.participant_id, site.held, site.conference_row_id, site.channel)
 
 
 @dataclass
@@ -123,6 +127,8 @@ async def read_view(sessions: async_sessionmaker[AsyncSession], run_id: int) -> 
             last_error=site.last_error,
             held=site.held,
             operators_told=site.operators_told,
+            channel=site.channel,
+            host=site.room_id == meeting.host_room_id,
         )
         for site, room_name, path, kind, address in rows
     ]

@@ -88,6 +88,7 @@ class Supervisor:
         conferences = {c.id: c for c in view.conferences}
         for conference in view.conferences:
             if conference.bridge == self.policy.builtin_bridge:
+                await self._look_builtin(view, conference, now, outcome)
                 continue
             bridge = self._registry.get(conference.bridge)
             listed = None
@@ -106,7 +107,13 @@ class Supervisor:
             for site in view.sites:
                 if site.conference_row_id != conference.id:
                     continue
-                reading = reconcile(site, listed, now, self.policy)
+                reading = reconcile(
+                    site,
+                    listed,
+                    now,
+                    self.policy,
+                    takes_browsers=bridge is not None and bridge.capabilities.webrtc_join,
+                )
                 if reading.connected:
                     outcome.connected += 1
                 if reading.change is not None:
@@ -121,6 +128,31 @@ class Supervisor:
         await self._dial_all(view, to_dial, now, outcome)
         await self._write(view, outcome)
         return outcome
+
+    async def _look_builtin(
+        self, view: RunView, conference: ConferenceView, now: datetime, outcome: StepOutcome
+    ) -> None:
+        """Which fallen-back sites' browsers are in the built-in bridge's conference.
+
+        The bridge runs in this process: listing it is cheap and cannot fail the way a
+        remote bridge does, so it never counts toward a fail-over, and nobody is called."""
+        bridge = self._registry.get(conference.bridge)
+        if bridge is None:
+            return
+        try:
+            listed = await bridge.participants(conference.ref())
+        except BridgeError as err:
+            # Not created yet in this process (a restart): the first join link creates it.
+            log.debug("run %s: built-in conference not listed: %s", view.id, err.reason)
+            listed = []
+        for site in view.sites:
+            if site.conference_row_id != conference.id:
+                continue
+            reading = reconcile(site, listed, now, self.policy, takes_browsers=True)
+            if reading.connected:
+                outcome.connected += 1
+            if reading.change is not None:
+                outcome.changes.append(reading.change)
 
     async def _drop_stale_calls(
         self, outcome: StepOutcome, conferences: dict[int, ConferenceView]
@@ -215,7 +247,11 @@ class Supervisor:
             log.info("run %s: calling %s failed: %s", view.id, site.room_name, reason)
             changes[site.id] = call_refused(site, reason, refused.fatal, now, self.policy)
 
-        await asyncio.gather(*(dial(site, conference) for site, conference in to_dial))
+        # The host room is called ahead of the others: the meeting is chaired from there.
+        first = [(s, c) for s, c in to_dial if s.host]
+        for site, conference in first:
+            await dial(site, conference)
+        await asyncio.gather(*(dial(s, c) for s, c in to_dial if not s.host))
         outcome.changes = list(changes.values())
 
     def _count(self, result: str) -> None:

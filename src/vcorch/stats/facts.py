@@ -82,7 +82,7 @@ async def insert_facts(
         MeetingOccurrence.meeting_id,
         MeetingOccurrence.occurrence_key,
         MeetingOccurrence.start_at,
-        MeetingOccurrence.end_at,
+        rules.real_end_expr(),
         rules.month_expr(MeetingOccurrence.start_at, months, starts),
         Meeting.organizer_unit_id,
         Meeting.kind,

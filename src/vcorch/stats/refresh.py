@@ -76,6 +76,7 @@ class RoundResult:
     rebuilt: bool = False
     series: int = 0
     missed: int = 0
+    ended: int = 0
     rejudge: int = 0
     judged: int = 0
     months: list[int] = field(default_factory=list)
@@ -108,6 +109,7 @@ class StatsRefresher:
         result.rebuilt = await self._ensure_state()
         result.series = await self._reconcile_open_series()
         result.missed = await self._sync_missed()
+        result.ended = await self._sync_real_ends()
         result.rejudge = await self._collect_evidence()
         result.judged = await self._judge_due()
         result.months, result.refreshed_at = await self._summarise()
@@ -233,6 +235,32 @@ class StatsRefresher:
                 await session.execute(update(S).where(S.id.in_(part)).values(missed=True))
             await mark_dirty(session, {row.month for row in found})
             return len(ids)
+
+    async def _sync_real_ends(self) -> int:
+        """Occurrences whose run ended at another time than their row says (ended early,
+        or after an extension): held from the real end (:func:`rules.real_end_expr`)."""
+        async with self._sessions.begin() as session:
+            found = (
+                await session.execute(
+                    select(S.id, S.month, MeetingRun.ended_at)
+                    .join(
+                        MeetingRun,
+                        and_(
+                            MeetingRun.meeting_id == S.meeting_id,
+                            MeetingRun.occurrence_key == S.occurrence_key,
+                        ),
+                    )
+                    .where(
+                        MeetingRun.status == "ended",
+                        MeetingRun.ended_at.is_not(None),
+                        S.end_at != MeetingRun.ended_at,
+                    )
+                )
+            ).all()
+            for row in found:
+                await session.execute(update(S).where(S.id == row.id).values(end_at=row.ended_at))
+            await mark_dirty(session, {row.month for row in found})
+            return len(found)
 
     # -- 3. new evidence ----------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vcorch.orchestration import CHANNELS, MeetingRun, RunSite
 from vcorch.rooms import Unit, UnitLevel
 from vcorch.stats import rules, schemas
 from vcorch.stats.models import (
@@ -301,6 +302,47 @@ async def read_cells(
         for row in await session.execute(live):
             cells.values[key(row)].add(Counts.of(row))
     return cells
+
+
+async def read_channels(
+    session: AsyncSession,
+    *,
+    zone: ZoneInfo,
+    first: date,
+    last: date,
+    scope: Scope,
+    now: datetime,
+) -> dict[str, int]:
+    """Site participations per channel: the sites of the held occurrences of ``first..last``
+    that vcorch ran, by how each took part last (``RunSite.channel``; a site that never
+    connected has none and is not counted)."""
+    start, end = day_bounds(first, last, zone)
+    columns: list[Any] = [RunSite.channel, func.count(RunSite.id).label("n")]
+    query = select(*columns)
+    statement = _scoped(
+        query.join(MeetingRun, MeetingRun.id == RunSite.run_id)
+        .join(
+            S,
+            and_(
+                S.meeting_id == MeetingRun.meeting_id,
+                S.occurrence_key == MeetingRun.occurrence_key,
+            ),
+        )
+        .where(
+            rules.in_register(),
+            S.start_at >= start,
+            S.start_at < end,
+            S.end_at <= now,
+            RunSite.channel.is_not(None),
+        )
+        .group_by(RunSite.channel),
+        S.unit_id,
+        scope,
+    )
+    counts: dict[str, int] = dict.fromkeys(CHANNELS, 0)
+    for channel, n in await session.execute(statement):
+        counts[str(channel)] = counts.get(str(channel), 0) + int(n)
+    return counts
 
 
 def _grouped(cutoff: datetime, dimensions: tuple[Dimension, ...]) -> Select[Any]:

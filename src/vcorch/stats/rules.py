@@ -5,7 +5,8 @@
   when it was cancelled; those that ended before stay in the register (a weekly series
   stopped in June was still held from January to May).  Cancel a single past occurrence
   to take it out.
-- **Held**: in the register, its end has passed, and its start was not ``missed``
+- **Held**: in the register, its end has passed (its real end when it ran: the run's
+  ``ended_at``, so a meeting ended early is held from then), and its start was not ``missed``
   (``MeetingRun.status == "missed"``: vcorch was not running at the start time).
   In-person meetings count: they are the denominator's other part.
 - **Declared online**: held, and the meeting's mode is ``online`` or ``hybrid``.
@@ -74,6 +75,23 @@ def missed_expr() -> ColumnElement[bool]:
             MeetingRun.status == "missed",
         )
     )
+
+
+def real_end_expr() -> Any:
+    """When the occurrence really ended: its run's end when it ran and ended (ended early
+    by hand, or late after an extension), else its booked end.  An occurrence is *held*
+    from then (see the module's definitions)."""
+    ended = (
+        select(MeetingRun.ended_at)
+        .where(
+            MeetingRun.meeting_id == MeetingOccurrence.meeting_id,
+            MeetingRun.occurrence_key == MeetingOccurrence.occurrence_key,
+            MeetingRun.status == "ended",
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(ended, MeetingOccurrence.end_at)
 
 
 def month_expr(column: Any, months: Sequence[int], starts: Sequence[datetime]) -> Any:

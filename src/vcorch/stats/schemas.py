@@ -141,6 +141,12 @@ class OnlineShareOut(StrictModel):
     total: Figures
     groups: list[Group]
     current_period: CurrentPeriod
+    channels: dict[str, int] = Field(
+        default_factory=dict,
+        description="Site participations per channel over the period: the sites of held "
+        "occurrences vcorch ran, by how each took part (room_system, browser, gateway, "
+        "dial_in); a site that never connected is not counted",
+    )
 
 
 class LinkCreate(StrictModel):

@@ -195,6 +195,9 @@ class StatsService:
                 now=now,
                 dimensions=report.dimensions_for(query.group_by),
             )
+            channels = await report.read_channels(
+                session, zone=self.policy.zone, first=first, last=last, scope=scope, now=now
+            )
             if (first, last) == (current.first, current.last):
                 current_cells = cells
             else:
@@ -221,6 +224,7 @@ class StatsService:
                 cells, query.group_by, months, scope, self.policy.province_level, target
             ),
             current_period=report.projection(current, current_cells.total(), target),
+            channels=channels,
         )
 
     # -- the leadership dashboard --------------------------------------------------------------
