@@ -158,6 +158,18 @@ async def test_in_person_training_with_roster_checkins_and_headcounts(
         {"room_id": world.rooms["dien-bien"], "start": iso(end), "end": iso(start)},
     )
     assert status == 422 and problem["errors"][0]["field"] == "end"
+    # A portal still sending the first API's name of a browser site is understood.
+    status, older = await sec.post(
+        f"{path}/attendance/entries",
+        {
+            "room_id": world.rooms["central"],
+            "channel": "webrtc_fallback",
+            "start": iso(start),
+            "end": iso(start + timedelta(minutes=1)),
+        },
+    )
+    assert status == 201 and older["channel"] == "browser", older
+    assert (await sec.delete(f"{path}/attendance/entries/{older['id']}"))[0] in (200, 204)
 
     clock.now = end + timedelta(minutes=5)
     status, report = await sec.get(f"{path}/attendance")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from vcorch.text import Line, LongText
 
@@ -76,10 +76,22 @@ class OccurrenceQuery(StrictModel):
 # -- bodies ---------------------------------------------------------------------------------
 
 
+def _older_channel_name(value: object) -> object:
+    # Portals written against the first API send the old name of a browser site.
+    return "browser" if value == "webrtc_fallback" else value
+
+
 class EntryCreate(StrictModel):
     room_id: DbId
     occurrence: OccurrenceKey | None = None
-    channel: ChannelName = "in_person"
+    channel: Annotated[
+        ChannelName,
+        BeforeValidator(_older_channel_name),
+        Field(
+            description="How the site took part; `webrtc_fallback` (the older name) is read as"
+            " `browser`"
+        ),
+    ] = "in_person"
     start: AwareDatetime | None = Field(default=None, description="Default: the occurrence's start")
     end: AwareDatetime | None = Field(default=None, description="Default: the occurrence's end")
     note: Note | None = None
