@@ -125,6 +125,8 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
         bridge_health=bridges.health,
         meetings=orchestration.MeetingSites(),
         metrics=metrics,
+        bridges=bridges.configured,
+        answer_endpoints=bridges.endpoint_answers.answer_with,
     )
     orchestrator = orchestration.setup(
         runtime,

@@ -24,15 +24,17 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.access import Actor, Principal, audit
 from vcorch.db import utcnow
 from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.mcu_adapter import BridgeHealthCoordinator
+from vcorch.mcu_adapter import BridgeHealthCoordinator, DialTarget
 from vcorch.monitoring.meetings import HotEndpointSource, hot_endpoint_ids
 from vcorch.monitoring.metrics import Metrics
+from vcorch.monitoring.models import EndpointHealthRecord
 from vcorch.monitoring.policy import (
     KindPolicy,
     MonitoringPolicy,
@@ -41,6 +43,7 @@ from vcorch.monitoring.policy import (
 )
 from vcorch.monitoring.probes.base import Probe
 from vcorch.monitoring.probes.result import ProbeResult
+from vcorch.monitoring.probes.simulated import SimulatedNetwork
 from vcorch.monitoring.probes.sip_mux import SipUdpProber
 from vcorch.monitoring.probing import Prober, default_probes, plan_kind
 from vcorch.monitoring.reads import HealthReads, HealthView, HistoryView
@@ -54,6 +57,7 @@ from vcorch.monitoring.store import (
 )
 from vcorch.monitoring.sweep import StateChange, log_change
 from vcorch.monitoring.targets import Target, load_targets, load_targets_by_id
+from vcorch.rooms import Endpoint
 
 __all__ = [
     "HealthView",
@@ -92,6 +96,7 @@ class MonitoringService:
         meetings: HotEndpointSource | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
+        network: SimulatedNetwork | None = None,
     ) -> None:
         self._sessions = sessions
         self._policy = policy
@@ -99,7 +104,7 @@ class MonitoringService:
         self._meetings = meetings
         self._metrics = metrics
         self._clock = clock
-        self._prober = Prober(policy, probes, sip_udp, metrics)
+        self._prober = Prober(policy, probes, sip_udp, metrics, network)
         self._reads = HealthReads(sessions, policy, clock)
         self._cadence = Cadence(
             interval=policy.kind("sip").interval,
@@ -325,6 +330,27 @@ class MonitoringService:
             if self._metrics is not None:
                 self._metrics.health_transitions.labels(change.current.value).inc()
         return changes
+
+    async def endpoint_answers(self, target: DialTarget) -> bool:
+        """Whether a call to ``target`` would be answered, from stored health (the simulated
+        MCU asks this, so that it behaves like the network monitoring sees).
+
+        The endpoint is the one whose address the target dials (of several with one
+        address, the one checked last): ``down`` does not answer; ``up``, ``unknown`` (never
+        probed, nothing to probe, probing off) and an address no endpoint has do.
+        """
+        async with self._sessions() as session:
+            state = await session.scalar(
+                select(EndpointHealthRecord.state)
+                .join(Endpoint, Endpoint.id == EndpointHealthRecord.endpoint_id)
+                .where(Endpoint.address == target.address)
+                .order_by(
+                    EndpointHealthRecord.last_checked_at.desc().nulls_last(),
+                    EndpointHealthRecord.endpoint_id,
+                )
+                .limit(1)
+            )
+        return state != "down"
 
     # -- housekeeping ------------------------------------------------------------------------
 
