@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.access import Actor, Principal, audit
 from vcorch.db import utcnow
-from vcorch.errors import FieldProblem, InvalidInput
+from vcorch.errors import FieldProblem, InvalidInput, NotFound
 from vcorch.mcu_adapter import BridgeHealthCoordinator, DialTarget
+from vcorch.monitoring.board import BOARD_HORIZON, EndpointMeeting, EndpointPlace, next_meetings
 from vcorch.monitoring.meetings import HotEndpointSource, hot_endpoint_ids
 from vcorch.monitoring.metrics import Metrics
 from vcorch.monitoring.models import EndpointHealthRecord
@@ -57,7 +58,7 @@ from vcorch.monitoring.store import (
 )
 from vcorch.monitoring.sweep import StateChange, log_change
 from vcorch.monitoring.targets import Target, load_targets, load_targets_by_id
-from vcorch.rooms import Endpoint
+from vcorch.rooms import Endpoint, Room, Unit
 
 __all__ = [
     "HealthView",
@@ -449,6 +450,48 @@ class MonitoringService:
         return await self._reads.list_health(
             who, unit_id=unit_id, state=state, kind=kind, after=after, limit=limit
         )
+
+    async def board_meetings(
+        self,
+        who: Principal,
+        *,
+        unit_id: int | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> tuple[list[EndpointMeeting], int | None]:
+        """A page of endpoints in ``who``'s scope (by id, as :meth:`list_health` pages them)
+        with their next meeting within 24 hours or the one they are in; returns those that
+        have one, and the last id of the page when there is more."""
+        now = self._clock()
+        async with self._sessions() as session:
+            query = (
+                select(Endpoint.id, Endpoint.room_id)
+                .join(Room, Room.id == Endpoint.room_id)
+                .join(Unit, Unit.id == Room.unit_id)
+                .where(Unit.path.startswith(who.unit_path))
+            )
+            if unit_id is not None:
+                unit = await session.get(Unit, unit_id)
+                if unit is None or not who.sees(unit.path):
+                    raise NotFound(
+                        "no such unit",
+                        problems=[FieldProblem("unit", "no such unit in your scope")],
+                    )
+                query = query.where(Unit.path.startswith(unit.path))
+            if after is not None:
+                query = query.where(Endpoint.id > after)
+            rows = (await session.execute(query.order_by(Endpoint.id).limit(limit + 1))).all()
+            places = [EndpointPlace(row.id, row.room_id) for row in rows[:limit]]
+            sites = (
+                await self._meetings.sites_between(
+                    session, now, now + BOARD_HORIZON, rooms={p.room_id for p in places}
+                )
+                if self._meetings is not None and places
+                else []
+            )
+        more = len(rows) > limit
+        last = places[-1].endpoint_id if more and places else None
+        return next_meetings(places, sites, now), last
 
     async def endpoint_health(self, who: Principal, endpoint_id: int) -> HealthView:
         return await self._reads.endpoint_health(who, endpoint_id)

@@ -1,5 +1,6 @@
 """The meeting side's answer to monitoring: which rooms and endpoints take part in video
-meetings in a window (:class:`vcorch.monitoring.meetings.HotEndpointSource`).
+meetings in a window, and how a running site stands in its run
+(:class:`vcorch.monitoring.meetings.HotEndpointSource`).
 
 An occurrence of a held meeting (scheduled or live) in mode online or hybrid counts;
 in-person meetings dial nobody.  Runs being launched or live count whatever their booked
@@ -119,6 +120,8 @@ class MeetingSites:
                 Meeting.title,
                 RunSite.room_id,
                 RunSite.endpoint_id,
+                RunSite.state,
+                RunSite.channel,
             )
             .join(Meeting, Meeting.id == MeetingRun.meeting_id)
             .join(RunSite, RunSite.run_id == MeetingRun.id)
@@ -137,6 +140,8 @@ class MeetingSites:
                     run.room_id,
                     run.endpoint_id,
                     running=True,
+                    state=run.state,
+                    channel=run.channel,
                 )
             )
         return found
