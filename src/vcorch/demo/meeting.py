@@ -23,8 +23,9 @@ log = logging.getLogger("vcorch.demo")
 # Marks the demo's meetings (``external_ref``): their fallback links are logged.
 DEMO_REF = "vcorch-demo"
 TITLE = "Giao ban trực tuyến Chương trình (trình diễn)"
-# The start, after `vcorch demo`: the launch comes five minutes before it, so two minutes
-# after a `make run`, when monitoring's first sweep has long found the silent room down.
+# The start, after `vcorch demo` (the next whole minute after this): the launch comes five
+# minutes before it, so two to three minutes after a `make run`, when monitoring's first
+# sweep has long found the silent room down.
 LEAD = timedelta(minutes=7)
 # A demo meeting starting later than this is kept: a service started now still launches
 # it after monitoring's first sweep.
