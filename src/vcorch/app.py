@@ -22,6 +22,7 @@ from vcorch import (
     booking,
     bridge_events,
     calendars,
+    demo,
     join,
     mail,
     mcu_adapter,
@@ -111,7 +112,9 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
         message_id_domain=calendar.policy.uid_domain,
         before_each=calendar.queue_reminders,
     )
-    fallback_links = join.setup(runtime, registry=bridges.registry)
+    fallback_links = await demo.setup(
+        runtime, booking=register, links=join.setup(runtime, registry=bridges.registry)
+    )
     people = attendance.setup(runtime, builtin_bridges=builtin)
     stats.setup(
         runtime,
@@ -125,6 +128,8 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
         bridge_health=bridges.health,
         meetings=orchestration.MeetingSites(),
         metrics=metrics,
+        bridges=bridges.configured,
+        answer_endpoints=bridges.endpoint_answers.answer_with,
     )
     orchestrator = orchestration.setup(
         runtime,

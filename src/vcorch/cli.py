@@ -80,11 +80,22 @@ async def _db_upgrade(settings: Settings) -> int:
 
 
 async def _demo(settings: Settings) -> int:
+    from vcorch.app import create_app
+    from vcorch.demo import DEMO
+
     engine = make_engine(settings.database_url)
     try:
         await load_demo(make_sessionmaker(engine), _cli_actor())
     finally:
         await engine.dispose()
+    # The meeting is booked through the service as the API would book it, so that every
+    # listener (statistics, invitations, the scheduler) hears of it; nothing runs meanwhile.
+    runner = web.AppRunner(create_app(settings, background=False))
+    await runner.setup()
+    try:
+        await runner.app[DEMO].book_next(_cli_actor())
+    finally:
+        await runner.cleanup()
     return 0
 
 
@@ -200,7 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply pending migrations")
 
-    commands.add_parser("demo", help="load the demo organisation (idempotent)")
+    commands.add_parser(
+        "demo",
+        help="load the demo organisation and book the demo meeting a few minutes ahead"
+        " (idempotent: keeps one still ahead)",
+    )
 
     users = commands.add_parser("users", help="user accounts")
     user_commands = users.add_subparsers(dest="users_command", required=True)

@@ -1,5 +1,6 @@
 """Wires the bridges: the configured ones (or the simulated MCU), the built-in browser bridge,
-and the one poller of their health."""
+the one poller of their health, and the hook through which the simulated MCU asks whether a
+site would answer."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from vcorch.config import BridgeConfig, Settings
-from vcorch.mcu_adapter.base import BridgeContext, EmitEvents
+from vcorch.mcu_adapter.base import BridgeContext, DialTarget, EmitEvents, EndpointAnswers
 from vcorch.mcu_adapter.health import BridgeHealthCoordinator
 from vcorch.mcu_adapter.registry import (
     BUILTIN_WEBRTC_NAME,
@@ -25,6 +26,7 @@ from vcorch.runtime import Runtime
 __all__ = [
     "BRIDGE_HEALTH_SECONDS",
     "Bridges",
+    "EndpointAnswersHook",
     "builtin_bridge_names",
     "configured_bridges",
     "setup",
@@ -63,12 +65,34 @@ def builtin_webrtc_config(settings: Settings) -> BridgeConfig:
     )
 
 
+class EndpointAnswersHook:
+    """Whether a dialled target would answer, as the simulated MCU asks it.
+
+    The bridges are set up before endpoint health (which sits above them), so the answer is
+    filled in afterwards by a setup that knows both (monitoring's); until then every target
+    answers, as a network without health would.
+    """
+
+    def __init__(self) -> None:
+        self._ask: EndpointAnswers | None = None
+
+    def answer_with(self, ask: EndpointAnswers) -> None:
+        self._ask = ask
+
+    async def __call__(self, target: DialTarget) -> bool:
+        if self._ask is None:
+            return True
+        return await self._ask(target)
+
+
 @dataclass(frozen=True)
 class Bridges:
     registry: BridgeRegistry
     health: BridgeHealthCoordinator
     # What booking counts ports on: the configured bridges, without the built-in one.
     configured: list[BridgeConfig]
+    # Filled in by monitoring's setup: the simulated MCU's "does this site answer?".
+    endpoint_answers: EndpointAnswersHook
 
 
 async def setup(
@@ -79,9 +103,10 @@ async def setup(
     # The built-in browser bridge joins the registry but not the booking pools: it hosts
     # only what falls back.
     configured = configured_bridges(runtime.settings)
+    answers = EndpointAnswersHook()
     registry = load_bridges(
         with_builtin_webrtc(configured, builtin_webrtc_config(runtime.settings)),
-        BridgeContext(http=runtime.http, clock=runtime.clock, emit=emit),
+        BridgeContext(http=runtime.http, clock=runtime.clock, emit=emit, endpoint_answers=answers),
     )
     await registry.start()
     runtime.on_close(registry.close)
@@ -92,4 +117,4 @@ async def setup(
     )
     runtime.provide(BRIDGE_HEALTH, health)
     runtime.leader_work.append(health.run_forever)
-    return Bridges(registry, health, configured)
+    return Bridges(registry, health, configured, answers)

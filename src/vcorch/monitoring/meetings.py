@@ -3,7 +3,8 @@ side (``vcorch.orchestration.hot_endpoints``), so that monitoring reads no meeti
 
 An endpoint is *hot* (probed at the hot interval) while a meeting it takes part in starts
 within the hot lead or is running; a state change *alerts* when its room takes part in a
-meeting within the alert horizon.
+meeting within the alert horizon; the board shows each endpoint's next meeting and, while it
+runs, the site's state and channel in it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ class SiteInMeeting:
     room_id: int
     endpoint_id: int | None
     running: bool  # from a run being launched or live, not only the booking
+    # Of a running site: its state in the run (pending, dialling, connected, failed,
+    # fallback, disconnected) and how it takes part (room_system, browser, gateway,
+    # dial_in; None until known).
+    state: str | None = None
+    channel: str | None = None
 
 
 class HotEndpointSource(Protocol):

@@ -14,6 +14,7 @@ from vcorch.monitoring.probes.base import Probe
 from vcorch.monitoring.probes.h323 import H323Probe
 from vcorch.monitoring.probes.http import HttpProbe
 from vcorch.monitoring.probes.result import ProbeResult
+from vcorch.monitoring.probes.simulated import SimulatedNetwork
 from vcorch.monitoring.probes.sip import SipProbe
 from vcorch.monitoring.probes.sip_mux import SipUdpProber
 from vcorch.monitoring.probes.webrtc import JanusEchoProbe
@@ -44,8 +45,10 @@ class Prober:
         probes: Mapping[str, Probe],
         sip_udp: SipUdpProber | None,
         metrics: Metrics | None,
+        network: SimulatedNetwork | None = None,
     ) -> None:
         self._metrics = metrics
+        self._network = network
         timeouts = {kind: policy.kind(kind).timeout for kind in PROBE_KINDS}
         self._sweeper = Sweeper(
             probes={kind: probe for kind, probe in probes.items() if kind != "webrtc"},
@@ -59,9 +62,24 @@ class Prober:
             concurrency=policy.media_concurrency,
         )
 
+    def _simulated(self, target: Target) -> bool:
+        return (
+            self._network is not None
+            and target.plan is not None
+            and target.plan.kind in ("sip", "h323")
+            and self._network.covers(target.plan.address)
+        )
+
     async def probe(self, targets: Sequence[Target]) -> list[ProbeResult]:
-        media_at = [i for i, target in enumerate(targets) if plan_kind(target) == "webrtc"]
-        other_at = [i for i, target in enumerate(targets) if plan_kind(target) != "webrtc"]
+        slots: list[ProbeResult | None] = [None] * len(targets)
+        network = self._network
+        if network is not None:
+            for index, target in enumerate(targets):
+                if self._simulated(target) and target.plan is not None:
+                    slots[index] = network.probe(target.plan.address)
+        real = [i for i in range(len(targets)) if slots[i] is None]
+        media_at = [i for i in real if plan_kind(targets[i]) == "webrtc"]
+        other_at = [i for i in real if plan_kind(targets[i]) != "webrtc"]
 
         def sweep_targets(indexes: list[int]) -> list[SweepTarget]:
             found = []
@@ -75,7 +93,6 @@ class Prober:
             self._media.probe(sweep_targets(media_at)),
             self._sweeper.probe(sweep_targets(other_at)),
         )
-        slots: list[ProbeResult | None] = [None] * len(targets)
         for indexes, found in ((media_at, media), (other_at, other)):
             for index, outcome in zip(indexes, found, strict=True):
                 slots[index] = outcome

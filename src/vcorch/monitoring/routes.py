@@ -156,6 +156,43 @@ async def probe_endpoint(id: int, actor: Actor, app: web.Application) -> schemas
 # -- the operator board ---------------------------------------------------------------------
 
 
+@routes.get(
+    "/api/health/meetings",
+    summary="The next meeting of each endpoint in your scope, and its state while it runs",
+    query=schemas.BoardQuery,
+    response=schemas.BoardMeetingsPage,
+    roles=READERS,
+    description=(
+        "Pages the endpoints as `/api/health/endpoints` does (by id) and lists those with a"
+        " video meeting within 24 hours or running now: the running one first, else the"
+        " earliest. A page may list none and still have a `next`."
+    ),
+)
+async def board_meetings(
+    query: schemas.BoardQuery, me: Principal, app: web.Application
+) -> schemas.BoardMeetingsPage:
+    found, last = await app[MONITORING].board_meetings(
+        me, unit_id=query.unit, after=decode_cursor(query.cursor), limit=query.limit
+    )
+    return schemas.BoardMeetingsPage(
+        items=[
+            schemas.BoardMeetingOut(
+                endpoint_id=item.endpoint_id,
+                meeting_id=item.site.meeting_id,
+                title=item.site.title,
+                start=item.site.start,
+                end=item.site.end,
+                running=item.site.running,
+                state=item.site.state,
+                channel=item.site.channel,
+                live=f"/api/meetings/{item.site.meeting_id}/live",
+            )
+            for item in found
+        ],
+        next=encode_cursor(last) if last is not None else None,
+    )
+
+
 async def board(_request: web.Request) -> web.StreamResponse:
     """The page itself holds no data: it logs in and reads the API from the browser."""
     return page_response("board.html")

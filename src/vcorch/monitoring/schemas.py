@@ -111,3 +111,34 @@ class ProbeOut(StrictModel):
     probed_at: datetime
     result: ProbeResultOut
     health: EndpointHealthOut
+
+
+class BoardQuery(StrictModel):
+    unit: int | None = Field(default=None, description="Endpoints of this unit's subtree")
+    limit: Annotated[int, Field(ge=1, le=1000)] = 200
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+
+
+class BoardMeetingOut(StrictModel):
+    endpoint_id: int
+    meeting_id: int
+    title: str
+    start: datetime = Field(description="Of the occurrence, or of the run while it runs")
+    end: datetime
+    running: bool = Field(description="The meeting is being launched or is live")
+    state: str | None = Field(
+        description="While running, the site's state: pending, dialling, connected, failed,"
+        " fallback or disconnected"
+    )
+    channel: str | None = Field(
+        description="While running, how the site takes part: room_system, browser, gateway,"
+        " dial_in (null until known)"
+    )
+    live: str = Field(description="The meeting's live view (path)")
+
+
+class BoardMeetingsPage(StrictModel):
+    items: list[BoardMeetingOut] = Field(
+        description="The endpoints of the page that have a meeting within 24 hours"
+    )
+    next: str | None

@@ -24,15 +24,18 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.access import Actor, Principal, audit
 from vcorch.db import utcnow
-from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.mcu_adapter import BridgeHealthCoordinator
+from vcorch.errors import FieldProblem, InvalidInput, NotFound
+from vcorch.mcu_adapter import BridgeHealthCoordinator, DialTarget
+from vcorch.monitoring.board import BOARD_HORIZON, EndpointMeeting, EndpointPlace, next_meetings
 from vcorch.monitoring.meetings import HotEndpointSource, hot_endpoint_ids
 from vcorch.monitoring.metrics import Metrics
+from vcorch.monitoring.models import EndpointHealthRecord
 from vcorch.monitoring.policy import (
     KindPolicy,
     MonitoringPolicy,
@@ -41,6 +44,7 @@ from vcorch.monitoring.policy import (
 )
 from vcorch.monitoring.probes.base import Probe
 from vcorch.monitoring.probes.result import ProbeResult
+from vcorch.monitoring.probes.simulated import SimulatedNetwork
 from vcorch.monitoring.probes.sip_mux import SipUdpProber
 from vcorch.monitoring.probing import Prober, default_probes, plan_kind
 from vcorch.monitoring.reads import HealthReads, HealthView, HistoryView
@@ -54,6 +58,7 @@ from vcorch.monitoring.store import (
 )
 from vcorch.monitoring.sweep import StateChange, log_change
 from vcorch.monitoring.targets import Target, load_targets, load_targets_by_id
+from vcorch.rooms import Endpoint, Room, Unit
 
 __all__ = [
     "HealthView",
@@ -92,6 +97,7 @@ class MonitoringService:
         meetings: HotEndpointSource | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
+        network: SimulatedNetwork | None = None,
     ) -> None:
         self._sessions = sessions
         self._policy = policy
@@ -99,7 +105,7 @@ class MonitoringService:
         self._meetings = meetings
         self._metrics = metrics
         self._clock = clock
-        self._prober = Prober(policy, probes, sip_udp, metrics)
+        self._prober = Prober(policy, probes, sip_udp, metrics, network)
         self._reads = HealthReads(sessions, policy, clock)
         self._cadence = Cadence(
             interval=policy.kind("sip").interval,
@@ -326,6 +332,27 @@ class MonitoringService:
                 self._metrics.health_transitions.labels(change.current.value).inc()
         return changes
 
+    async def endpoint_answers(self, target: DialTarget) -> bool:
+        """Whether a call to ``target`` would be answered, from stored health (the simulated
+        MCU asks this, so that it behaves like the network monitoring sees).
+
+        The endpoint is the one whose address the target dials (of several with one
+        address, the one checked last): ``down`` does not answer; ``up``, ``unknown`` (never
+        probed, nothing to probe, probing off) and an address no endpoint has do.
+        """
+        async with self._sessions() as session:
+            state = await session.scalar(
+                select(EndpointHealthRecord.state)
+                .join(Endpoint, Endpoint.id == EndpointHealthRecord.endpoint_id)
+                .where(Endpoint.address == target.address)
+                .order_by(
+                    EndpointHealthRecord.last_checked_at.desc().nulls_last(),
+                    EndpointHealthRecord.endpoint_id,
+                )
+                .limit(1)
+            )
+        return state != "down"
+
     # -- housekeeping ------------------------------------------------------------------------
 
     async def housekeeping(self, now: datetime | None = None) -> None:
@@ -423,6 +450,48 @@ class MonitoringService:
         return await self._reads.list_health(
             who, unit_id=unit_id, state=state, kind=kind, after=after, limit=limit
         )
+
+    async def board_meetings(
+        self,
+        who: Principal,
+        *,
+        unit_id: int | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> tuple[list[EndpointMeeting], int | None]:
+        """A page of endpoints in ``who``'s scope (by id, as :meth:`list_health` pages them)
+        with their next meeting within 24 hours or the one they are in; returns those that
+        have one, and the last id of the page when there is more."""
+        now = self._clock()
+        async with self._sessions() as session:
+            query = (
+                select(Endpoint.id, Endpoint.room_id)
+                .join(Room, Room.id == Endpoint.room_id)
+                .join(Unit, Unit.id == Room.unit_id)
+                .where(Unit.path.startswith(who.unit_path))
+            )
+            if unit_id is not None:
+                unit = await session.get(Unit, unit_id)
+                if unit is None or not who.sees(unit.path):
+                    raise NotFound(
+                        "no such unit",
+                        problems=[FieldProblem("unit", "no such unit in your scope")],
+                    )
+                query = query.where(Unit.path.startswith(unit.path))
+            if after is not None:
+                query = query.where(Endpoint.id > after)
+            rows = (await session.execute(query.order_by(Endpoint.id).limit(limit + 1))).all()
+            places = [EndpointPlace(row.id, row.room_id) for row in rows[:limit]]
+            sites = (
+                await self._meetings.sites_between(
+                    session, now, now + BOARD_HORIZON, rooms={p.room_id for p in places}
+                )
+                if self._meetings is not None and places
+                else []
+            )
+        more = len(rows) > limit
+        last = places[-1].endpoint_id if more and places else None
+        return next_meetings(places, sites, now), last
 
     async def endpoint_health(self, who: Principal, endpoint_id: int) -> HealthView:
         return await self._reads.endpoint_health(who, endpoint_id)

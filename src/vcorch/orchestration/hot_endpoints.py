@@ -31,13 +31,11 @@ MAX_OCCURRENCE = timedelta(hours=24)
 
 @dataclass(frozen=True, slots=True)
 class SiteInRun(SiteInMeeting):
-    """A site of a run being launched or live, with where it is now: its state
-    (``RunSite.state``) and how it takes part (``RunSite.channel``, None until it first
-    connects; :data:`vcorch.orchestration.CHANNEL_LABELS` names it)."""
+    """A site of a run being launched or live: which run; its ``state`` and ``channel``
+    (None until it first connects; :data:`vcorch.orchestration.CHANNEL_LABELS` names it)
+    are those of its ``RunSite``."""
 
     run_id: int = 0
-    state: str = "pending"
-    channel: str | None = None
 
 
 class MeetingSites:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vcorch.rooms.demo import load_demo as load_demo
+    from vcorch.rooms.demo_data import SILENT_UNIT as SILENT_UNIT
     from vcorch.rooms.errors import DuplicateCode as DuplicateCode
     from vcorch.rooms.errors import UnitTreeError as UnitTreeError
     from vcorch.rooms.models import Endpoint as Endpoint
@@ -26,6 +27,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "Endpoint": ("vcorch.rooms.models", "Endpoint"),
     "Room": ("vcorch.rooms.models", "Room"),
     "RoomsService": ("vcorch.rooms.service", "RoomsService"),
+    "SILENT_UNIT": ("vcorch.rooms.demo_data", "SILENT_UNIT"),
     "Unit": ("vcorch.rooms.models", "Unit"),
     "UnitLevel": ("vcorch.rooms.models", "UnitLevel"),
     "UnitTreeError": ("vcorch.rooms.errors", "UnitTreeError"),
@@ -35,6 +37,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "setup": ("vcorch.rooms.wiring", "setup"),
 }
 __all__ = [
+    "SILENT_UNIT",
     "DuplicateCode",
     "Endpoint",
     "Room",

@@ -7,7 +7,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.access import Actor, audit
 from vcorch.db import utcnow
-from vcorch.rooms.demo_data import CENTRAL_NAME, LOWER_UNITS, PROVINCES, VENDORS
+from vcorch.rooms.demo_data import (
+    CENTRAL_NAME,
+    LOWER_UNITS,
+    PROVINCES,
+    SILENT_ADDRESS,
+    SILENT_UNIT,
+    SIMULATED_DOMAIN,
+    VENDORS,
+)
 from vcorch.rooms.models import Endpoint, Room, Unit
 from vcorch.rooms.service import endpoint_view, insert_unit, room_view, unit_view
 from vcorch.text import search_blob
@@ -51,15 +59,30 @@ async def _room_with_endpoint(
             unit_path=unit.path,
             after=room_view(room),
         )
-    if (await session.execute(select(Endpoint.id).where(Endpoint.room_id == room.id))).first():
-        return
     vendor, model = VENDORS[(number + host_suffix) % len(VENDORS)]
-    host = f"10.{100 + number // 100}.{number % 100}.{10 + host_suffix}"
-    # Every third lower unit still runs an H.323-only system, as in the field.
-    if host_suffix and host_suffix % 3 == 0:
-        kind, address = "h323", f"h323:{number:02d}{host_suffix:03d}@{host}"
-    else:
-        kind, address = "sip", f"sip:phonghop@{host}"
+    kind, address, transport = demo_address(unit.code, number, host_suffix)
+    existing = (
+        await session.execute(select(Endpoint).where(Endpoint.room_id == room.id).limit(1))
+    ).scalar_one_or_none()
+    if existing is not None:
+        # A demo loaded before the simulated network had addresses nothing could reach.
+        if existing.address == _old_address(number, host_suffix):
+            before = endpoint_view(existing)
+            existing.kind, existing.address, existing.probe_transport = kind, address, transport
+            existing.search_text = search_blob(vendor, model, address, room.name)
+            audit.record(
+                session,
+                actor,
+                at=utcnow(),
+                action="update",
+                entity="endpoint",
+                entity_id=existing.id,
+                unit_path=unit.path,
+                before=before,
+                after=endpoint_view(existing),
+            )
+        return
+    host = address.split(";", 1)[0].rsplit("@", 1)[-1]
     endpoint = Endpoint(
         room_id=room.id,
         name=f"{vendor} {model}",
@@ -69,7 +92,7 @@ async def _room_with_endpoint(
         model=model,
         management_url=f"https://{host}/",
         probe_enabled=True,
-        probe_transport="udp" if kind == "sip" else None,
+        probe_transport=transport,
         search_text=search_blob(vendor, model, address, room.name),
     )
     session.add(endpoint)
@@ -84,6 +107,30 @@ async def _room_with_endpoint(
         unit_path=unit.path,
         after=endpoint_view(endpoint),
     )
+
+
+def demo_address(code: str, number: int, host_suffix: int) -> tuple[str, str, str | None]:
+    """A demo room system's kind, address and probe transport.
+
+    Room systems live on the simulated network (the simulated MCU calls them, monitoring
+    answers for them as it does); the silent unit's is cut off: nothing listens at its
+    address, so monitoring's real probe is refused and the simulated MCU's call is not
+    answered (monitoring says it is down).
+    """
+    if code == SILENT_UNIT:
+        return "sip", SILENT_ADDRESS, "tcp"
+    host = f"{code}.{SIMULATED_DOMAIN}"
+    # Every third lower unit still runs an H.323-only system, as in the field.
+    if host_suffix and host_suffix % 3 == 0:
+        return "h323", f"h323:{number:02d}{host_suffix:03d}@{host}", None
+    return "sip", f"sip:phonghop@{host}", "udp"
+
+
+def _old_address(number: int, host_suffix: int) -> str:
+    host = f"10.{100 + number // 100}.{number % 100}.{10 + host_suffix}"
+    if host_suffix and host_suffix % 3 == 0:
+        return f"h323:{number:02d}{host_suffix:03d}@{host}"
+    return f"sip:phonghop@{host}"
 
 
 async def load_demo(sessions: async_sessionmaker[AsyncSession], actor: Actor) -> None:

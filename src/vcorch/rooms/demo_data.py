@@ -1,8 +1,9 @@
 """Demo organisation: the 34 provincial-level units after the 2025 reorganisation.
 
 Codes are readable slugs; the number is the unit's administrative code
-(Decision 19/2025/QĐ-TTg list of provincial-level units).  Addresses are private
-ranges invented for the demo, one /24 per province.
+(Decision 19/2025/QĐ-TTg list of provincial-level units).  Room systems have addresses on
+the simulated network, one host per unit (``<code>.mo-phong.invalid``), except the silent
+unit's, which nothing answers.
 """
 
 from __future__ import annotations
@@ -69,3 +70,11 @@ VENDORS: tuple[tuple[str, str], ...] = (
     ("Huawei", "TE30"),
     ("Yealink", "VC800"),
 )
+
+# The simulated network's domain (vcorch.monitoring.probes.simulated.SIMULATED_DOMAIN): the
+# simulated MCU calls these room systems and monitoring answers for them as it does.
+SIMULATED_DOMAIN = "mo-phong.invalid"
+# The demo's one room system that does not answer: its line is cut (nothing listens on
+# the discard port of this machine), so its site of the demo meeting falls back.
+SILENT_UNIT = "dien-bien.muong-nhe"
+SILENT_ADDRESS = "sip:phonghop@127.0.0.1:9"

@@ -1,5 +1,5 @@
-// Operator board: log in (OAuth2 password grant), then read /api/health/endpoints and
-// redraw every few seconds.  The token lives in sessionStorage: closing the tab logs out.
+// Operator board: log in (OAuth2 password grant), then read /api/health/endpoints and each
+// endpoint's next meeting (/api/health/meetings), and redraw every few seconds.  The token lives in sessionStorage: closing the tab logs out.
 // Everything from the server is inserted as text (textContent), never as HTML.
 "use strict";
 
@@ -16,6 +16,15 @@
   const STATE_LABELS = { up: "Hoạt động", down: "Mất kết nối", unknown: "Chưa rõ" };
   const STATE_ORDER = { down: 0, unknown: 1, up: 2 };
   const KIND_LABELS = { sip: "SIP", h323: "H.323", webrtc: "WebRTC" };
+  // A site's state in a running meeting, and how it takes part (orchestration's words).
+  const SITE_LABELS = {
+    pending: "Chờ gọi", dialling: "Đang gọi", connected: "Đã kết nối", failed: "Gọi không được",
+    fallback: "Dự phòng qua trình duyệt", disconnected: "Đã ngắt",
+  };
+  const CHANNEL_LABELS = {
+    room_system: "Thiết bị phòng họp", browser: "Trình duyệt (WebRTC)",
+    gateway: "Trình duyệt qua cổng SIP", dial_in: "Gọi vào (thiết bị tự quay số)",
+  };
 
   const $ = (id) => document.getElementById(id);
   const timeFormat = new Intl.DateTimeFormat("vi-VN", {
@@ -39,6 +48,7 @@
 
   let timer = null;
   let lastItems = [];
+  let lastMeetings = new Map();
 
   function token() { return window.sessionStorage.getItem(TOKEN_KEY); }
 
@@ -109,14 +119,14 @@
     return response;
   }
 
-  async function fetchAll() {
+  async function fetchAll(path) {
     const items = [];
     let cursor = null;
     for (let page = 0; page < MAX_PAGES; page += 1) {
       const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
       if (UNIT) query.set("unit", UNIT);
       if (cursor) query.set("cursor", cursor);
-      const response = await api("/api/health/endpoints?" + query.toString());
+      const response = await api(path + "?" + query.toString());
       if (!response.ok) throw new Error("HTTP " + response.status);
       const body = await response.json();
       items.push(...body.items);
@@ -130,7 +140,11 @@
     if (timer !== null) { window.clearTimeout(timer); timer = null; }
     if (!token()) { showLogin(); return; }
     try {
-      lastItems = await fetchAll();
+      const [items, meetings] = await Promise.all([
+        fetchAll("/api/health/endpoints"), fetchAll("/api/health/meetings"),
+      ]);
+      lastItems = items;
+      lastMeetings = new Map(meetings.map((m) => [m.endpoint_id, m]));
       render(lastItems);
       setStatus("Cập nhật lúc " + timeFormat.format(new Date()));
       document.body.dataset.loaded = String(Date.now());
@@ -186,6 +200,32 @@
     refresh();
   }
 
+  // "Họp lúc 14:05 25/11: <title>", or while it runs "Đang họp: <title> · Đã kết nối · ..."
+  // with a link to the meeting's live view.
+  function meetingLine(meeting) {
+    const line = element("span", "meeting" + (meeting.running ? " running" : ""));
+    line.dataset.meetingId = String(meeting.meeting_id);
+    if (meeting.running) {
+      line.dataset.siteState = meeting.state || "";
+      const parts = [SITE_LABELS[meeting.state] || meeting.state];
+      if (meeting.channel) parts.push(CHANNEL_LABELS[meeting.channel] || meeting.channel);
+      line.appendChild(element("span", "when", "Đang họp: "));
+      line.appendChild(element("span", "title", meeting.title));
+      line.appendChild(element("span", "site-state", " · " + parts.filter(Boolean).join(" · ")));
+      // The live view is JSON for now (a console page comes later).
+      const link = element("a", "live", "Xem trực tiếp");
+      link.href = meeting.live;
+      link.target = "_blank";
+      link.rel = "noopener";
+      line.appendChild(document.createTextNode(" "));
+      line.appendChild(link);
+    } else {
+      line.appendChild(element("span", "when", "Họp lúc " + shortDateTime(new Date(meeting.start)) + ": "));
+      line.appendChild(element("span", "title", meeting.title));
+    }
+    return line;
+  }
+
   function card(item) {
     const li = element("li", "endpoint state-" + item.state + (item.stale ? " stale" : ""));
     li.dataset.endpointId = String(item.endpoint_id);
@@ -196,6 +236,8 @@
     li.appendChild(element("span", "room", item.room_name + " · " + (KIND_LABELS[item.kind] || item.kind)));
     const meta = describe(item);
     if (meta) li.appendChild(element("span", "meta", meta));
+    const meeting = lastMeetings.get(item.endpoint_id);
+    if (meeting) li.appendChild(meetingLine(meeting));
     if (item.probed) {
       const actions = element("span", "actions");
       const button = element("button", "small", "Kiểm tra ngay");
