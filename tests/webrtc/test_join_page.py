@@ -42,9 +42,7 @@ async def page_client(
 
 async def builtin_participants(app: web.Application, run_id: int) -> list[Participant]:
     try:
-        return await app[REGISTRY]["webrtc"].participants(
-            ConferenceRef("webrtc", f"run-{run_id}")
-        )
+        return await app[REGISTRY]["webrtc"].participants(ConferenceRef("webrtc", f"run-{run_id}"))
     except ConferenceNotFound:
         return []  # nobody joined yet: the conference is made on the first join
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vcorch.join.errors import OfferRejected
 from vcorch.join.links import JoinLinks
-from vcorch.join.service import JoinService
+from vcorch.join.service import JoinService, JoinTarget
 from vcorch.web import (
     SETTINGS,
     ApiRoutes,
@@ -163,15 +163,13 @@ async def join_info(token: str, app: web.Application) -> web.StreamResponse:
             display=room.display,
             pin=room.pin,
         )
+        info.ice_servers = _ice(service, target)
     elif target.status == "live":
         settings = app[SETTINGS]
         info.mode = "builtin"
         info.separate_room = target.separate_room
         info.whip_url = f"/whip/{token}"
-        info.ice_servers = [
-            IceServerOut(urls=list(s.urls), username=s.username, credential=s.credential)
-            for s in service.ice_servers(target)
-        ]
+        info.ice_servers = _ice(service, target)
         info.video = VideoCap(
             max_width=settings.webrtc_video_max_width,
             max_height=settings.webrtc_video_max_height,
@@ -181,6 +179,13 @@ async def join_info(token: str, app: web.Application) -> web.StreamResponse:
     response = json_response(body)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _ice(service: JoinService, target: JoinTarget) -> list[IceServerOut]:
+    return [
+        IceServerOut(urls=list(s.urls), username=s.username, credential=s.credential)
+        for s in service.ice_servers(target)
+    ]
 
 
 @routes.get(

@@ -292,9 +292,7 @@ class JoinService:
             hosts.append(conference)
         if not hosts:
             return False
-        linked = any(
-            row.bridge == builtin and row.link_participant_id is not None for row in rows
-        )
+        linked = any(row.bridge == builtin and row.link_participant_id is not None for row in rows)
         return not linked
 
     def _builtin_name(self) -> str | None:
