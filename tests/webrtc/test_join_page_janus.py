@@ -24,8 +24,8 @@ from tests import databases
 from tests.api import Api, FakeClock, make_settings
 from tests.browser import Browser, artifact
 from tests.janus_harness.peer import AudioBridgePeer
-from tests.services import missing_service
 from tests.janus_harness.wiring import JanusInstance, bridge_config
+from tests.services import missing_service
 from tests.webrtc.live import link_for, live_meeting
 from tests.webrtc.peers import ToneTrack
 from tests.world import World, build_world
