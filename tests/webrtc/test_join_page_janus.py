@@ -182,6 +182,7 @@ async def test_chromium_and_room_systems_hear_each_other_in_a_janus_room(
         token = await link_for(api, world, live, "lao-cai")
         await page.goto(str(janus_client.make_url(f"/join/{token}")))
         await page.wait_for(f"{STATE} === 'lobby'", timeout=15)
+        assert await page.evaluate("document.getElementById('cam-select').hidden")
         # Nothing is in the room for this site before "Tham gia".
         listed = await bridge.participants(ref)
         mine = str(live.run_sites["lao-cai"])
@@ -220,6 +221,11 @@ async def test_chromium_and_room_systems_hear_each_other_in_a_janus_room(
             ratio_quiet = beep_quiet / tones_quiet[other]
             ratio_now = beep_now / tones_now[other]
             assert ratio_now > 5 * ratio_quiet, (code, ratio_quiet, ratio_now)
+        # Sound only, and the page says how many others it hears.
+        assert await page.evaluate("document.getElementById('speaker').textContent") == (
+            "Cuộc họp chỉ có âm thanh — đang nghe 2 điểm cầu khác"
+        )
+        assert await page.evaluate("document.querySelector('.self').hidden")
         await page.screenshot(artifact("join-page-janus.png"))
         # Leaving takes the browser out of the room.
         await page.click("#leave")

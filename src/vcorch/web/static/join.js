@@ -176,6 +176,9 @@ function wakeAudio() {
   if (meter && meter.context.state === "suspended") meter.context.resume().catch(() => {});
 }
 
+// A Janus room is joined through its AudioBridge: sound only (its pictures are not sent).
+const audioOnly = () => Boolean(info && info.mode === "janus");
+
 function constraints() {
   const video = info.video || { max_width: 640, max_height: 360, max_fps: 15 };
   const mic = $("mic-select").value;
@@ -183,7 +186,7 @@ function constraints() {
   const audio = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
   if (mic) audio.deviceId = { exact: mic };
   let camera = false;
-  if (cam !== NO_CAMERA) {
+  if (cam !== NO_CAMERA && !audioOnly()) {
     camera = {
       width: { ideal: video.max_width },
       height: { ideal: video.max_height },
@@ -438,10 +441,15 @@ async function joinJanus(stream) {
     problem(text, "failed");
     $("retry").hidden = false;
   };
-  const showParticipants = (list) => {
-    if (!Array.isArray(list)) return;
-    const others = list.filter((p) => p.id !== room.participant_id);
-    $("speaker").textContent = others.length ? "" : "Chưa có điểm cầu nào khác trong phòng này";
+  const others = new Map(); // AudioBridge ids of the others in the room, kept from its events
+  const showParticipants = (message) => {
+    if (Array.isArray(message.participants)) {
+      message.participants.forEach((p) => { if (p.id !== room.participant_id) others.set(p.id, p.display); });
+    }
+    if (message.leaving !== undefined) others.delete(message.leaving);
+    $("speaker").textContent = others.size
+      ? `Cuộc họp chỉ có âm thanh — đang nghe ${others.size} điểm cầu khác`
+      : "Chưa có điểm cầu nào khác trong phòng này";
   };
   session = new Janus({
     server: room.server,
@@ -473,7 +481,7 @@ async function joinJanus(stream) {
               error: () => fail("Trình duyệt không tạo được kết nối âm thanh. Hãy bấm “Thử lại”."),
             });
           }
-          if (message.participants) showParticipants(message.participants);
+          showParticipants(message);
           if (jsep) handle.handleRemoteJsep({ jsep });
         },
         onremotetrack(track, mid, on) {
@@ -506,8 +514,11 @@ async function join() {
     meter.context.close().catch(() => {});
     meter = null;
   }
-  $("local").srcObject = stream.getVideoTracks().length ? stream : null;
-  $("cam").hidden = !stream.getVideoTracks().length;
+  const pictures = stream.getVideoTracks().length > 0;
+  $("local").srcObject = pictures ? stream : null;
+  $("cam").hidden = !pictures;
+  $("call").classList.toggle("audio-only", audioOnly());
+  document.querySelector(".self").hidden = !pictures;
   status("Đang kết nối…", "connecting");
   phase("joining");
   try {
@@ -595,6 +606,11 @@ async function start() {
     return;
   }
   $("separate").hidden = !info.separate_room;
+  $("cam-select").hidden = audioOnly();
+  document.querySelector("label[for=cam-select]").hidden = audioOnly();
+  $("no-camera").textContent = audioOnly()
+    ? "Cuộc họp này chỉ dùng âm thanh: bạn nghe và nói bằng micro, không cần camera."
+    : "Không dùng camera: bạn tham gia chỉ bằng âm thanh.";
   $("lobby").hidden = false;
   await startPreview();
 }
