@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
+from sqlalchemy import select
 
 from tests import databases
 from tests.api import Api, FakeClock, make_settings
@@ -33,6 +34,8 @@ from vcorch.mcu_adapter.base import ConferenceRef, ConferenceSpec, DialTarget
 from vcorch.mcu_adapter.janus import JanusBridge
 from vcorch.mcu_adapter.janus.naming import participant_id_for
 from vcorch.mcu_adapter.routes import REGISTRY
+from vcorch.orchestration.models import RunConference
+from vcorch.web.keys import SESSIONS
 
 pytest_plugins = ["tests.janus_harness.fixtures"]
 
@@ -243,3 +246,58 @@ async def test_chromium_and_room_systems_hear_each_other_in_a_janus_room(
         for ear in ears.values():
             await ear.close()
         await bridge.end_conference(ConferenceRef(BRIDGE, ref.conference_id, ref.extra))
+
+
+async def test_two_browsers_see_each_other_through_the_videoroom(
+    janus_client: Any, browser: Browser, clock: FakeClock
+) -> None:
+    app = janus_client.server.app
+    api = Api(janus_client)
+    world: World = await build_world(app, api)
+    bridge = app[REGISTRY][BRIDGE]
+    assert isinstance(bridge, JanusBridge)
+    ref = await bridge.create_conference(
+        ConferenceSpec(key="meeting-janus-video", title="Giao ban", expected_sites=3)
+    )
+    assert "videoroom" in ref.extra
+    live = await live_meeting(
+        app, api, world, clock.now, host_bridge=BRIDGE, host_conference=ref.conference_id
+    )
+    async with app[SESSIONS].begin() as session:
+        conference = (
+            await session.execute(select(RunConference).where(RunConference.run_id == live.run_id))
+        ).scalar_one()
+        conference.extra = dict(ref.extra)
+    pages = {}
+    try:
+        for code in ("lao-cai", "dien-bien"):
+            token = await link_for(api, world, live, code)
+            info = await (await janus_client.get(f"/api/join/{token}")).json()
+            assert info["janus"]["plugin"] == "videoroom", info
+            assert info["janus"]["videoroom"] == int(ref.conference_id)
+            page = await browser.new_page(width=1366, height=800)
+            pages[code] = page
+            await page.goto(str(janus_client.make_url(f"/join/{token}")))
+            await page.wait_for(f"{STATE} === 'lobby'", timeout=15)
+            assert not await page.evaluate("document.getElementById('cam-select').hidden")
+            await page.click("#join")
+            await page.wait_for(f"{STATE} === 'connected'", timeout=20)
+        # Each page shows the other's camera, received from Janus' VideoRoom.
+        for page in pages.values():
+            await page.wait_for("document.getElementById('remote').videoWidth > 0", timeout=20)
+            await page.wait_for(
+                "document.getElementById('speaker').textContent === 'Đang nghe 1 điểm cầu khác'",
+                timeout=10,
+            )
+        await pages["lao-cai"].screenshot(artifact("join-page-janus-video.png"))
+        listed = await bridge.participants(ref)
+        assert {p.site_id for p in listed} == {
+            str(live.run_sites["lao-cai"]),
+            str(live.run_sites["dien-bien"]),
+        }
+        for page in pages.values():
+            await page.click("#leave")
+            await page.wait_for(f"{STATE} === 'left'")
+            assert page.errors == []
+    finally:
+        await bridge.end_conference(ref)

@@ -177,7 +177,9 @@ function wakeAudio() {
 }
 
 // A Janus room is joined through its AudioBridge: sound only (its pictures are not sent).
-const audioOnly = () => Boolean(info && info.mode === "janus");
+// (A conference with a VideoRoom room carries the pictures there, the sound still in the
+// AudioBridge.)
+const audioOnly = () => Boolean(info && info.mode === "janus" && !info.janus.videoroom);
 
 function constraints() {
   const video = info.video || { max_width: 640, max_height: 360, max_fps: 15 };
@@ -425,9 +427,11 @@ async function joinJanus(stream) {
   const remote = new MediaStream();
   $("remote-audio").srcObject = remote;
   $("remote").srcObject = null;
+  let pictures = null; // the VideoRoom side, when the conference has one
   call = {
     pc: () => (handle && handle.webrtcStuff ? handle.webrtcStuff.pc : null),
     leave() {
+      if (pictures) pictures.leave();
       if (handle) {
         try { handle.send({ message: { request: "leave" } }); } catch (err) { /* gone */ }
         handle.hangup();
@@ -435,6 +439,7 @@ async function joinJanus(stream) {
       if (session) session.destroy({ unload: true, notifyDestroyed: false });
       handle = null;
       session = null;
+      pictures = null;
     },
   };
   const fail = (text) => {
@@ -448,13 +453,15 @@ async function joinJanus(stream) {
     }
     if (message.leaving !== undefined) others.delete(message.leaving);
     $("speaker").textContent = others.size
-      ? `Cuộc họp chỉ có âm thanh — đang nghe ${others.size} điểm cầu khác`
+      ? `${audioOnly() ? "Cuộc họp chỉ có âm thanh — đang" : "Đang"} nghe ${others.size} điểm cầu khác`
       : "Chưa có điểm cầu nào khác trong phòng này";
   };
   session = new Janus({
     server: room.server,
     iceServers: info.ice_servers || [],
     success() {
+      const camera = stream.getVideoTracks()[0];
+      if (room.videoroom && camera) pictures = joinVideoRoom(session, room, camera, fail);
       session.attach({
         plugin: "janus.plugin.audiobridge",
         opaqueId: `vcorch-${room.participant_id}`,
@@ -497,6 +504,96 @@ async function joinJanus(stream) {
     },
     error: () => fail("Không kết nối được tới cầu truyền hình Janus. Kiểm tra mạng rồi bấm “Thử lại”."),
   });
+}
+
+// The pictures of a Janus conference: this site publishes its camera to the VideoRoom room
+// (with the same reserved id) and one multistream subscriber receives the others' cameras;
+// the stage shows the most recent one.
+function joinVideoRoom(session, room, camera, fail) {
+  let publisher = null;
+  let subscriber = null;
+  let subscribing = false;
+  const feeds = new Set();
+  const stage = new MediaStream();
+  $("remote").srcObject = stage;
+  const withPin = (body) => (room.pin ? { ...body, pin: room.pin } : body);
+
+  const subscribe = (publishers) => {
+    const fresh = (publishers || []).map((p) => p.id).filter((id) => id !== room.participant_id && !feeds.has(id));
+    if (!fresh.length) return;
+    fresh.forEach((id) => feeds.add(id));
+    const streams = fresh.map((feed) => ({ feed }));
+    if (subscriber) {
+      subscriber.send({ message: { request: "subscribe", streams } });
+      return;
+    }
+    if (subscribing) return;
+    subscribing = true;
+    session.attach({
+      plugin: "janus.plugin.videoroom",
+      success(plugin) {
+        subscriber = plugin;
+        subscriber.send({ message: withPin({ request: "join", ptype: "subscriber", room: room.videoroom, streams }) });
+      },
+      error: () => fail("Không nhận được hình của các điểm cầu khác. Hãy bấm “Thử lại”."),
+      onmessage(message, jsep) {
+        if (!jsep) return;
+        subscriber.createAnswer({
+          jsep,
+          tracks: [{ type: "data" }],
+          success(answer) {
+            subscriber.send({ message: { request: "start", room: room.videoroom }, jsep: answer });
+          },
+          error: () => fail("Không nhận được hình của các điểm cầu khác. Hãy bấm “Thử lại”."),
+        });
+      },
+      onremotetrack(track, mid, on) {
+        if (track.kind !== "video") return;
+        if (on) {
+          stage.getVideoTracks().forEach((old) => stage.removeTrack(old));
+          stage.addTrack(track);
+        } else {
+          stage.removeTrack(track);
+        }
+      },
+    });
+  };
+
+  session.attach({
+    plugin: "janus.plugin.videoroom",
+    success(plugin) {
+      publisher = plugin;
+      publisher.send({
+        message: withPin({ request: "join", ptype: "publisher", room: room.videoroom, id: room.participant_id, display: room.display }),
+      });
+    },
+    error: () => fail("Không gửi được hình từ camera. Hãy bấm “Thử lại”."),
+    onmessage(message, jsep) {
+      if (message.videoroom === "joined") {
+        publisher.createOffer({
+          tracks: [{ type: "video", capture: camera, recv: false }],
+          success(offer) {
+            publisher.send({ message: { request: "configure", audio: false, video: true }, jsep: offer });
+          },
+          error: () => fail("Không gửi được hình từ camera. Hãy bấm “Thử lại”."),
+        });
+      }
+      if (message.publishers) subscribe(message.publishers);
+      if (jsep) publisher.handleRemoteJsep({ jsep });
+    },
+  });
+
+  return {
+    leave() {
+      for (const plugin of [subscriber, publisher]) {
+        if (!plugin) continue;
+        try { plugin.send({ message: { request: "leave" } }); } catch (err) { /* gone */ }
+        plugin.hangup();
+      }
+      publisher = null;
+      subscriber = null;
+    },
+  };
 }
 
 // -- joining, leaving ---------------------------------------------------------------------
