@@ -17,7 +17,7 @@ from tests.webrtc.live import live_meeting, set_run_status
 from tests.world import World
 from vcorch.config import BridgeConfig, Settings
 from vcorch.mcu_adapter.janus.naming import participant_id_for
-from vcorch.orchestration.models import RunSite
+from vcorch.orchestration.models import RunConference, RunSite
 from vcorch.web.keys import SESSIONS
 
 
@@ -50,6 +50,21 @@ async def test_a_link_leads_to_the_builtin_bridge_with_turn_credentials(
     # Hosted on the simulated MCU (no browsers, nothing links the built-in conference to
     # it): this site is in a room of its own, and the page is told so.
     assert info["separate_room"] is True
+    # Once a link leg joins the built-in conference into the MCU's, it is one meeting again.
+    async with app[SESSIONS].begin() as session:
+        session.add(
+            RunConference(
+                run_id=live.run_id,
+                bridge="webrtc",
+                conference_id=f"run-{live.run_id}",
+                conference_key=f"run-{live.run_id}",
+                role="fallback",
+                active=True,
+                link_participant_id="leg-to-mo-phong",
+            )
+        )
+    status, info = await api.as_(None).get(f"/api/join/{token}")
+    assert status == 200 and info["separate_room"] is False, info
     assert info["meeting_title"] == "Hội nghị giao ban chương trình — quý IV"
     assert info["site_name"] == "Phòng họp lao-cai" and info["unit_name"] == "Tỉnh Lào Cai"
     assert info["video"] == {"max_width": 640, "max_height": 360, "max_fps": 15}
@@ -216,6 +231,7 @@ async def test_a_bridge_that_takes_browsers_gets_the_link_unless_the_meeting_fel
     )
     status, info = await api.as_(None).get(f"/api/join/{token_of(link['url'])}")
     assert status == 200 and info["mode"] == "builtin", info
+    assert info["separate_room"] is False  # everyone is on the built-in bridge
     # The built-in bridge is listed with the others (its load is visible), last in order.
     status, bridges = await api.as_(world.tokens["admin"]).get("/api/bridges")
     rows = {row["name"]: row for row in bridges["items"]}
