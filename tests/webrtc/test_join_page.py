@@ -92,6 +92,10 @@ async def test_preview_then_join_then_leave(
     assert mics and all(mics), mics
     assert len(cams) >= 2 and cams[-1] == "Không dùng camera", cams
     assert await page.evaluate("document.getElementById('join').disabled") is False
+    # The level meter moves with the fake microphone's beeps.
+    await page.wait_for(
+        "Number(document.getElementById('level').dataset.rms || 0) > 0.01", timeout=5
+    )
     # The meeting and the site are named once each.
     body = await page.evaluate("document.body.innerText")
     assert body.count("Hội nghị giao ban chương trình — quý IV") == 1
