@@ -2,12 +2,14 @@
 
 Links themselves are made by the orchestrator (operators' mail, ``GET .../live``) and by
 ``POST /api/meetings/{id}/sites/{site_id}/link`` (``conference/live_routes.py``).
-- ``GET /api/join/{token}`` (public: the token is the credential): what the page shows and
-  where it connects (the hosting bridge's page, or WHIP on the built-in bridge, with ICE
-  servers and TURN credentials).
+- ``GET /api/join/{token}`` (public: the token is the credential): the run's phase, what
+  the page shows and where it connects (the hosting bridge's page, a Janus room, or WHIP on
+  the built-in bridge, with ICE servers and TURN credentials).
+- ``GET /api/join/{token}/sites``: the run's sites for the page's participant list.
 - ``POST /whip/{token}`` (``application/sdp`` offer) → ``201`` with the answer and a
   ``Location`` to ``DELETE`` on leaving.
 - ``GET /join/{token}``: the page itself (plain HTML + ``/static/join.js``, no build step).
+- ``GET /vendor/janus.js``: Janus' own browser library, from the server's package.
 """
 
 from __future__ import annotations

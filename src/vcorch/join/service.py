@@ -2,13 +2,18 @@
 
 A link names one site of one meeting run (:mod:`vcorch.join.links`).  Opening it:
 
-- the run must be live (``launching`` or ``live``), else :class:`MeetingNotLive`;
+- the run's phase (:func:`run_phase`): ``not_started``, ``live``, ``ended`` or ``failed``;
+  the page is told which, and only a live run is joined (else :class:`MeetingNotLive`);
 - if the site's conference is on a bridge that takes browsers itself
   (``capabilities.webrtc_join``) and the meeting did not fall back as a whole, the link leads
-  there (the bridge's own ``webrtc_join_url``);
+  there: a Janus room that vcorch's page joins with janus.js (mode ``janus``,
+  ``JanusBridge.browser_room``), or the bridge's own page (mode ``bridge``,
+  ``webrtc_join_url``: Jitsi, the CMS web app);
 - otherwise it leads to vcorch's built-in bridge: the conference ``run-{run_id}`` there,
   created on first use (idempotent) and recorded as a ``RunConference`` of role
-  ``fallback`` when the orchestrator has not recorded one already.
+  ``fallback`` when the orchestrator has not recorded one already.  When the meeting is
+  hosted elsewhere and nothing links the two, the site is in a separate room
+  (``separate_room``), and the page says so.
 
 One connection per site at a time: the built-in bridge's *seat* is the run site, so a second
 connection replaces the first; that is logged and written to the audit log.
