@@ -266,6 +266,7 @@ async def test_the_sites_of_the_links_meeting(
         "unit_name": "Cơ quan Trung ương",
         "state": "connected",
         "channel": "room_system",
+        "channel_label": "Thiết bị phòng họp",
         "is_me": False,
         "is_host": True,
     }

@@ -112,7 +112,7 @@ async def test_preview_then_join_then_leave(
         "[...document.querySelectorAll('#participants li')].map(li => li.textContent)"
     )
     assert any(
-        "Phòng họp dien-bien" in item and "đã kết nối" in item and "thiết bị phòng họp" in item
+        "Phòng họp dien-bien" in item and "đã kết nối" in item and "Thiết bị phòng họp" in item
         for item in items
     ), items
     assert any("Phòng họp central" in item and "chủ trì" in item for item in items), items

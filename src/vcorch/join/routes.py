@@ -118,6 +118,9 @@ class JoinSite(BaseModel):
     channel: Literal["room_system", "browser", "gateway", "dial_in"] | None = Field(
         description="how the site takes part now; null until it first connects"
     )
+    channel_label: str | None = Field(
+        default=None, description="the channel in Vietnamese, as the other views say it"
+    )
     is_me: bool = Field(description="the site this link is for")
     is_host: bool = Field(description="the meeting's host room")
 
@@ -207,6 +210,7 @@ async def join_sites(token: str, app: web.Application) -> web.StreamResponse:
                 unit_name=item.unit_name,
                 state=item.state,
                 channel=item.channel,
+                channel_label=item.channel_label,
                 is_me=item.is_me,
                 is_host=item.is_host,
             )

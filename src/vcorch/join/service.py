@@ -65,7 +65,7 @@ from vcorch.mcu_adapter import (
     OfferRefused,
     WebRtcBridge,
 )
-from vcorch.orchestration import MeetingRun, RunConference, RunSite
+from vcorch.orchestration import CHANNEL_LABELS, MeetingRun, RunConference, RunSite
 from vcorch.rooms import Room, Unit
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ class SiteListing:
     unit_name: str
     state: str
     channel: str | None
+    channel_label: str | None
     is_me: bool
     is_host: bool
 
@@ -329,6 +330,7 @@ class JoinService:
                 unit_name=unit.name,
                 state=site.state,
                 channel=site.channel,
+                channel_label=CHANNEL_LABELS.get(site.channel) if site.channel else None,
                 is_me=site.id == claims.run_site_id,
                 is_host=host_room is not None and room.id == host_room,
             )

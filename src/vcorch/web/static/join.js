@@ -33,12 +33,6 @@ const STATES = {
   fallback: "chuyển sang trình duyệt",
   disconnected: "mất kết nối",
 };
-const CHANNELS = {
-  room_system: "thiết bị phòng họp",
-  browser: "trình duyệt",
-  gateway: "trình duyệt qua cổng SIP",
-  dial_in: "gọi vào",
-};
 const NO_CAMERA = "none";
 
 const when = new Intl.DateTimeFormat("vi-VN", {
@@ -109,7 +103,7 @@ function siteItem(site) {
   name.className = "name";
   name.textContent = `${site.room_name} — ${site.unit_name}`;
   const notes = [STATES[site.state] || site.state];
-  if (site.channel && site.state === "connected") notes.push(CHANNELS[site.channel] || site.channel);
+  if (site.channel_label && site.state === "connected") notes.push(site.channel_label);
   if (site.is_host) notes.push("điểm cầu chủ trì");
   if (site.is_me) notes.push("đây là bạn");
   const state = document.createElement("span");
