@@ -170,6 +170,9 @@ async def test_preview_then_join_then_leave(
         lambda: _empty(builtin_participants(app, live.run_id)),
         "the bridge kept the page after it left",
     )
+    # Leaving on purpose is not reported as a lost connection.
+    assert await page.evaluate(STATE) == "left"
+    assert await page.evaluate("document.getElementById('problem').hidden")
     assert page.errors == []
 
 

@@ -233,6 +233,10 @@ async def test_chromium_and_room_systems_hear_each_other_in_a_janus_room(
         # Leaving takes the browser out of the room.
         await page.click("#leave")
         await page.wait_for(f"{STATE} === 'left'")
+        await asyncio.sleep(1.0)
+        # Leaving on purpose is not reported as a lost connection.
+        assert await page.evaluate(STATE) == "left"
+        assert await page.evaluate("document.getElementById('problem').hidden")
         for _ in range(100):
             listed = await bridge.participants(ref)
             if mine not in {p.site_id for p in listed}:

@@ -422,9 +422,11 @@ async function joinJanus(stream) {
   $("remote-audio").srcObject = remote;
   $("remote").srcObject = null;
   let pictures = null; // the VideoRoom side, when the conference has one
+  let closed = false; // left on purpose: what Janus says after that is no failure
   call = {
     pc: () => (handle && handle.webrtcStuff ? handle.webrtcStuff.pc : null),
     leave() {
+      closed = true;
       if (pictures) pictures.leave();
       if (handle) {
         try { handle.send({ message: { request: "leave" } }); } catch (err) { /* gone */ }
@@ -437,6 +439,7 @@ async function joinJanus(stream) {
     },
   };
   const fail = (text) => {
+    if (closed) return;
     problem(text, "failed");
     $("retry").hidden = false;
   };
@@ -491,6 +494,7 @@ async function joinJanus(stream) {
           else remote.removeTrack(track);
         },
         webrtcState(on) {
+          if (closed) return;
           if (on) connected();
           else lost();
         },
