@@ -274,10 +274,10 @@ function watchStats(pc) {
       }
       if (report.type === "outbound-rtp" && report.kind === "audio") sent += report.packetsSent || 0;
     });
-    const call = $("call").dataset;
-    call.inboundAudioEnergy = energy.toFixed(6);
-    call.inboundAudioPackets = String(packets);
-    call.outboundAudioPackets = String(sent);
+    const shown = $("call").dataset;
+    shown.inboundAudioEnergy = energy.toFixed(6);
+    shown.inboundAudioPackets = String(packets);
+    shown.outboundAudioPackets = String(sent);
   }, 500);
 }
 
