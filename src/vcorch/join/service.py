@@ -171,7 +171,7 @@ class JoinService:
         for bridge in self._registry:
             if isinstance(bridge, JanusBridge):
                 parts = urlsplit(bridge.browser_api_url)
-                if parts.scheme in ("http", "https") and parts.netloc:
+                if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc:
                     origins.add(f"{parts.scheme}://{parts.netloc}")
         return sorted(origins)
 
