@@ -25,6 +25,7 @@ import base64
 import binascii
 import contextlib
 import itertools
+import secrets
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,9 @@ class EmuCoSpace:
     uri: str
     cdr_tag: str
     passcode: str
+    # API reference: callId only when asked (requireCallId=true); secret always made.
+    call_id: str = ""
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(16))
 
 
 @dataclass
@@ -153,6 +157,7 @@ class CmsEmulator:
             ("GET", "/coSpaces", self._list_cospaces),
             ("POST", "/coSpaces", self._create_cospace),
             ("GET", "/coSpaces/{id}", self._get_cospace),
+            ("PUT", "/coSpaces/{id}", self._update_cospace),
             ("DELETE", "/coSpaces/{id}", self._delete_cospace),
             ("GET", "/calls", self._list_calls),
             ("POST", "/calls", self._create_call),
@@ -307,6 +312,8 @@ class CmsEmulator:
             cdr_tag=str(form.get("cdrTag", "")),
             passcode=str(form.get("passcode", "")),
         )
+        if form.get("requireCallId") == "true":
+            cospace.call_id = self._new_call_id()
         self.cospaces[cospace.cospace_id] = cospace
         return _created("coSpaces", cospace.cospace_id)
 
@@ -316,7 +323,30 @@ class CmsEmulator:
             return _failure(404, "coSpaceDoesNotExist")
         element = self._cospace_element(cospace)
         _sub(element, "cdrTag", cospace.cdr_tag)
+        if cospace.call_id:
+            _sub(element, "callId", cospace.call_id)
+        if cospace.passcode:
+            _sub(element, "passcode", cospace.passcode)
+        _sub(element, "secret", cospace.secret)
         return _xml(element)
+
+    def _new_call_id(self) -> str:
+        taken = {cospace.call_id for cospace in self.cospaces.values()}
+        while True:
+            candidate = str(secrets.randbelow(900_000_000) + 100_000_000)
+            if candidate not in taken:
+                return candidate
+
+    async def _update_cospace(self, request: web.Request) -> web.Response:
+        cospace = self.cospaces.get(request.match_info["id"])
+        if cospace is None:
+            return _failure(404, "coSpaceDoesNotExist")
+        form = await request.post()
+        if form.get("requireCallId") == "true" and not cospace.call_id:
+            cospace.call_id = self._new_call_id()
+        if "passcode" in form:
+            cospace.passcode = str(form["passcode"])
+        return web.Response(status=200)
 
     async def _delete_cospace(self, request: web.Request) -> web.Response:
         if self.cospaces.pop(request.match_info["id"], None) is None:

@@ -17,7 +17,7 @@ import math
 import secrets
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -96,8 +96,13 @@ class AudioBridgePeer:
         participant_id: int,
         display: str,
         pin: str | None = None,
+        tone: MediaStreamTrack | None = None,
+        listen: Callable[[MediaStreamTrack], None] | None = None,
     ) -> None:
+        """``tone``: what to send instead of the 400 Hz tone; ``listen``: takes the received
+        track (and must consume it) instead of the blackhole."""
         self.http = http
+        self.tone = tone
         self.janus_url = janus_url.rstrip("/")
         self.room = room
         self.participant_id = participant_id
@@ -115,7 +120,10 @@ class AudioBridgePeer:
 
         @self.pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
-            self.blackhole.addTrack(track)
+            if listen is not None:
+                listen(track)
+            else:
+                self.blackhole.addTrack(track)
 
         @self.pc.on("connectionstatechange")
         def _on_state() -> None:
@@ -194,7 +202,7 @@ class AudioBridgePeer:
             f"/{self.session_id}", {"janus": "attach", "plugin": "janus.plugin.audiobridge"}
         )
         self.handle_id = int(attached["data"]["id"])
-        self.pc.addTrack(ToneTrack())
+        self.pc.addTrack(self.tone or ToneTrack())
         with loopback_ice():
             await self.pc.setLocalDescription(await self.pc.createOffer())
         body: dict[str, Any] = {

@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     webrtc_video_max_width: int = Field(default=640, ge=16, le=3840)
     webrtc_video_max_height: int = Field(default=360, ge=16, le=2160)
     webrtc_video_max_fps: int = Field(default=15, ge=1, le=60)
+    # Janus' own browser library (Debian libjs-janus-gateway), served to the join page of
+    # Janus-hosted meetings at /vendor/janus.js: never from a CDN, always under vcorch's CSP.
+    janus_js_path: Path = Path("/usr/share/javascript/janus-gateway/janus.js")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     public_url: str = "http://127.0.0.1:8080"
     bridges: list[BridgeConfig] = Field(default_factory=list)

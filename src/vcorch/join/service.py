@@ -2,13 +2,18 @@
 
 A link names one site of one meeting run (:mod:`vcorch.join.links`).  Opening it:
 
-- the run must be live (``launching`` or ``live``), else :class:`MeetingNotLive`;
+- the run's phase (:func:`run_phase`): ``not_started``, ``live``, ``ended`` or ``failed``;
+  the page is told which, and only a live run is joined (else :class:`MeetingNotLive`);
 - if the site's conference is on a bridge that takes browsers itself
   (``capabilities.webrtc_join``) and the meeting did not fall back as a whole, the link leads
-  there (the bridge's own ``webrtc_join_url``);
+  there: a Janus room that vcorch's page joins with janus.js (mode ``janus``,
+  ``JanusBridge.browser_room``), or the bridge's own page (mode ``bridge``,
+  ``webrtc_join_url``: Jitsi, the CMS web app);
 - otherwise it leads to vcorch's built-in bridge: the conference ``run-{run_id}`` there,
   created on first use (idempotent) and recorded as a ``RunConference`` of role
-  ``fallback`` when the orchestrator has not recorded one already.
+  ``fallback`` when the orchestrator has not recorded one already.  When the meeting is
+  hosted elsewhere and nothing links the two, the site is in a separate room
+  (``separate_room``), and the page says so.
 
 One connection per site at a time: the built-in bridge's *seat* is the run site, so a second
 connection replaces the first; that is logged and written to the audit log.
@@ -28,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,17 +59,50 @@ from vcorch.mcu_adapter import (
     ConferenceRef,
     ConferenceSpec,
     DialTarget,
+    JanusBridge,
+    JanusBrowserRoom,
     Joined,
     OfferRefused,
     WebRtcBridge,
 )
-from vcorch.orchestration import MeetingRun, RunConference, RunSite
+from vcorch.orchestration import CHANNEL_LABELS, MeetingRun, RunConference, RunSite
 from vcorch.rooms import Room, Unit
 
 log = logging.getLogger(__name__)
 
 LIVE_STATUSES = ("launching", "live")
 FALLBACK_ROLE = "fallback"
+HOST_ROLE = "host"
+
+RunPhase = Literal["not_started", "live", "ended", "failed"]
+
+
+def run_phase(status: str, starts_at: datetime, now: datetime) -> RunPhase:
+    """How a run looks to someone holding a link.  A run still launching before its start
+    has no conference to join yet; once past its start it is joined as live (a site's
+    fallback can be mailed while the others are still being dialled)."""
+    if status in ("ended", "missed"):
+        return "ended"
+    if status == "failed":
+        return "failed"
+    if status == "launching" and now < starts_at:
+        return "not_started"
+    if status in LIVE_STATUSES:
+        return "live"
+    return "not_started"
+
+
+@dataclass(frozen=True)
+class SiteListing:
+    """One site of the link's run, as the join page lists it (no ids but the own flag)."""
+
+    room_name: str
+    unit_name: str
+    state: str
+    channel: str | None
+    channel_label: str | None
+    is_me: bool
+    is_host: bool
 
 
 @dataclass(frozen=True)
@@ -80,8 +119,15 @@ class JoinTarget:
     run_id: int
     starts_at: datetime
     ends_at: datetime
-    mode: Literal["bridge", "builtin"]
+    mode: Literal["bridge", "builtin", "janus"]
     url: str | None  # mode "bridge": the hosting bridge's browser link
+    # not_started | live | ended | failed (see run_status): only a live target has a mode
+    # that connects; the page says when the others start or that the meeting is over.
+    status: RunPhase = "live"
+    # Mode builtin while the meeting's own conference is on another bridge that nothing
+    # links to the built-in one: this site hears only the other browser sites.
+    separate_room: bool = False
+    janus: JanusBrowserRoom | None = None  # mode "janus": what janus.js joins
 
     @property
     def run_site_id(self) -> int:
@@ -119,23 +165,40 @@ class JoinService:
         # run from recording its conference twice.
         self._ensure_lock = asyncio.Lock()
 
+    def browser_origins(self) -> list[str]:
+        """Origins of the Janus HTTP APIs browsers signal to (the join page's CSP)."""
+        origins: set[str] = set()
+        for bridge in self._registry:
+            if isinstance(bridge, JanusBridge):
+                parts = urlsplit(bridge.browser_api_url)
+                if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc:
+                    origins.add(f"{parts.scheme}://{parts.netloc}")
+        return sorted(origins)
+
     def ice_servers(self, target: JoinTarget) -> list[IceServer]:
         return ice_servers(self._ice, f"site-{target.run_site_id}", self._clock())
 
     # -- where a link leads --------------------------------------------------------------
 
-    async def resolve(self, token: str) -> JoinTarget:
+    async def resolve(self, token: str, *, live_only: bool = True) -> JoinTarget:
+        """Where the link leads.  ``live_only``: refuse a run that is not live with
+        :class:`MeetingNotLive` (WHIP); otherwise answer its phase (the join page)."""
         claims = self._links.verify(token)
         async with self._sessions() as session:
             found = await self._site(session, claims)
             run, site = found.run, found.site
-            if run.status not in LIVE_STATUSES:
-                raise MeetingNotLive(_not_live_detail(run.status))
+            phase = run_phase(run.status, run.start_at, self._clock())
+            if phase != "live":
+                if live_only:
+                    raise MeetingNotLive(_not_live_detail(run.status))
+                return self._target(claims, found, phase=phase, mode="builtin")
             conference = None
             if site.conference_row_id is not None:
                 conference = await session.get(RunConference, site.conference_row_id)
-        mode: Literal["bridge", "builtin"] = "builtin"
+            separate = await self._separate_room(session, run, conference)
+        mode: Literal["bridge", "builtin", "janus"] = "builtin"
         url = None
+        janus = None
         if conference is not None and conference.active and not run.whole_fallback:
             bridge = self._registry.get(conference.bridge)
             if (
@@ -155,8 +218,13 @@ class JoinService:
                     display_name=found.room.name,
                 )
                 try:
-                    url = await bridge.webrtc_join_url(ref, target, claims.expires_at)
-                    mode = "bridge"
+                    if isinstance(bridge, JanusBridge):
+                        # vcorch's own page joins Janus with janus.js (mode "janus").
+                        janus = bridge.browser_room(ref, target)
+                        mode = "janus"
+                    else:
+                        url = await bridge.webrtc_join_url(ref, target, claims.expires_at)
+                        mode = "bridge"
                 except BridgeError as err:
                     # The hosting bridge cannot give a link now: the built-in bridge can.
                     log.warning(
@@ -166,6 +234,27 @@ class JoinService:
                         site.id,
                         err.reason,
                     )
+        return self._target(
+            claims,
+            found,
+            phase="live",
+            mode=mode,
+            url=url,
+            janus=janus,
+            separate_room=separate and mode == "builtin",
+        )
+
+    def _target(
+        self,
+        claims: JoinClaims,
+        found: _Site,
+        *,
+        phase: RunPhase,
+        mode: Literal["bridge", "builtin", "janus"],
+        url: str | None = None,
+        janus: JanusBrowserRoom | None = None,
+        separate_room: bool = False,
+    ) -> JoinTarget:
         return JoinTarget(
             claims=claims,
             meeting_id=found.meeting.id,
@@ -174,12 +263,79 @@ class JoinService:
             unit_name=found.unit.name,
             unit_path=found.unit.path,
             unit_id=found.unit.id,
-            run_id=run.id,
-            starts_at=run.start_at,
-            ends_at=run.end_at,
+            run_id=found.run.id,
+            starts_at=found.run.start_at,
+            ends_at=found.run.end_at,
             mode=mode,
             url=url,
+            status=phase,
+            separate_room=separate_room,
+            janus=janus,
         )
+
+    async def _separate_room(
+        self, session: AsyncSession, run: MeetingRun, conference: RunConference | None
+    ) -> bool:
+        """True when a browser on the built-in bridge would not hear the meeting: the
+        meeting is hosted on another bridge and no link leg joins the built-in conference
+        to it.  (A whole-meeting fallback has everyone on the built-in bridge.)"""
+        if run.whole_fallback:
+            return False
+        builtin = self._builtin_name()
+        rows = (
+            (
+                await session.execute(
+                    select(RunConference).where(
+                        RunConference.run_id == run.id, RunConference.active.is_(True)
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        hosts = [row for row in rows if row.role == HOST_ROLE and row.bridge != builtin]
+        if conference is not None and conference.bridge != builtin and conference not in hosts:
+            hosts.append(conference)
+        if not hosts:
+            return False
+        linked = any(row.bridge == builtin and row.link_participant_id is not None for row in rows)
+        return not linked
+
+    def _builtin_name(self) -> str | None:
+        for bridge in self._registry:
+            if isinstance(bridge, WebRtcBridge):
+                return bridge.name
+        return None
+
+    async def sites(self, token: str) -> list[SiteListing]:
+        """The sites of the link's run, for the page's participant list (live runs only)."""
+        claims = self._links.verify(token)
+        async with self._sessions() as session:
+            found = await self._site(session, claims)
+            if run_phase(found.run.status, found.run.start_at, self._clock()) != "live":
+                raise MeetingNotLive(_not_live_detail(found.run.status))
+            rows = (
+                await session.execute(
+                    select(RunSite, Room, Unit)
+                    .join(Room, Room.id == RunSite.room_id)
+                    .join(Unit, Unit.id == RunSite.unit_id)
+                    .where(RunSite.run_id == found.run.id)
+                    .order_by(Unit.path, Room.name, RunSite.id)
+                )
+            ).all()
+        host_room = found.meeting.host_room_id
+        return [
+            SiteListing(
+                room_name=room.name,
+                unit_name=unit.name,
+                state=site.state,
+                channel=site.channel,
+                channel_label=CHANNEL_LABELS.get(site.channel) if site.channel else None,
+                is_me=site.id == claims.run_site_id,
+                is_host=host_room is not None and room.id == host_room,
+            )
+            for site, room, unit in rows
+        ]
 
     # -- the built-in bridge -------------------------------------------------------------
 

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from vcorch.mcu_adapter.errors import HookUnauthenticated as HookUnauthenticated
     from vcorch.mcu_adapter.errors import MalformedEvents as MalformedEvents
     from vcorch.mcu_adapter.health import BridgeHealthCoordinator as BridgeHealthCoordinator
+    from vcorch.mcu_adapter.janus import JanusBridge as JanusBridge
+    from vcorch.mcu_adapter.janus import JanusBrowserRoom as JanusBrowserRoom
     from vcorch.mcu_adapter.registry import BridgeRegistry as BridgeRegistry
     from vcorch.mcu_adapter.registry import BridgeStatus as BridgeStatus
     from vcorch.mcu_adapter.routes import EVENT_SINK as EVENT_SINK
@@ -62,6 +64,8 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "DialTarget": ("vcorch.mcu_adapter.base", "DialTarget"),
     "EVENT_SINK": ("vcorch.mcu_adapter.routes", "EVENT_SINK"),
     "HookUnauthenticated": ("vcorch.mcu_adapter.errors", "HookUnauthenticated"),
+    "JanusBridge": ("vcorch.mcu_adapter.janus", "JanusBridge"),
+    "JanusBrowserRoom": ("vcorch.mcu_adapter.janus", "JanusBrowserRoom"),
     "Joined": ("vcorch.mcu_adapter.webrtc", "Joined"),
     "MalformedEvents": ("vcorch.mcu_adapter.errors", "MalformedEvents"),
     "NotSupported": ("vcorch.mcu_adapter.base", "NotSupported"),
@@ -91,6 +95,8 @@ __all__ = [
     "DialFailed",
     "DialTarget",
     "HookUnauthenticated",
+    "JanusBridge",
+    "JanusBrowserRoom",
     "Joined",
     "MalformedEvents",
     "NotSupported",

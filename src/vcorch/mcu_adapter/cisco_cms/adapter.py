@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
 
 from vcorch.config import ConfigError
 from vcorch.mcu_adapter.base import (
@@ -70,7 +73,9 @@ _DETAIL_CONCURRENCY = 8  # GET /callLegs/<id> requests in flight for one partici
 
 
 class CiscoCmsBridge(Bridge):
-    """Options: ``cospace_uri_prefix`` (default ``vcorch-``); hook auth as in the base class."""
+    """Options: ``cospace_uri_prefix`` (default ``vcorch-``); ``webapp_url`` (the CMS web
+    app's address as browsers reach it: with it, a fallen-back site's browser joins the
+    meeting's own coSpace there); hook auth as in the base class."""
 
     type_name: ClassVar[str] = "cisco_cms"
     capabilities: Capabilities = Capabilities(
@@ -108,6 +113,10 @@ class CiscoCmsBridge(Bridge):
         )
         self._uri_prefix = str(config.options.get("cospace_uri_prefix", "vcorch-"))
         self._leg_notes: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+        self._webapp_url = _webapp_url(config)
+        if self._webapp_url is not None:
+            # Browsers join through the CMS web app only where an operator said where it is.
+            self.capabilities = dataclasses.replace(type(self).capabilities, webrtc_join=True)
 
     # -- error translation ---------------------------------------------------------------
 
@@ -258,6 +267,40 @@ class CiscoCmsBridge(Bridge):
             lambda: self._client.update_call_leg(participant_id, {"rxAudioMute": value})
         )
 
+    async def webrtc_join_url(
+        self, ref: ConferenceRef, target: DialTarget, expires_at: datetime
+    ) -> str:
+        """The CMS web app's guest link to the conference's coSpace.
+
+        Shape from the web app's user guide ("Customize meeting join links"):
+        ``https://<web app>/meeting/<callId>?secret=<secret>``, with ``name=`` (the display
+        name, so the guest is not asked) and ``skipJoinOptions=true``.  ``callId`` and
+        ``secret`` are the coSpace's (API reference, GET ``/coSpaces/<id>``); a coSpace
+        without a callId is given one (``requireCallId``).  A passcode, if the space has
+        one, is still asked by the web app: the meeting's PIN, told with the invitation.
+        The link does not expire by itself; the coSpace is deleted when the meeting ends.
+        """
+        if self._webapp_url is None:
+            raise NotSupported(self.name, "options.webapp_url is not configured")
+        cospace_id = ref.extra.get("coSpace")
+        if not cospace_id:
+            raise ConferenceNotFound(self.name, "the conference names no coSpace")
+        access = await self._cms(lambda: self._client.cospace_access(cospace_id))
+        if access.call_id is None:
+            await self._cms(lambda: self._client.require_call_id(cospace_id))
+            access = await self._cms(lambda: self._client.cospace_access(cospace_id))
+        if access.call_id is None or access.secret is None:
+            raise BridgeProtocolError(self.name, f"coSpace {cospace_id} has no callId or secret")
+        query = urlencode(
+            {
+                "secret": access.secret,
+                "name": unicodedata.normalize("NFC", target.display_name),
+                "skipJoinOptions": "true",
+            },
+            quote_via=quote,
+        )
+        return f"{self._webapp_url}/meeting/{quote(access.call_id, safe='')}?{query}"
+
     def parse_events(self, request: InboundRequest) -> list[BridgeEvent]:
         try:
             records = parse_cdr(request.body)
@@ -298,6 +341,21 @@ class CiscoCmsBridge(Bridge):
             address=record.remote_address,
             reason=record.reason,
         )
+
+
+def _webapp_url(config: BridgeConfig) -> str | None:
+    value = config.options.get("webapp_url")
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or urlsplit(value).scheme not in {"http", "https"}
+        or not urlsplit(value).netloc
+    ):
+        raise ConfigError(
+            f"bridges.{config.name}.options.webapp_url: the web app's absolute http(s) URL"
+        )
+    return value.rstrip("/")
 
 
 def _seconds_before(now: datetime, seconds: int) -> datetime:

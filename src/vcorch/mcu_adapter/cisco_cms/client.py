@@ -70,6 +70,17 @@ class CmsCoSpace:
 
 
 @dataclass(frozen=True)
+class CmsCoSpaceAccess:
+    """How a guest gets into a coSpace (API reference, "Retrieving information on an
+    individual coSpace"): ``callId``, the numeric ID typed into the web app or the IVR;
+    ``secret``, the security string of its guest links; ``passcode``, asked on joining."""
+
+    call_id: str | None
+    secret: str | None
+    passcode: str | None
+
+
+@dataclass(frozen=True)
 class CmsCall:
     call_id: str
     name: str | None
@@ -215,6 +226,23 @@ class CmsClient:
 
     async def delete_cospace(self, cospace_id: str) -> None:
         await self._request("DELETE", f"/coSpaces/{cospace_id}", idempotent=True)
+
+    async def cospace_access(self, cospace_id: str) -> CmsCoSpaceAccess:
+        root = await self._get_xml(f"/coSpaces/{cospace_id}")
+        if root.tag != "coSpace":
+            raise CmsMalformed(f"GET {API_PREFIX}/coSpaces/{cospace_id}: root <{root.tag}>")
+        return CmsCoSpaceAccess(
+            call_id=text_of(root, "callId") or None,
+            secret=text_of(root, "secret") or None,
+            passcode=text_of(root, "passcode") or None,
+        )
+
+    async def require_call_id(self, cospace_id: str) -> None:
+        # API reference, coSpace parameters: requireCallId=true assigns an auto-generated
+        # callId when the coSpace has none.  Setting it again changes nothing.
+        await self._request(
+            "PUT", f"/coSpaces/{cospace_id}", form={"requireCallId": "true"}, idempotent=True
+        )
 
     # -- calls ----------------------------------------------------------------------------
 

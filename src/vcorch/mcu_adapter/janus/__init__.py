@@ -3,6 +3,6 @@
 Entry point: ``vcorch.mcu_adapter.janus:JanusBridge``.
 """
 
-from vcorch.mcu_adapter.janus.adapter import JanusBridge
+from vcorch.mcu_adapter.janus.adapter import JanusBridge, JanusBrowserRoom
 
-__all__ = ["JanusBridge"]
+__all__ = ["JanusBridge", "JanusBrowserRoom"]

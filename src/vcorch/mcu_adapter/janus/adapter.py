@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -121,6 +122,19 @@ def _presence(config: BridgeConfig) -> frozenset[str]:
             f"bridges.{config.name}.options.presence: a list drawn from {sorted(known)}"
         )
     return frozenset(names)
+
+
+@dataclass(frozen=True)
+class JanusBrowserRoom:
+    """A browser's way into one Janus conference: always its AudioBridge room (the sound
+    everyone hears, and what presence counts), and its VideoRoom room when it has one."""
+
+    server: str  # the Janus HTTP API as browsers reach it (options.signalling_url)
+    room: int
+    participant_id: int
+    display: str
+    pin: str | None
+    videoroom: int | None
 
 
 class JanusBridge(Bridge):
@@ -414,6 +428,30 @@ class JanusBridge(Bridge):
             video=self._has_video(ref),
             expires_at=expires_at,
             pin=ref.extra.get("pin"),
+        )
+
+    @property
+    def browser_api_url(self) -> str:
+        """The Janus HTTP API as browsers reach it (``options.signalling_url``)."""
+        return self._signalling_url
+
+    def browser_room(self, ref: ConferenceRef, target: DialTarget) -> JanusBrowserRoom:
+        """What vcorch's join page needs to join the site's browser to this conference with
+        Janus' own JavaScript library (``GET /api/join/{token}``, mode ``janus``).
+
+        The participant id is the one reserved for the site, remembered here so that the
+        plugin's events for it map back to the site (the live view's channel ``browser``).
+        """
+        room = self._room(ref)
+        participant = participant_id_for(room, target.site_id)
+        self._remember_site(room, participant, target.site_id)
+        return JanusBrowserRoom(
+            server=self._signalling_url,
+            room=room,
+            participant_id=participant,
+            display=unicodedata.normalize("NFC", target.display_name),
+            pin=ref.extra.get("pin"),
+            videoroom=room if self._has_video(ref) else None,
         )
 
     def parse_events(self, request: InboundRequest) -> list[BridgeEvent]:
