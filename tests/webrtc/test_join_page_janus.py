@@ -34,7 +34,8 @@ from vcorch.mcu_adapter.base import ConferenceRef, ConferenceSpec, DialTarget
 from vcorch.mcu_adapter.janus import JanusBridge
 from vcorch.mcu_adapter.janus.naming import participant_id_for
 from vcorch.mcu_adapter.routes import REGISTRY
-from vcorch.orchestration.models import RunConference
+from vcorch.orchestration.models import RunConference, RunSite
+from vcorch.orchestration.routes import ORCHESTRATOR
 from vcorch.web.keys import SESSIONS
 
 pytest_plugins = ["tests.janus_harness.fixtures"]
@@ -182,6 +183,11 @@ async def test_chromium_and_room_systems_hear_each_other_in_a_janus_room(
         before = {code: ear.mark() for code, ear in ears.items()}
         await asyncio.sleep(2.0)
         quiet = {code: ears[code].since(before[code]) for code in TONES}
+        # Lào Cai's room system could not be reached: the site fell back to its browser.
+        async with app[SESSIONS].begin() as session:
+            fallen = await session.get(RunSite, live.run_sites["lao-cai"])
+            assert fallen is not None
+            fallen.state = "fallback"
         token = await link_for(api, world, live, "lao-cai")
         await page.goto(str(janus_client.make_url(f"/join/{token}")))
         await page.wait_for(f"{STATE} === 'lobby'", timeout=15)
@@ -199,6 +205,27 @@ async def test_chromium_and_room_systems_hear_each_other_in_a_janus_room(
                 break
             await asyncio.sleep(0.05)
         assert {p.site_id for p in listed} == {str(s) for s in live.run_sites.values()}
+        # The supervisor's next look finds the browser in the room: the live view says so.
+        await app[ORCHESTRATOR].step(live.run_id)
+        status, view = await api.as_(world.tokens["central_sec"]).get(
+            f"/api/meetings/{live.meeting_id}/live"
+        )
+        assert status == 200, view
+        site_view = next(x for x in view["sites"] if x["room_id"] == world.rooms["lao-cai"])
+        assert (site_view["state"], site_view["channel"]) == ("connected", "browser"), site_view
+        assert site_view["separate_room"] is False
+        # Ten minutes on, attendance counts the site present by browser from Janus's own
+        # listing of the room.
+        clock.advance(minutes=10)
+        await app[ORCHESTRATOR].step(live.run_id)
+        status, report = await api.as_(world.tokens["central_sec"]).get(
+            f"/api/meetings/{live.meeting_id}/attendance"
+        )
+        assert status == 200, report
+        laocai = next(x for x in report["sites"] if x["room_id"] == world.rooms["lao-cai"])
+        assert laocai["took_part_via"] == "browser", laocai
+        assert laocai["connected_seconds"] >= 600, laocai
+        assert laocai["participants"][0]["bridge"] == BRIDGE, laocai
         # The page hears the room systems' tones.
         await page.wait_for(
             "Number(document.getElementById('call').dataset.inboundAudioEnergy || 0) > 0.001",
