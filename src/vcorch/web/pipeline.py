@@ -26,6 +26,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from vcorch.access import Actor, Principal
+from vcorch.web.addresses import client_address
 from vcorch.web.problems import HttpProblem
 
 # Ids and counts are 32-bit integer columns on PostgreSQL: a larger number in a query or a
@@ -68,7 +69,7 @@ class ApiRequest:
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.me, request_id=request_id(self.http), address=self.http.remote)
+        return Actor(self.me, request_id=request_id(self.http), address=client_address(self.http))
 
 
 # -- answers --------------------------------------------------------------------------------
