@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from vcorch.rooms import Zone
 from vcorch.text import Line, LongText, ShortLine
@@ -182,6 +182,14 @@ class AvailabilityQuery(StrictModel):
     to: AwareDatetime
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("rooms")
+    @classmethod
+    def _ids_the_database_holds(cls, value: str) -> str:
+        # The ids are 32-bit columns: a larger one could only fail inside the driver.
+        if any(int(part) > 2**31 - 1 for part in value.split(",")):
+            raise ValueError(f"room ids are at most {2**31 - 1}")
+        return value
 
 
 class BusySpan(StrictModel):

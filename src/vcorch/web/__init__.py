@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from vcorch.web.api import Created as Created
     from vcorch.web.api import NoContent as NoContent
     from vcorch.web.api import Reply as Reply
+    from vcorch.web.api import checked_json as checked_json
     from vcorch.web.api import decode_cursor as decode_cursor
     from vcorch.web.api import encode_cursor as encode_cursor
     from vcorch.web.api import json_response as json_response
@@ -61,6 +62,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "SETTINGS": ("vcorch.web.keys", "SETTINGS"),
     "Summaries": ("vcorch.web.resource", "Summaries"),
     "build_openapi": ("vcorch.web.openapi", "build_openapi"),
+    "checked_json": ("vcorch.web.api", "checked_json"),
     "client_address": ("vcorch.web.addresses", "client_address"),
     "decode_cursor": ("vcorch.web.api", "decode_cursor"),
     "encode_cursor": ("vcorch.web.api", "encode_cursor"),
@@ -93,6 +95,7 @@ __all__ = [
     "Reply",
     "Summaries",
     "build_openapi",
+    "checked_json",
     "client_address",
     "decode_cursor",
     "encode_cursor",

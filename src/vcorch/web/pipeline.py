@@ -263,6 +263,14 @@ def path_id(request: web.Request, name: str, *, signed: bool = False) -> int:
     return int(raw)
 
 
+def path_text(request: web.Request, name: str) -> str:
+    raw = request.match_info[name]
+    if "\x00" in raw:
+        # No name or token holds one, and PostgreSQL refuses it in a query.
+        raise HttpProblem(404, "not-found", "Not found", f"no such {name}")
+    return raw
+
+
 def arguments(params: tuple[Param, ...], call: ApiRequest) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for param in params:
@@ -286,5 +294,5 @@ def arguments(params: tuple[Param, ...], call: ApiRequest) -> dict[str, Any]:
             case "signed_id":
                 values[param.name] = path_id(call.http, param.name, signed=True)
             case "text":
-                values[param.name] = call.http.match_info[param.name]
+                values[param.name] = path_text(call.http, param.name)
     return values
