@@ -35,7 +35,7 @@ class InviteeIn(StrictModel):
 
 
 class MeetingFields(StrictModel):
-    title: Annotated[Line, Field(max_length=500)] | None = None
+    title: Annotated[Line, Field(max_length=255)] | None = None
     kind: Kind | None = None
     mode: Mode | None = None
     organizer_unit_id: int | None = None
@@ -55,7 +55,7 @@ class MeetingFields(StrictModel):
 
 
 class MeetingCreate(MeetingFields):
-    title: Annotated[Line, Field(max_length=500)]
+    title: Annotated[Line, Field(max_length=255)]
     kind: Kind
     mode: Mode
     organizer_unit_id: int
