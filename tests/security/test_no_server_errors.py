@@ -139,6 +139,11 @@ async def test_a_token_that_is_not_ascii_is_an_invalid_token(
             if operation.get("security") != []:
                 assert status == 401, (method, path, answer[:300])
                 assert b"urn:vcorch:problem:invalid-token" in answer, answer
+    # The hooks read the header themselves (basic auth, a bridge's own token).
+    for bridge in ("janus", "jitsi"):
+        for scheme in (b"Basic ", b"Bearer ", b""):
+            answer = await raw_request(app_client, "POST", f"/api/hooks/{bridge}", scheme + header)
+            assert answer.split(b" ", 2)[1] == b"401", answer[:300]
 
 
 async def test_a_nul_character_is_refused_not_a_crash(api: Api, world: World) -> None:

@@ -108,7 +108,11 @@ async def receive_hook(request: web.Request) -> HookAccepted:
         query=dict(request.query),
         body=await request.read(),
     )
-    if not bridge.authenticate_hook(inbound):
+    try:
+        authentic = bridge.authenticate_hook(inbound)
+    except ValueError:  # UnicodeError, binascii.Error: bytes that are not even text
+        authentic = False
+    if not authentic:
         raise HookUnauthenticated(WRONG_CREDENTIALS)
     if _looks_like_json(request.content_type, inbound.body):
         # The API's limits (depth, UTF-8) before a bridge's own parser recurses into it;
