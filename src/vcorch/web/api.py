@@ -179,7 +179,7 @@ def _unstorable(text: str) -> bool:
     return "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text)
 
 
-def _surrogate_paths(value: Any, path: str = "") -> list[str]:
+def _unstorable_paths(value: Any, path: str = "") -> list[str]:
     """Paths of strings no database column can hold (see :func:`_unstorable`)."""
     found: list[str] = []
     stack: list[tuple[Any, str]] = [(value, path)]
@@ -226,7 +226,7 @@ def _checked_range(model: M, where: str) -> M:
             422,
             "validation-error",
             "Validation failed",
-            f"the {where} has a number out of range",
+            f"the {where} has a number or a date out of range",
             errors=[FieldProblem(name, message) for name, message in too_big],
         )
     return model
@@ -287,7 +287,7 @@ async def parse_json_body(request: web.Request, model: type[M]) -> M:
     text, parsed = checked_json(await request.read())
     if not isinstance(parsed, dict):
         raise _malformed("the body must be a JSON object")
-    bad_text = _surrogate_paths(parsed)
+    bad_text = _unstorable_paths(parsed)
     if bad_text:
         raise HttpProblem(
             422,
