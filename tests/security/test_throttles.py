@@ -194,3 +194,15 @@ async def test_self_check_ins_are_counted_per_address(api: Api, world: World) ->
         "/api/checkin/khong-phai-lien-ket", body, headers={"X-Forwarded-For": OWNER}
     )
     assert status in (400, 403), problem
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    from vcorch.config import ConfigError, load_settings
+
+    env = {"VCORCH_TRUSTED_PROXIES": "10.0.0.5, 10.1.0.0/16,2001:db8::/64"}
+    assert load_settings(env).trusted_proxies == ["10.0.0.5", "10.1.0.0/16", "2001:db8::/64"]
+    assert load_settings({"VCORCH_TRUSTED_PROXIES": '["127.0.0.1"]'}).trusted_proxies == [
+        "127.0.0.1"
+    ]
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        load_settings({"VCORCH_TRUSTED_PROXIES": "proxy.example.vn"})
