@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from vcorch.attendance.errors import CheckInLinkExpired as CheckInLinkExpired
     from vcorch.attendance.errors import CheckInLinkInvalid as CheckInLinkInvalid
     from vcorch.attendance.export import Cell as Cell
+    from vcorch.attendance.export import safe as spreadsheet_safe
     from vcorch.attendance.export import to_csv as to_csv
     from vcorch.attendance.export import to_xlsx as to_xlsx
     from vcorch.attendance.intervals import Interval as Interval
@@ -65,6 +66,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "observations_of_run": ("vcorch.attendance.mapping", "observations_of_run"),
     "setup": ("vcorch.attendance.wiring", "setup"),
     "site_refs": ("vcorch.attendance.report", "site_refs"),
+    "spreadsheet_safe": ("vcorch.attendance.export", "safe"),
     "to_csv": ("vcorch.attendance.export", "to_csv"),
     "to_xlsx": ("vcorch.attendance.export", "to_xlsx"),
     "window_of": ("vcorch.attendance.report", "window_of"),
@@ -95,6 +97,7 @@ __all__ = [
     "observations_of_run",
     "setup",
     "site_refs",
+    "spreadsheet_safe",
     "to_csv",
     "to_xlsx",
     "window_of",

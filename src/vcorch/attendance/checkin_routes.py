@@ -26,7 +26,15 @@ from vcorch.attendance.routes import (
     service_of,
 )
 from vcorch.booking import occurrence_key_text
-from vcorch.web import ApiRoutes, Created, NoContent, Reply, page_response
+from vcorch.web import (
+    CHECKIN_THROTTLE,
+    ApiRoutes,
+    Created,
+    NoContent,
+    Reply,
+    client_address,
+    page_response,
+)
 
 # The same tag as the reports': one chapter of the API reference.
 routes = ApiRoutes(tag="Attendance")
@@ -176,7 +184,9 @@ async def checkin_info(token: str, app: web.Application) -> Reply:
     authenticated=False,
 )
 async def self_check_in(token: str, data: schemas.SelfCheckInForm, request: web.Request) -> Reply:
-    row, new = await service_of(request.app).self_check_in(token, data, request.remote)
+    address = client_address(request)
+    await request.app[CHECKIN_THROTTLE](address)
+    row, new = await service_of(request.app).self_check_in(token, data, address)
     return Reply(
         schemas.SelfCheckedIn(
             full_name=row.full_name,

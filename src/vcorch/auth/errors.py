@@ -3,7 +3,8 @@
 - :class:`AuthenticationFailed`: wrong credentials, unknown or disabled account
   (not told apart).
 - :class:`InvalidToken`: a bearer token that is missing, malformed, forged, expired or revoked.
-- :class:`TooManyAttempts`: login throttled; ``retry_after`` seconds until the window frees.
+- :class:`TooManyAttempts`: login or self check-in throttled; ``retry_after``
+  seconds until the next try.
 - :class:`~vcorch.errors.PermissionDenied`: a role or scope refusal (shared root class).
 """
 
@@ -27,6 +28,6 @@ class InvalidToken(AuthError):
 class TooManyAttempts(AuthError):
     code = "too-many-attempts"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed logins; try again in {retry_after} s")
+    def __init__(self, retry_after: int, what: str = "failed logins") -> None:
+        super().__init__(f"too many {what}; try again in {retry_after} s")
         self.retry_after = retry_after

@@ -8,7 +8,15 @@ from vcorch.access import Actor, Principal, Role
 from vcorch.auth import schemas
 from vcorch.auth.service import AuthService
 from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.web import ApiRoutes, Created, NoContent, Reply, decode_cursor, encode_cursor
+from vcorch.web import (
+    ApiRoutes,
+    Created,
+    NoContent,
+    Reply,
+    client_address,
+    decode_cursor,
+    encode_cursor,
+)
 
 routes = ApiRoutes(tag="Access")
 AUTH = web.AppKey("auth", AuthService)
@@ -23,7 +31,7 @@ AUTH = web.AppKey("auth", AuthService)
 )
 async def issue_token(form: schemas.TokenRequest, request: web.Request) -> Reply:
     auth = request.app[AUTH]
-    address = request.remote or "unknown"
+    address = client_address(request)
     if form.grant_type == "password":
         if not form.username or not form.password:
             raise InvalidInput(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,9 +48,27 @@ async def account_references(session: AsyncSession, kind: str, ident: int) -> li
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
+    """Free failures per (account, address) and per address within ``window``; beyond them
+    each further failure doubles the wait, from ``first_delay`` up to ``max_delay``.
+
+    Nothing is counted per account alone: a stranger's guesses from elsewhere must never
+    keep the owner out (the password hash's cost is what slows a distributed guesser).
+    """
+
     max_per_account: int
     max_per_address: int
     window: timedelta
+    first_delay: timedelta = timedelta(seconds=2)
+    max_delay: timedelta = timedelta(minutes=5)
+    max_checkins_per_address: int = 200
+
+
+def throttle_key(kind: str, *parts: str) -> str:
+    """A row key for ``kind`` and its parts; long ones are hashed to fit the column."""
+    key = f"{kind}:" + "@".join(parts)
+    if len(key) <= 128:
+        return key
+    return f"{kind}:" + hashlib.sha256("@".join(parts).encode("utf-8")).hexdigest()
 
 
 def user_view(user: User) -> dict[str, Any]:
@@ -107,21 +126,34 @@ class AuthService:
 
     # -- logins -------------------------------------------------------------------------
 
-    async def _check_throttle(self, keys: list[tuple[str, int]]) -> None:
+    def _wait(self, count: int, limit: int) -> timedelta | None:
+        if count < limit:
+            return None
+        # 2**n is bounded by the cap long before n grows: the exponent is clamped first.
+        doublings = min(count - limit, 32)
+        wait: timedelta = self._throttle.first_delay * (2**doublings)
+        return min(wait, self._throttle.max_delay)
+
+    async def _check_throttle(
+        self, keys: list[tuple[str, int]], what: str = "failed logins"
+    ) -> None:
         now = self._clock()
         since = now - self._throttle.window
+        retry = 0
         async with self._sessions() as session:
             for key, limit in keys:
-                count, oldest = (
+                count, latest = (
                     await session.execute(
-                        select(func.count(), func.min(LoginFailure.at)).where(
+                        select(func.count(), func.max(LoginFailure.at)).where(
                             LoginFailure.key == key, LoginFailure.at > since
                         )
                     )
                 ).one()
-                if count >= limit and oldest is not None:
-                    retry = int((oldest + self._throttle.window - now).total_seconds()) + 1
-                    raise TooManyAttempts(max(retry, 1))
+                wait = self._wait(count, limit)
+                if wait is not None and latest is not None and latest + wait > now:
+                    retry = max(retry, int((latest + wait - now).total_seconds() + 0.999))
+        if retry:
+            raise TooManyAttempts(max(retry, 1), what)
 
     async def _record_failure(self, keys: list[str]) -> None:
         now = self._clock()
@@ -136,12 +168,14 @@ class AuthService:
         async with self._sessions.begin() as session:
             await session.execute(delete(LoginFailure).where(LoginFailure.key == key))
 
+    def _login_keys(self, kind: str, account: str, address: str) -> tuple[str, str]:
+        return throttle_key(kind, account, address), throttle_key("ip", address)
+
     async def password_login(self, username: str, password: str, address: str) -> IssuedToken:
-        account_key = f"user:{username.casefold()}"
-        address_key = f"ip:{address}"
+        pair_key, address_key = self._login_keys("user", username.casefold(), address)
         await self._check_throttle(
             [
-                (account_key, self._throttle.max_per_account),
+                (pair_key, self._throttle.max_per_account),
                 (address_key, self._throttle.max_per_address),
             ]
         )
@@ -151,17 +185,16 @@ class AuthService:
             ).scalar_one_or_none()
         valid = await self._hasher.verify(user.password_hash if user else None, password)
         if user is None or not valid or user.disabled:
-            await self._record_failure([account_key, address_key])
+            await self._record_failure([pair_key, address_key])
             raise AuthenticationFailed("unknown user, wrong password or disabled account")
-        await self._clear_failures(account_key)
+        await self._clear_failures(pair_key)
         return self._tokens.issue("user", user.id, user.token_version)
 
     async def client_login(self, client_id: str, client_secret: str, address: str) -> IssuedToken:
-        account_key = f"client:{client_id}"
-        address_key = f"ip:{address}"
+        pair_key, address_key = self._login_keys("client", client_id, address)
         await self._check_throttle(
             [
-                (account_key, self._throttle.max_per_account),
+                (pair_key, self._throttle.max_per_account),
                 (address_key, self._throttle.max_per_address),
             ]
         )
@@ -171,10 +204,23 @@ class AuthService:
             ).scalar_one_or_none()
         valid = await self._hasher.verify(client.secret_hash if client else None, client_secret)
         if client is None or not valid or client.disabled:
-            await self._record_failure([account_key, address_key])
+            await self._record_failure([pair_key, address_key])
             raise AuthenticationFailed("unknown client, wrong secret or disabled client")
-        await self._clear_failures(account_key)
+        await self._clear_failures(pair_key)
         return self._tokens.issue("client", client.id, client.token_version)
+
+    async def check_in_attempt(self, address: str) -> None:
+        """Count one self check-in from ``address``; beyond the allowance it waits, growing.
+
+        The link is the credential and many people share one, so only the address is
+        counted: one phone cannot take a meeting's every check-in, a site's Wi-Fi can still
+        check its room in.
+        """
+        key = throttle_key("checkin", address)
+        await self._check_throttle(
+            [(key, self._throttle.max_checkins_per_address)], "check-ins from this address"
+        )
+        await self._record_failure([key])
 
     async def principal_for(self, token: str) -> Principal:
         claims = self._tokens.decode(token)

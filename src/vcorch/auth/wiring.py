@@ -10,7 +10,7 @@ from vcorch.auth.service import AuthService, ThrottlePolicy
 from vcorch.auth.tokens import TokenService
 from vcorch.config import Settings
 from vcorch.runtime import Runtime
-from vcorch.web import PRINCIPAL_RESOLVER
+from vcorch.web import CHECKIN_THROTTLE, PRINCIPAL_RESOLVER
 
 __all__ = ["make_hasher", "setup"]
 
@@ -29,9 +29,13 @@ def setup(runtime: Runtime) -> AuthService:
             settings.login_max_failures_per_account,
             settings.login_max_failures_per_address,
             timedelta(seconds=settings.login_window_seconds),
+            first_delay=timedelta(seconds=settings.login_first_delay_seconds),
+            max_delay=timedelta(seconds=settings.login_max_delay_seconds),
+            max_checkins_per_address=settings.checkin_max_per_address,
         ),
         runtime.clock,
     )
     runtime.provide(AUTH, auth)
     runtime.provide(PRINCIPAL_RESOLVER, auth.principal_for)
+    runtime.provide(CHECKIN_THROTTLE, auth.check_in_attempt)
     return auth

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from vcorch.rooms import Zone
 from vcorch.text import Line, LongText, ShortLine
@@ -35,7 +35,7 @@ class InviteeIn(StrictModel):
 
 
 class MeetingFields(StrictModel):
-    title: Annotated[Line, Field(max_length=500)] | None = None
+    title: Annotated[Line, Field(max_length=255)] | None = None
     kind: Kind | None = None
     mode: Mode | None = None
     organizer_unit_id: int | None = None
@@ -61,7 +61,7 @@ class MeetingFields(StrictModel):
 
 
 class MeetingCreate(MeetingFields):
-    title: Annotated[Line, Field(max_length=500)]
+    title: Annotated[Line, Field(max_length=255)]
     kind: Kind
     mode: Mode
     organizer_unit_id: int
@@ -191,6 +191,14 @@ class AvailabilityQuery(StrictModel):
     to: AwareDatetime
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("rooms")
+    @classmethod
+    def _ids_the_database_holds(cls, value: str) -> str:
+        # The ids are 32-bit columns: a larger one could only fail inside the driver.
+        if any(int(part) > 2**31 - 1 for part in value.split(",")):
+            raise ValueError(f"room ids are at most {2**31 - 1}")
+        return value
 
 
 class BusySpan(StrictModel):

@@ -26,7 +26,7 @@ from vcorch.booking import (
     series_of,
 )
 from vcorch.calendars.ical import IcsAttendee, IcsEvent, build_calendar
-from vcorch.mail import OutboxMail
+from vcorch.mail import OutboxMail, named_address
 from vcorch.rooms import Room, Unit
 
 # How invitations name the room the meeting is chaired from (Meeting.host_room_id).
@@ -211,7 +211,7 @@ class InvitationListener:
                 OutboxMail(
                     dedupe_key=f"{method.lower()}:{meeting.id}:{meeting.version}:{email.casefold()}",
                     meeting_id=meeting.id,
-                    recipients=[f"{name} <{email}>" if name else email],
+                    recipients=[named_address(name, email)],
                     subject=subject,
                     body=body
                     + f"\n\n{self._policy.public_url.rstrip('/')}/api/meetings/{meeting.id}",
@@ -289,7 +289,7 @@ async def queue_reminders(
                             OutboxMail(
                                 dedupe_key=f"{key}:{email.casefold()}",
                                 meeting_id=meeting.id,
-                                recipients=[f"{name} <{email}>" if name else email],
+                                recipients=[named_address(name, email)],
                                 subject=f"Nhắc lịch: {meeting.title}",
                                 body=(
                                     f"Nhắc lịch: {meeting.title} bắt đầu lúc "

@@ -8,6 +8,7 @@ process at start with the key and the problem named (:class:`ConfigError`).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -98,9 +99,33 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    # Throttles (docs/security.md#throttles): free failures per (account, address) and per
+    # address, then waits doubling from the first delay up to the cap; the same for self
+    # check-ins per address.  The client address is X-Forwarded-For's right-most hop not in
+    # trusted_proxies, and only when the peer itself is a trusted proxy.
     login_max_failures_per_account: int = Field(default=5, ge=1, le=1000)
     login_max_failures_per_address: int = Field(default=20, ge=1, le=10_000)
     login_window_seconds: int = Field(default=900, ge=1, le=86_400)
+    login_first_delay_seconds: float = Field(default=2.0, gt=0, le=3600)
+    login_max_delay_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    checkin_max_per_address: int = Field(default=200, ge=1, le=100_000)
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: Any) -> Any:
+        # From the environment: "10.0.0.5,10.1.0.0/16" (or a JSON list).
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+            value = [item.strip() for item in value if item.strip()]
+        for item in value if isinstance(value, list) else []:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from err
+        return value
+
     password_time_cost: int = Field(default=3, ge=1, le=20)
     password_memory_kib: int = Field(default=65_536, ge=8, le=4_194_304)
     smtp_host: str | None = None

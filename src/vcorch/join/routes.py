@@ -28,6 +28,7 @@ from vcorch.web import (
     ApiRoutes,
     HttpProblem,
     NoContent,
+    client_address,
     json_response,
     page_response,
     request_id,
@@ -246,7 +247,7 @@ async def whip_offer(token: str, request: web.Request) -> web.StreamResponse:
     except UnicodeDecodeError as err:
         raise OfferRejected("the offer is not UTF-8 text") from err
     _, joined = await request.app[JOIN].join(
-        token, offer, request_id=request_id(request), address=request.remote
+        token, offer, request_id=request_id(request), address=client_address(request)
     )
     return web.Response(
         status=201,

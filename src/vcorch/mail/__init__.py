@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from vcorch.mail.errors import MailDeliveryError as MailDeliveryError
     from vcorch.mail.errors import MailError as MailError
     from vcorch.mail.errors import PartialDelivery as PartialDelivery
+    from vcorch.mail.mailer import named_address as named_address
     from vcorch.mail.models import OutboxMail as OutboxMail
     from vcorch.mail.wiring import setup as setup
 
@@ -18,6 +19,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "MailError": ("vcorch.mail.errors", "MailError"),
     "OutboxMail": ("vcorch.mail.models", "OutboxMail"),
     "PartialDelivery": ("vcorch.mail.errors", "PartialDelivery"),
+    "named_address": ("vcorch.mail.mailer", "named_address"),
     "setup": ("vcorch.mail.wiring", "setup"),
 }
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "MailError",
     "OutboxMail",
     "PartialDelivery",
+    "named_address",
     "setup",
 ]
 

@@ -280,8 +280,12 @@ def _mailbox(name: str, value: str) -> Address:
         )
     )
     if len(display) >= 2 and display[0] == display[-1] == '"':
-        display = display[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    if "<" in display or ">" in display:
+        # A quoted name may hold anything (named_address writes them so): it is only a name.
+        unquoted = _unquoted(display[1:-1])
+        if unquoted is None:
+            raise InvalidMailField(name, "a stray '\"' in the quoted display name")
+        display = unquoted
+    elif "<" in display or ">" in display:
         raise InvalidMailField(name, "more than one address, or a stray '<' or '>'")
     try:
         valid = validate_email(address, check_deliverability=False, allow_smtputf8=False)
@@ -292,6 +296,32 @@ def _mailbox(name: str, value: str) -> Address:
         raise InvalidMailField(name, "needs an ASCII local part")
     local, _, domain = ascii_address.rpartition("@")
     return Address(display_name=display, username=local, domain=domain)
+
+
+def named_address(display_name: str | None, address: str) -> str:
+    """``address`` with ``display_name`` as a quoted string (RFC 5322 §3.2.4), so that no
+    character of the name (``< > " , \\``) can be read as part of an address."""
+    if not display_name:
+        return address
+    quoted = display_name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{address}>'
+
+
+def _unquoted(text: str) -> str | None:
+    """The content of a quoted string; None if an unescaped quote ends it early."""
+    out: list[str] = []
+    escaped = False
+    for char in text:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            return None
+        else:
+            out.append(char)
+    return None if escaped else "".join(out)
 
 
 def _header_text(name: str, value: str) -> str:

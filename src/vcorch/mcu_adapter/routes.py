@@ -14,7 +14,7 @@ from vcorch.mcu_adapter.base import BridgeEvent, BridgeProtocolError, InboundReq
 from vcorch.mcu_adapter.errors import HookUnauthenticated, MalformedEvents
 from vcorch.mcu_adapter.health import BridgeHealthCoordinator
 from vcorch.mcu_adapter.registry import BridgeRegistry
-from vcorch.web import ApiRoutes
+from vcorch.web import ApiRoutes, checked_json
 
 REGISTRY = web.AppKey("bridge_registry", BridgeRegistry)
 EVENT_SINK = web.AppKey[Callable[[str, Sequence[BridgeEvent]], Awaitable[int]]]("bridge_event_sink")
@@ -81,6 +81,13 @@ async def get_bridge(name: str, app: web.Application) -> BridgeOut:
     raise NotFound("no such bridge")
 
 
+WRONG_CREDENTIALS = "the bridge's hook credentials are wrong"
+
+
+def _looks_like_json(content_type: str, body: bytes) -> bool:
+    return "json" in content_type or body.lstrip()[:1] in (b"[", b"{")
+
+
 @routes.post(
     "/api/hooks/{bridge}{tail:(/.*)?}",
     summary="Events a bridge pushes (CDRs, event handlers, webhooks); stored before the answer",
@@ -92,7 +99,8 @@ async def receive_hook(request: web.Request) -> HookAccepted:
     name = request.match_info["bridge"]
     bridge = request.app[REGISTRY].get(name)
     if bridge is None:
-        raise NotFound("no such bridge")
+        # Exactly as a wrong secret: the names of the bridges are not told to strangers.
+        raise HookUnauthenticated(WRONG_CREDENTIALS)
     inbound = InboundRequest(
         method=request.method,
         path=request.path,
@@ -100,10 +108,20 @@ async def receive_hook(request: web.Request) -> HookAccepted:
         query=dict(request.query),
         body=await request.read(),
     )
-    if not bridge.authenticate_hook(inbound):
-        raise HookUnauthenticated("the bridge's hook credentials are wrong")
+    try:
+        authentic = bridge.authenticate_hook(inbound)
+    except ValueError:  # UnicodeError, binascii.Error: bytes that are not even text
+        authentic = False
+    if not authentic:
+        raise HookUnauthenticated(WRONG_CREDENTIALS)
+    if _looks_like_json(request.content_type, inbound.body):
+        # The API's limits (depth, UTF-8) before a bridge's own parser recurses into it;
+        # the size limit is the application's, as for every body.
+        checked_json(inbound.body)
     try:
         events = bridge.parse_events(inbound)
+    except RecursionError as err:
+        raise MalformedEvents("the body is nested too deep") from err
     except BridgeProtocolError as err:
         # Here the far side's malformed answer is the request itself: the caller's fault.
         raise MalformedEvents(err.reason) from err

@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from vcorch.attendance import Cell, to_csv, to_xlsx
+from vcorch.attendance import Cell, spreadsheet_safe, to_csv, to_xlsx
 from vcorch.stats import rules, schemas
 from vcorch.stats.service import OpenData
 
@@ -220,7 +220,8 @@ def open_data_csv(data: OpenData) -> bytes:
     writer.writerow(OPEN_DATA_COLUMNS)
     for row in data.rows:
         values = _row(row)
-        writer.writerow([_csv_value(values[name]) for name in OPEN_DATA_COLUMNS])
+        # Public, and opened in spreadsheets too: a unit named "=HYPERLINK(...)" stays text.
+        writer.writerow([_csv_value(spreadsheet_safe(values[name])) for name in OPEN_DATA_COLUMNS])
     return out.getvalue().encode("utf-8")
 
 

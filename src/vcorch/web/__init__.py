@@ -13,14 +13,17 @@ if TYPE_CHECKING:
     from vcorch.web import ops as ops
     from vcorch.web import pages as pages
     from vcorch.web.access_log import PathOnlyAccessLogger as PathOnlyAccessLogger
+    from vcorch.web.addresses import client_address as client_address
     from vcorch.web.api import ApiRoutes as ApiRoutes
     from vcorch.web.api import Created as Created
     from vcorch.web.api import NoContent as NoContent
     from vcorch.web.api import Reply as Reply
+    from vcorch.web.api import checked_json as checked_json
     from vcorch.web.api import decode_cursor as decode_cursor
     from vcorch.web.api import encode_cursor as encode_cursor
     from vcorch.web.api import json_response as json_response
     from vcorch.web.api import request_id as request_id
+    from vcorch.web.keys import CHECKIN_THROTTLE as CHECKIN_THROTTLE
     from vcorch.web.keys import CLOCK as CLOCK
     from vcorch.web.keys import ENGINE as ENGINE
     from vcorch.web.keys import METRICS as METRICS
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 _FACE: dict[str, tuple[str, str | None]] = {
     "OUTBOX": ("vcorch.web.keys", "OUTBOX"),
     "ApiRoutes": ("vcorch.web.api", "ApiRoutes"),
+    "CHECKIN_THROTTLE": ("vcorch.web.keys", "CHECKIN_THROTTLE"),
     "CLOCK": ("vcorch.web.keys", "CLOCK"),
     "Created": ("vcorch.web.api", "Created"),
     "CrudResource": ("vcorch.web.resource", "CrudResource"),
@@ -58,6 +62,8 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "SETTINGS": ("vcorch.web.keys", "SETTINGS"),
     "Summaries": ("vcorch.web.resource", "Summaries"),
     "build_openapi": ("vcorch.web.openapi", "build_openapi"),
+    "checked_json": ("vcorch.web.api", "checked_json"),
+    "client_address": ("vcorch.web.addresses", "client_address"),
     "decode_cursor": ("vcorch.web.api", "decode_cursor"),
     "encode_cursor": ("vcorch.web.api", "encode_cursor"),
     "json_response": ("vcorch.web.api", "json_response"),
@@ -69,6 +75,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "request_id": ("vcorch.web.api", "request_id"),
 }
 __all__ = [
+    "CHECKIN_THROTTLE",
     "CLOCK",
     "ENGINE",
     "METRICS",
@@ -88,6 +95,8 @@ __all__ = [
     "Reply",
     "Summaries",
     "build_openapi",
+    "checked_json",
+    "client_address",
     "decode_cursor",
     "encode_cursor",
     "json_response",

@@ -6,6 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from vcorch.web.addresses import CLIENT_ADDRESS
+
 # Path parts that are credentials themselves: whoever holds the link may use it.
 SECRET_PATH_PARTS = ("token",)
 REDACTED = "<redacted>"
@@ -27,7 +29,7 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             '%s "%s %s" %s %.1fms %s',
-            request.remote,
+            request.get(CLIENT_ADDRESS) or request.remote,
             request.method,
             loggable_path(request),
             response.status,

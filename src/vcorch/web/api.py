@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -40,6 +42,12 @@ Handler = Callable[..., Awaitable[Any]]
 H = TypeVar("H", bound=Handler)
 
 MAX_JSON_DEPTH = 32
+# Far enough for any meeting or report, far enough from year 1 and 9999 that no sum of a
+# date and a duration the service computes leaves the calendar (OverflowError).
+MIN_YEAR = 1900
+MAX_YEAR = 8999
+# RFC 6750 b64token: anything else cannot be a token of ours, and may not even be text.
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
 
 @dataclass(frozen=True)
@@ -166,14 +174,19 @@ def _json_depth(value: Any) -> int:
     return deepest
 
 
-def _surrogate_paths(value: Any, path: str = "") -> list[str]:
-    """Paths of strings with unpaired surrogates ("\\ud800"): no UTF-8 store keeps them."""
+def _unstorable(text: str) -> bool:
+    """Unpaired surrogates ("\\ud800") no UTF-8 store keeps; NUL no PostgreSQL text holds."""
+    return "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def _unstorable_paths(value: Any, path: str = "") -> list[str]:
+    """Paths of strings no database column can hold (see :func:`_unstorable`)."""
     found: list[str] = []
     stack: list[tuple[Any, str]] = [(value, path)]
     while stack:
         item, where = stack.pop()
         if isinstance(item, str):
-            if any("\ud800" <= char <= "\udfff" for char in item):
+            if _unstorable(item):
                 found.append(where or "body")
         elif isinstance(item, dict):
             for key, child in item.items():
@@ -184,15 +197,19 @@ def _surrogate_paths(value: Any, path: str = "") -> list[str]:
     return sorted(found)
 
 
-def _out_of_range(value: Any) -> list[str]:
-    """Paths of integers beyond what the database columns hold."""
-    found: list[str] = []
+def _out_of_range(value: Any) -> list[tuple[str, str]]:
+    """Paths of integers beyond what the database columns hold, and of dates so near the
+    ends of the calendar that adding a meeting's length or a buffer would overflow."""
+    found: list[tuple[str, str]] = []
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         item, where = stack.pop()
         if isinstance(item, int) and not isinstance(item, bool):
             if abs(item) > MAX_INT:
-                found.append(where or "body")
+                found.append((where or "body", f"must be at most {MAX_INT}"))
+        elif isinstance(item, date):
+            if not MIN_YEAR <= item.year <= MAX_YEAR:
+                found.append((where or "body", f"must lie between {MIN_YEAR} and {MAX_YEAR}"))
         elif isinstance(item, dict):
             for key, child in item.items():
                 stack.append((child, f"{where}.{key}" if where else str(key)))
@@ -209,8 +226,8 @@ def _checked_range(model: M, where: str) -> M:
             422,
             "validation-error",
             "Validation failed",
-            f"the {where} has a number out of range",
-            errors=[FieldProblem(name, f"must be at most {MAX_INT}") for name in too_big],
+            f"the {where} has a number or a date out of range",
+            errors=[FieldProblem(name, message) for name, message in too_big],
         )
     return model
 
@@ -219,6 +236,36 @@ def _malformed(detail: str) -> HttpProblem:
     return HttpProblem(
         400, "malformed-body", "Malformed body", detail, errors=[FieldProblem("body", detail)]
     )
+
+
+def checked_json(raw: bytes) -> tuple[str, Any]:
+    """The text and value of a JSON body within the API's limits (UTF-8, depth), or a 400
+    ``malformed-body`` problem.  The size limit is the application's (``max_body_bytes``)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _malformed("the body is not valid UTF-8") from err
+    try:
+        parsed = json.loads(text)
+    except RecursionError as err:
+        raise _malformed(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels") from err
+    except ValueError as err:
+        raise _malformed(f"the body is not valid JSON: {err}") from err
+    if _json_depth(parsed) > MAX_JSON_DEPTH:
+        raise _malformed(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+    return text, parsed
+
+
+def _unstorable_fields(data: dict[str, Any], where: str) -> None:
+    bad = sorted(key for key, value in data.items() if _unstorable(value))
+    if bad:
+        raise HttpProblem(
+            422,
+            "validation-error",
+            "Validation failed",
+            f"malformed text in the {where}",
+            errors=[FieldProblem(key, "a NUL character or malformed Unicode") for key in bad],
+        )
 
 
 async def parse_json_body(request: web.Request, model: type[M]) -> M:
@@ -237,30 +284,19 @@ async def parse_json_body(request: web.Request, model: type[M]) -> M:
             "Unsupported media type",
             "send the body as application/json",
         )
-    raw = await request.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise _malformed("the body is not valid UTF-8") from err
-    try:
-        parsed = json.loads(text)
-    except RecursionError as err:
-        raise _malformed(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels") from err
-    except ValueError as err:
-        raise _malformed(f"the body is not valid JSON: {err}") from err
-    if _json_depth(parsed) > MAX_JSON_DEPTH:
-        raise _malformed(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+    text, parsed = checked_json(await request.read())
     if not isinstance(parsed, dict):
         raise _malformed("the body must be a JSON object")
-    bad_text = _surrogate_paths(parsed)
+    bad_text = _unstorable_paths(parsed)
     if bad_text:
         raise HttpProblem(
             422,
             "validation-error",
             "Validation failed",
-            "malformed Unicode in the body",
+            "malformed text in the body",
             errors=[
-                FieldProblem(where, "malformed Unicode (unpaired surrogate)") for where in bad_text
+                FieldProblem(where, "a NUL character or malformed Unicode (unpaired surrogate)")
+                for where in bad_text
             ],
         )
     try:
@@ -284,6 +320,7 @@ async def parse_form(request: web.Request, model: type[M]) -> M:
     except UnicodeDecodeError as err:
         raise _malformed("the form is not valid UTF-8") from err
     data = {key: value for key, value in form.items() if isinstance(value, str)}
+    _unstorable_fields(data, "form")
     try:
         return model.model_validate(data)
     except ValidationError as err:
@@ -295,6 +332,7 @@ def parse_query(request: web.Request, model: type[M]) -> M:
     for key in request.query:
         values = request.query.getall(key)
         data[key] = values[-1]
+    _unstorable_fields(data, "query")
     try:
         parsed = model.model_validate(data)
     except ValidationError as err:
@@ -305,7 +343,7 @@ def parse_query(request: web.Request, model: type[M]) -> M:
 def _bearer(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer" or not BEARER_TOKEN.fullmatch(token.strip()):
         raise HttpProblem(
             401,
             "invalid-token",
@@ -362,7 +400,8 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         after = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))["after"]
-        if not isinstance(after, int) or after < 0:
+        # true is an int to Python, and a position past the id columns reaches the driver.
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_INT:
             raise ValueError("not a position")
         return after
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError) as err:

@@ -20,6 +20,7 @@ from vcorch.errors import VcorchError
 from vcorch.web.problems import HttpProblem
 
 __all__ = [
+    "CHECKIN_THROTTLE",
     "CLOCK",
     "ENGINE",
     "METRICS",
@@ -60,6 +61,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey[async_sessionmaker[AsyncSession]]("sessions")
 CLOCK = web.AppKey[Callable[[], datetime]]("clock")
 PRINCIPAL_RESOLVER = web.AppKey[Callable[[str], Awaitable[Principal]]]("principal_resolver")
+# Counts one self check-in from a client address; raises (429) beyond its allowance.
+CHECKIN_THROTTLE = web.AppKey[Callable[[str], Awaitable[None]]]("checkin_throttle")
 METRICS = web.AppKey[MetricsExport]("metrics")
 PROBLEMS = web.AppKey[ProblemMapper]("problems")
 OUTBOX = web.AppKey[OutboxRounds]("outbox")

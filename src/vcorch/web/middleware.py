@@ -9,6 +9,7 @@ from aiohttp import web
 
 from vcorch.db import database_unavailable
 from vcorch.web.access_log import loggable_path
+from vcorch.web.addresses import client_address
 from vcorch.web.api import REQUEST_ID, request_id
 from vcorch.web.problems import HttpProblem, problem_response
 
@@ -31,6 +32,7 @@ async def problems_middleware(request: web.Request, handler: Next) -> web.Stream
     if rid and rid.isprintable() and rid.isascii():
         request[REQUEST_ID] = rid
     rid = request_id(request)
+    client_address(request)  # once, so that the access log names the same client
     try:
         response = await handler(request)
     except HttpProblem as problem:

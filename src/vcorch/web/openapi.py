@@ -155,10 +155,9 @@ def render_docs(document: dict[str, Any]) -> str:
     parts = [
         "<!doctype html><html lang='vi'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        "<title>vcorch API</title><style>body{font-family:system-ui,sans-serif;max-width:70em;",
-        "margin:auto;padding:1em}code{background:#f3f3f3;padding:0 .2em}.op{border-left:4px solid",
-        " #2a6;padding:.2em .8em;margin:.8em 0}.m{font-weight:bold;display:inline-block;width:5em}",
-        "</style></head><body><h1>vcorch API</h1>",
+        # A file, not an inline style: the page has the pages' policy (style-src 'self').
+        '<title>vcorch API</title><link rel="stylesheet" href="/static/api-docs.css">',
+        "</head><body><h1>vcorch API</h1>",
         "<p>Machine-readable document: <a href='/api/openapi.json'>/api/openapi.json</a>. ",
         "Obtain a token at <code>POST /api/auth/token</code> and send it as ",
         "<code>Authorization: Bearer …</code>.</p>",

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from vcorch.db import current_revision, head_revision
 from vcorch.web.keys import ENGINE
 from vcorch.web.openapi import render_docs
+from vcorch.web.pages import PAGE_HEADERS
 
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 READY_TIMEOUT_SECONDS = 3.0
@@ -50,10 +51,19 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 
 async def docs_page(request: web.Request) -> web.Response:
-    return web.Response(text=render_docs(request.app[OPENAPI]), content_type="text/html")
+    # The pages' policy: the reference echoes every summary, and nothing may frame it.
+    return web.Response(
+        text=render_docs(request.app[OPENAPI]), content_type="text/html", headers=PAGE_HEADERS
+    )
+
+
+async def _anonymous_server(_request: web.Request, response: web.StreamResponse) -> None:
+    # aiohttp would say "Python/3.x aiohttp/3.y": a list of versions to look up exploits for.
+    response.headers["Server"] = "vcorch"
 
 
 def mount(app: web.Application) -> None:
+    app.on_response_prepare.append(_anonymous_server)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/api/openapi.json", openapi_json)

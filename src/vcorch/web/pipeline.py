@@ -26,6 +26,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from vcorch.access import Actor, Principal
+from vcorch.web.addresses import client_address
 from vcorch.web.problems import HttpProblem
 
 # Ids and counts are 32-bit integer columns on PostgreSQL: a larger number in a query or a
@@ -68,7 +69,7 @@ class ApiRequest:
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.me, request_id=request_id(self.http), address=self.http.remote)
+        return Actor(self.me, request_id=request_id(self.http), address=client_address(self.http))
 
 
 # -- answers --------------------------------------------------------------------------------
@@ -262,6 +263,14 @@ def path_id(request: web.Request, name: str, *, signed: bool = False) -> int:
     return int(raw)
 
 
+def path_text(request: web.Request, name: str) -> str:
+    raw = request.match_info[name]
+    if "\x00" in raw:
+        # No name or token holds one, and PostgreSQL refuses it in a query.
+        raise HttpProblem(404, "not-found", "Not found", f"no such {name}")
+    return raw
+
+
 def arguments(params: tuple[Param, ...], call: ApiRequest) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for param in params:
@@ -285,5 +294,5 @@ def arguments(params: tuple[Param, ...], call: ApiRequest) -> dict[str, Any]:
             case "signed_id":
                 values[param.name] = path_id(call.http, param.name, signed=True)
             case "text":
-                values[param.name] = call.http.match_info[param.name]
+                values[param.name] = path_text(call.http, param.name)
     return values
