@@ -22,6 +22,7 @@ from vcorch import (
     booking,
     bridge_events,
     calendars,
+    gateway,
     join,
     mail,
     mcu_adapter,
@@ -61,6 +62,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     mcu_adapter.api_routes,
     monitoring.api_routes,
     join.api_routes,
+    gateway.api_routes,
     attendance.api_routes,
     attendance.checkin_api_routes,
     scheduler.api_routes,
@@ -111,7 +113,8 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
         message_id_domain=calendar.policy.uid_domain,
         before_each=calendar.queue_reminders,
     )
-    fallback_links = join.setup(runtime, registry=bridges.registry)
+    gateways = gateway.setup(runtime)
+    fallback_links = join.setup(runtime, registry=bridges.registry, gateways=gateways)
     people = attendance.setup(runtime, builtin_bridges=builtin)
     stats.setup(
         runtime,

@@ -66,7 +66,7 @@ class JoinInfo(BaseModel):
     starts_at: datetime
     ends_at: datetime
     expires_at: datetime
-    mode: Literal["bridge", "builtin"]
+    mode: Literal["bridge", "builtin", "gateway"]
     url: str | None = None
     whip_url: str | None = None
     ice_servers: list[IceServerOut] | None = None

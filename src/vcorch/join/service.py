@@ -6,6 +6,9 @@ A link names one site of one meeting run (:mod:`vcorch.join.links`).  Opening it
 - if the site's conference is on a bridge that takes browsers itself
   (``capabilities.webrtc_join``) and the meeting did not fall back as a whole, the link leads
   there (the bridge's own ``webrtc_join_url``);
+- if it is on a bridge that takes no browsers but has a SIP address, and a gateway serving
+  it is healthy, the browser joins that same conference through the gateway (``gateway``:
+  :mod:`vcorch.join.gateway_route`);
 - otherwise it leads to vcorch's built-in bridge: the conference ``run-{run_id}`` there,
   created on first use (idempotent) and recorded as a ``RunConference`` of role
   ``fallback`` when the orchestrator has not recorded one already.
@@ -43,6 +46,7 @@ from vcorch.join.errors import (
     MeetingNotLive,
     OfferRejected,
 )
+from vcorch.join.gateway_route import GatewayJoins
 from vcorch.join.ice import IcePolicy, IceServer, ice_servers
 from vcorch.join.links import JoinClaims, JoinLinks
 from vcorch.mcu_adapter import (
@@ -80,8 +84,10 @@ class JoinTarget:
     run_id: int
     starts_at: datetime
     ends_at: datetime
-    mode: Literal["bridge", "builtin"]
+    mode: Literal["bridge", "builtin", "gateway"]
     url: str | None  # mode "bridge": the hosting bridge's browser link
+    # mode "gateway": the hosting conference the gateway calls into.
+    conference: ConferenceRef | None = None
 
     @property
     def run_site_id(self) -> int:
@@ -109,7 +115,9 @@ class JoinService:
         links: JoinLinks,
         ice: IcePolicy,
         clock: Callable[[], datetime],
+        gateways: GatewayJoins | None = None,
     ) -> None:
+        self._gateways = gateways
         self._sessions = sessions
         self._registry = registry
         self._links = links
@@ -134,8 +142,9 @@ class JoinService:
             conference = None
             if site.conference_row_id is not None:
                 conference = await session.get(RunConference, site.conference_row_id)
-        mode: Literal["bridge", "builtin"] = "builtin"
+        mode: Literal["bridge", "builtin", "gateway"] = "builtin"
         url = None
+        gateway_ref = None
         if conference is not None and conference.active and not run.whole_fallback:
             bridge = self._registry.get(conference.bridge)
             if (
@@ -166,6 +175,10 @@ class JoinService:
                         site.id,
                         err.reason,
                     )
+        if mode == "builtin" and conference is not None and conference.active:
+            gateway_ref = self._gateway_conference(run, conference)
+            if gateway_ref is not None:
+                mode = "gateway"
         return JoinTarget(
             claims=claims,
             meeting_id=found.meeting.id,
@@ -179,6 +192,29 @@ class JoinService:
             ends_at=run.end_at,
             mode=mode,
             url=url,
+            conference=gateway_ref,
+        )
+
+    def _gateway_conference(
+        self, run: MeetingRun, conference: RunConference
+    ) -> ConferenceRef | None:
+        """The hosting conference, when a healthy gateway can call it (else the built-in)."""
+        if self._gateways is None or run.whole_fallback:
+            return None
+        bridge = self._registry.get(conference.bridge)
+        if self._gateways.route(bridge) is None:
+            if bridge is not None and bridge.capabilities.sip_dial_in:
+                log.warning(
+                    "run %s: no healthy gateway serves bridge %s; browsers use the built-in "
+                    "bridge (a separate room)",
+                    run.id,
+                    conference.bridge,
+                )
+            return None
+        return ConferenceRef(
+            bridge=conference.bridge,
+            conference_id=conference.conference_id,
+            extra=dict(conference.extra or {}),
         )
 
     # -- the built-in bridge -------------------------------------------------------------
@@ -237,6 +273,8 @@ class JoinService:
     ) -> tuple[JoinTarget, Joined]:
         """Answer the page's WHIP offer on the built-in bridge."""
         target = await self.resolve(token)
+        if target.mode == "gateway":
+            return target, await self._join_gateway(target, offer_sdp)
         if target.mode != "builtin":
             raise JoinElsewhere("this link leads to the hosting bridge's own page")
         bridge, conference_id = await self.ensure_builtin_conference(target.run_id)
@@ -279,11 +317,33 @@ class JoinService:
     async def leave(self, token: str, session_id: str) -> None:
         """The page leaves (``DELETE`` of its WHIP resource); allowed after the link expired."""
         claims = self._links.verify(token, allow_expired=True)
+        if self._gateways is not None and await self._gateways.leave(
+            claims.run_site_id, session_id
+        ):
+            return
         bridge = self.builtin_bridge()
         session = bridge.session_info(session_id)
         if session is None or session.seat != f"site-{claims.run_site_id}":
             raise NotFound("no such connection (it ended already)")
         await bridge.leave(session_id, "left")
+
+    # -- the gateway -----------------------------------------------------------------------
+
+    async def _join_gateway(self, target: JoinTarget, offer_sdp: str) -> Joined:
+        assert self._gateways is not None
+        assert target.conference is not None
+        bridge = self._registry.get(target.conference.bridge)
+        if bridge is None:
+            raise MeetingNotLive("the meeting's bridge is no longer loaded")
+        return await self._gateways.join(
+            bridge=bridge,
+            ref=target.conference,
+            run_id=target.run_id,
+            run_site_id=target.run_site_id,
+            room_name=target.site_name,
+            offer_sdp=offer_sdp,
+            expires_at=target.claims.expires_at,
+        )
 
     # -- internals -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -108,6 +109,11 @@ class CiscoCmsBridge(Bridge):
         )
         self._uri_prefix = str(config.options.get("cospace_uri_prefix", "vcorch-"))
         self._leg_notes: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+        # Option ``sip_domain``: the domain SIP systems dial coSpaces at (the Call Bridge's
+        # dial plan); with it, a WebRTC-to-SIP gateway can call a meeting's coSpace.
+        self._sip_domain = str(config.options.get("sip_domain") or "") or None
+        if self._sip_domain is not None:
+            self.capabilities = dataclasses.replace(type(self).capabilities, sip_dial_in=True)
 
     # -- error translation ---------------------------------------------------------------
 
@@ -187,6 +193,14 @@ class CiscoCmsBridge(Bridge):
         return ConferenceRef(
             bridge=self.name, conference_id=call_id, extra={"coSpace": cospace_id, "uri": uri}
         )
+
+    async def dial_in_uri(self, ref: ConferenceRef) -> str:
+        # API Reference Guide (Release 2.0+), coSpace: ``uri`` is the "URI user part ... that a
+        # SIP system would use to dial in to this coSpace"; the domain is the dial plan's.
+        uri = ref.extra.get("uri")
+        if self._sip_domain is None or not uri:
+            return await super().dial_in_uri(ref)
+        return f"sip:{uri}@{self._sip_domain}"
 
     async def end_conference(self, ref: ConferenceRef) -> None:
         # Either may be gone already (ended by hand, or an earlier attempt got this far).
