@@ -19,6 +19,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
+from sqlalchemy import select
 
 from tests.api import Api, FakeClock, make_settings
 from tests.gateway.conftest import API_SECRET
@@ -232,3 +233,31 @@ async def test_a_link_falls_to_the_built_in_bridge_when_the_gateway_is_down(
     assert body["mode"] == "builtin"
     _, listed = await api.as_(world.tokens["admin"]).get("/api/gateways")
     assert listed["items"][0]["healthy"] is False
+
+
+async def test_a_fallen_back_site_keeps_its_hosting_conference_when_a_gateway_serves_it(
+    app_client: Any, api: Api, world: World, clock: FakeClock
+) -> None:
+    from vcorch.orchestration.models import RunConference
+    from vcorch.orchestration.routes import ORCHESTRATOR
+
+    app = app_client.server.app
+    live = await live_meeting(app, api, world, clock.now)
+    site_id = live.run_sites["dien-bien"]
+    hosting = (await run_site(app, site_id)).conference_row_id
+    fallback = app[ORCHESTRATOR]._fallback
+    await fallback.fall_back(live.run_id, site_id, "the room system does not answer")
+    site = await run_site(app, site_id)
+    assert site.state == "fallback"
+    # Through the gateway the browser joins the MCU's own conference: no separate room.
+    assert site.conference_row_id == hosting
+    async with app[SESSIONS]() as session:
+        bridges = {
+            row.bridge
+            for row in (
+                await session.execute(
+                    select(RunConference).where(RunConference.run_id == live.run_id)
+                )
+            ).scalars()
+        }
+    assert bridges == {"mo-phong"}

@@ -192,11 +192,12 @@ class GatewayCall:
                 await self._dispatch(event)
 
     async def _dispatch(self, event: JanusEvent) -> None:
+        # A call's progress events all carry the ``call`` request's transaction: the first
+        # answers the request, and each is also a step of the call.
         if event.transaction is not None:
             waiter = self._waiters.get(event.transaction)
             if waiter is not None and not waiter.done():
                 waiter.set_result(event)
-                return
         name = event.sip_event
         if event.janus != "event" or name is None:
             return
