@@ -31,12 +31,11 @@ net_interface 127.0.0.1
 module_path /usr/lib/baresip/modules
 module g711.so
 module aufile.so
-module sndfile.so
-module_app account.so
+{sndfile}module_app account.so
 audio_source aufile,{tone}
 audio_player aufile,/dev/null
-snd_path {dumps}
-rtp_ports {rtp_low}-{rtp_high}
+{snd_path}rtp_ports {rtp_low}-{rtp_high}
+call_max_calls {max_calls}
 """
 
 
@@ -96,8 +95,18 @@ class SipParty:
 
 
 @contextlib.contextmanager
-def sip_party(folder: Path, *, rtp_low: int = 31000, seconds: float = 120.0) -> Iterator[SipParty]:
-    """A started baresip on a free port; stopped (its process group) at the end."""
+def sip_party(
+    folder: Path,
+    *,
+    rtp_low: int = 31000,
+    seconds: float = 120.0,
+    max_calls: int = 4,
+    dumps: bool = True,
+) -> Iterator[SipParty]:
+    """A started baresip on a free port; stopped (its process group) at the end.
+
+    ``dumps``: write what each call hears (the ``sndfile`` module); ``max_calls``: how
+    many calls it answers at once."""
     binary = require_binary("baresip")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "dumps").mkdir(exist_ok=True)
@@ -113,9 +122,11 @@ def sip_party(folder: Path, *, rtp_low: int = 31000, seconds: float = 120.0) -> 
             CONFIG.format(
                 port=port,
                 tone=tone,
-                dumps=folder / "dumps",
+                sndfile="module sndfile.so\n" if dumps else "",
+                snd_path=f"snd_path {folder / 'dumps'}\n" if dumps else "",
                 rtp_low=rtp_low,
-                rtp_high=rtp_low + 99,
+                rtp_high=rtp_low + max(99, 2 * max_calls + 10),
+                max_calls=max_calls,
             ),
             encoding="utf-8",
         )

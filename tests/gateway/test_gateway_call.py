@@ -40,9 +40,12 @@ BROWSER_TONE_HZ = 440.0
 class BrowserPeer:
     """What the join page does, audio only: offer with a tone, keep what comes back."""
 
-    def __init__(self, hz: float = BROWSER_TONE_HZ) -> None:
+    def __init__(self, hz: float = BROWSER_TONE_HZ, *, video: bool = False) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc.addTrack(ToneTrack(hz))
+        if video:
+            self.pc.addTransceiver("video", direction="sendrecv")
+        self.answer_sdp = ""
         self.samples: list[np.ndarray] = []
         self.rate = 0
         self.frames = 0
@@ -62,6 +65,7 @@ class BrowserPeer:
         with offered_addresses(LOOPBACK):
             await self.pc.setLocalDescription(await self.pc.createOffer())
         answer = await whip(self.pc.localDescription.sdp)
+        self.answer_sdp = answer
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         await asyncio.wait_for(self.connected.wait(), wait)
 
@@ -164,6 +168,9 @@ async def test_browser_and_sip_party_hear_each_other_through_janus(
     whip = Whip(app_client, token)
     try:
         await browser.join(whip)
+        # No transcoding: the browser is answered with the codec the SIP party chose.
+        assert "a=rtpmap:0 PCMU/8000" in browser.answer_sdp
+        assert "opus" not in browser.answer_sdp.lower()
         # The call's From names the site; baresip logs who called.
         assert f"sip:vcorch-site-{site_id}@vcorch.example.gov.vn" in party.log()
         await asyncio.sleep(3.0)
@@ -261,3 +268,28 @@ async def test_a_fallen_back_site_keeps_its_hosting_conference_when_a_gateway_se
             ).scalars()
         }
     assert bridges == {"mo-phong"}
+
+
+async def test_video_offered_to_an_audio_only_party_is_refused_and_audio_goes_on(
+    app_client: Any, api: Api, world: World, clock: FakeClock, party: SipParty
+) -> None:
+    app = app_client.server.app
+    await app[GATEWAYS].health.check_all()
+    live = await live_meeting(app, api, world, clock.now)
+    whip = Whip(app_client, await link_for(api, world, live, "central"))
+    browser = BrowserPeer(video=True)
+    try:
+        with offered_addresses(LOOPBACK):
+            await browser.pc.setLocalDescription(await browser.pc.createOffer())
+        offer = browser.pc.localDescription.sdp
+        assert "m=video " in offer
+        assert "m=video 0 " not in offer
+        answer = await whip(offer)
+        # Janus passes the refusal on (aiortc itself cannot take such an answer; browsers do).
+        assert "m=video 0 " in answer
+        assert "a=rtpmap:0 PCMU/8000" in answer
+        assert app[GATEWAYS].calls.count("cong-sip") == 1
+        assert await whip.leave() == 204
+        assert app[GATEWAYS].calls.count("cong-sip") == 0
+    finally:
+        await browser.close()

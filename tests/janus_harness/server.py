@@ -106,6 +106,8 @@ class JanusSettings:
     admin_port: int = field(default_factory=free_port)
     # A narrow range somewhere high, so that two test Janus processes rarely share ports.
     rtp_low: int = field(default_factory=lambda: 20000 + 200 * random.randrange(150))
+    # How many RTP ports from rtp_low (a benchmark with many calls asks for more).
+    rtp_ports: int = 200
     sip: bool = False
     # Janus' core ``api_secret`` (every HTTP API request must carry it), as a gateway has.
     api_secret: str | None = None
@@ -113,7 +115,8 @@ class JanusSettings:
     @property
     def rtp_range(self) -> str:
         # With the SIP plugin, its SIP-side RTP takes the upper half of the range.
-        return f"{self.rtp_low}-{self.rtp_low + (99 if self.sip else 199)}"
+        last = self.rtp_low + self.rtp_ports - 1
+        return f"{self.rtp_low}-{self.rtp_low + self.rtp_ports // 2 - 1 if self.sip else last}"
 
 
 def _jcfg_string(value: str) -> str:
@@ -215,6 +218,7 @@ cors: {{
             "general: {\n\tevents = true\n}\n", encoding="utf-8"
         )
     if settings.sip:
+        sip_low = settings.rtp_low + settings.rtp_ports // 2
         # SIP and its RTP on 127.0.0.1 only; the RTP range is the upper half of the test's.
         (folder / "janus.plugin.sip.jcfg").write_text(
             f"""general: {{
@@ -224,7 +228,7 @@ cors: {{
 \tbehind_nat = false
 \tuser_agent = "vcorch-test-gateway"
 \tregister_ttl = 60
-\trtp_port_range = "{settings.rtp_low + 100}-{settings.rtp_low + 199}"
+\trtp_port_range = "{sip_low}-{settings.rtp_low + settings.rtp_ports - 1}"
 \tevents = true
 }}
 """,
