@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -311,5 +311,5 @@ class GatewayCalls:
     def of_site(self, run_site_id: int) -> list[GatewayCall]:
         return [c for c in self._calls.values() if c.request.run_site_id == run_site_id]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[GatewayCall]:
         return iter(list(self._calls.values()))

@@ -71,7 +71,8 @@ _DETAIL_CONCURRENCY = 8  # GET /callLegs/<id> requests in flight for one partici
 
 
 class CiscoCmsBridge(Bridge):
-    """Options: ``cospace_uri_prefix`` (default ``vcorch-``); hook auth as in the base class."""
+    """Options: ``cospace_uri_prefix`` (default ``vcorch-``), ``sip_domain`` (coSpaces' SIP
+    domain, for a gateway to dial); hook auth as in the base class."""
 
     type_name: ClassVar[str] = "cisco_cms"
     capabilities: Capabilities = Capabilities(
