@@ -258,3 +258,27 @@ async def test_health_needs_the_sip_plugin(
         assert status.last_error == "the SIP plugin is not loaded"
     finally:
         await server.close()
+
+
+async def test_a_browser_giving_up_while_it_rings_leaves_nothing_behind(
+    http: aiohttp.ClientSession,
+) -> None:
+    fake = FakeJanus("silent")
+    server = await serve(fake)
+    try:
+        call = a_call(client_for(http, str(server.make_url("/janus"))), [], answer_timeout=30)
+        placing = asyncio.create_task(call.start())
+        for _ in range(100):
+            if any(r.get("body", {}).get("request") == "call" for r in fake.requests):
+                break
+            await asyncio.sleep(0.02)
+        placing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await placing
+        assert plugin_requests(fake)[-1] == {"request": "hangup"}
+        assert fake.destroyed
+        # The long-poll stops too (no request keeps running against a destroyed session).
+        _, pending = await asyncio.wait(call._tasks, timeout=1.0)
+        assert not pending
+    finally:
+        await server.close()

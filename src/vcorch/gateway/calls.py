@@ -126,7 +126,12 @@ class GatewayCall:
             self.answer_sdp = str(accepted.jsep["sdp"])
             self.accepted_at = self.clock()
         except BaseException:
+            # Also when the browser gives up (the WHIP request is cancelled): nothing is left
+            # ringing on the MCU nor open on Janus.
             await self._teardown(hang_up=True)
+            self.ended.set()
+            for task in self._tasks:
+                task.cancel()
             raise
         if self.on_change is not None:
             await self.on_change(self, True)
