@@ -25,7 +25,7 @@ from tests.api import Api, FakeClock, make_settings
 from tests.gateway.conftest import API_SECRET
 from tests.gateway.sip_party import PARTY_TONE_HZ, SipParty, dominant_hz, read_wav
 from tests.janus_harness.server import JanusProcess, free_port
-from tests.webrtc.live import Whip, link_for, live_meeting
+from tests.webrtc.live import Whip, link_for, live_meeting, set_run_status
 from tests.webrtc.peers import LOOPBACK, ToneTrack
 from tests.world import World
 from vcorch.config import BridgeConfig, GatewayConfig, Settings
@@ -293,3 +293,67 @@ async def test_video_offered_to_an_audio_only_party_is_refused_and_audio_goes_on
         assert app[GATEWAYS].calls.count("cong-sip") == 0
     finally:
         await browser.close()
+
+
+async def test_the_call_ends_when_the_meeting_ends(
+    app_client: Any,
+    api: Api,
+    world: World,
+    clock: FakeClock,
+    party: SipParty,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("vcorch.gateway.calls.CHECK_SECONDS", 0.1)
+    app = app_client.server.app
+    await app[GATEWAYS].health.check_all()
+    live = await live_meeting(app, api, world, clock.now)
+    site_id = live.run_sites["central"]
+    browser = BrowserPeer()
+    ended_before = party.log().count("terminated")
+    try:
+        await browser.join(Whip(app_client, await link_for(api, world, live, "central")))
+        assert (await run_site(app, site_id)).channel == "gateway"
+        await set_run_status(app, live.run_id, "ended")
+
+        async def hung_up() -> bool:
+            return party.log().count("terminated") > ended_before
+
+        await until(hung_up)
+        assert app[GATEWAYS].calls.count("cong-sip") == 0
+        assert (await run_site(app, site_id)).state == "fallback"
+    finally:
+        await browser.close()
+
+
+async def test_a_busy_mcu_is_a_503_the_page_can_show(
+    database_url: str, tmp_path: Path, party: SipParty, clock: FakeClock, aiohttp_client: Any
+) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from tests.gateway.fake_janus import FakeJanus
+    from tests.world import build_world
+    from vcorch.app import create_app
+
+    fake = FakeJanus("busy", secret=API_SECRET)
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server()
+    try:
+        settings = gateway_settings(database_url, tmp_path, party, str(server.make_url("/janus")))
+        client = await aiohttp_client(create_app(settings, clock=clock, background=False))
+        app = client.server.app
+        api = Api(client)
+        world = await build_world(app, api)
+        await app[GATEWAYS].health.check_all()
+        live = await live_meeting(app, api, world, clock.now)
+        token = await link_for(api, world, live, "lao-cai")
+        response = await client.post(
+            f"/whip/{token}", data="v=0\r\n", headers={"Content-Type": "application/sdp"}
+        )
+        problem = await response.json()
+        assert response.status == 503, problem
+        assert problem["type"] == "urn:vcorch:problem:gateway-unavailable"
+        assert "486" in problem["detail"]
+        assert fake.destroyed
+        assert app[GATEWAYS].calls.count("cong-sip") == 0
+    finally:
+        await server.close()
