@@ -164,6 +164,7 @@ async def test_browser_and_sip_party_hear_each_other_through_janus(
     assert body["whip_url"] == f"/whip/{token}"
 
     before = set(party.heard())
+    closed_before = party.log().count("session closed")
     browser = BrowserPeer()
     whip = Whip(app_client, token)
     try:
@@ -200,7 +201,7 @@ async def test_browser_and_sip_party_hear_each_other_through_janus(
         assert await whip.leave() == 204
 
         async def call_ended() -> bool:
-            return "terminated" in party.log()
+            return party.log().count("session closed") > closed_before
 
         await until(call_ended)
         site = await run_site(app, site_id)
@@ -309,16 +310,19 @@ async def test_the_call_ends_when_the_meeting_ends(
     live = await live_meeting(app, api, world, clock.now)
     site_id = live.run_sites["central"]
     browser = BrowserPeer()
-    ended_before = party.log().count("terminated")
+    ended_before = party.log().count("session closed")
     try:
         await browser.join(Whip(app_client, await link_for(api, world, live, "central")))
         assert (await run_site(app, site_id)).channel == "gateway"
         await set_run_status(app, live.run_id, "ended")
 
         async def hung_up() -> bool:
-            return party.log().count("terminated") > ended_before
+            return party.log().count("session closed") > ended_before
 
-        await until(hung_up)
+        try:
+            await until(hung_up)
+        except AssertionError:
+            raise AssertionError(party.log()[-1500:]) from None
         assert app[GATEWAYS].calls.count("cong-sip") == 0
         assert (await run_site(app, site_id)).state == "fallback"
     finally:
