@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,19 @@ async def run_site(app: Any, run_site_id: int) -> RunSite:
         return site
 
 
+async def finished_wav(path: Path, within: float = 5.0) -> tuple[np.ndarray, int]:
+    """baresip writes a dump's WAV header when it closes the file, a moment after the call."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            return read_wav(path)
+        except (wave.Error, EOFError):
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
 async def until(check: Any, within: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
@@ -212,7 +226,7 @@ async def test_browser_and_sip_party_hear_each_other_through_janus(
 
     dumps = [path for path in party.heard() if path not in before]
     assert dumps, party.log()[-2000:]
-    pcm, rate = read_wav(dumps[-1])
+    pcm, rate = await finished_wav(dumps[-1])
     hz, share = dominant_hz(pcm[rate // 2 :], rate)
     assert abs(hz - BROWSER_TONE_HZ) < 10, (hz, share)
     assert share > 0.8
