@@ -375,3 +375,42 @@ async def test_a_busy_mcu_is_a_503_the_page_can_show(
         assert app[GATEWAYS].calls.count("cong-sip") == 0
     finally:
         await server.close()
+
+
+async def test_a_second_connection_of_a_link_replaces_the_first_call(
+    app_client: Any, api: Api, world: World, clock: FakeClock, party: SipParty
+) -> None:
+    from vcorch.access.models import AuditEntry
+
+    app = app_client.server.app
+    await app[GATEWAYS].health.check_all()
+    live = await live_meeting(app, api, world, clock.now)
+    token = await link_for(api, world, live, "dien-bien")
+    first, second = BrowserPeer(), BrowserPeer()
+    closed_before = party.log().count("session closed")
+    try:
+        await first.join(Whip(app_client, token))
+        (first_call,) = list(app[GATEWAYS].calls)
+        await second.join(Whip(app_client, token))
+        (second_call,) = list(app[GATEWAYS].calls)
+        assert second_call.call_id != first_call.call_id
+        assert first_call.ended.is_set()
+
+        async def first_hung_up() -> bool:
+            return party.log().count("session closed") > closed_before
+
+        await until(first_hung_up)
+        site = await run_site(app, live.run_sites["dien-bien"])
+        assert (site.state, site.channel) == ("connected", "gateway")
+        assert site.participant_id == second_call.participant_id
+        async with app[SESSIONS]() as session:
+            entries = (
+                await session.execute(
+                    select(AuditEntry).where(AuditEntry.action == "join_link.replace")
+                )
+            ).scalars()
+            (entry,) = list(entries)
+        assert entry.before == {"participant_id": first_call.participant_id}
+    finally:
+        await first.close()
+        await second.close()

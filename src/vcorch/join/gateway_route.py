@@ -62,6 +62,9 @@ class GatewayJoins:
         self._gateways = gateways
         self._clock = clock
 
+    def configured_for(self, bridge: str) -> bool:
+        return self._gateways.configured_for(bridge)
+
     def route(self, bridge: Bridge | None) -> GatewayRoute | None:
         if bridge is None or not takes_gateway(bridge):
             return None

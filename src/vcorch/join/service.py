@@ -203,7 +203,7 @@ class JoinService:
             return None
         bridge = self._registry.get(conference.bridge)
         if self._gateways.route(bridge) is None:
-            if bridge is not None and bridge.capabilities.sip_dial_in:
+            if bridge is not None and self._gateways.configured_for(bridge.name):
                 log.warning(
                     "run %s: no healthy gateway serves bridge %s; browsers use the built-in "
                     "bridge (a separate room)",
@@ -274,7 +274,10 @@ class JoinService:
         """Answer the page's WHIP offer on the built-in bridge."""
         target = await self.resolve(token)
         if target.mode == "gateway":
-            return target, await self._join_gateway(target, offer_sdp)
+            joined = await self._join_gateway(target, offer_sdp)
+            if joined.replaced is not None:
+                await self._record_gateway_replace(target, joined, request_id, address)
+            return target, joined
         if target.mode != "builtin":
             raise JoinElsewhere("this link leads to the hosting bridge's own page")
         bridge, conference_id = await self.ensure_builtin_conference(target.run_id)
@@ -344,6 +347,29 @@ class JoinService:
             offer_sdp=offer_sdp,
             expires_at=target.claims.expires_at,
         )
+
+    async def _record_gateway_replace(
+        self, target: JoinTarget, joined: Joined, request_id: str | None, address: str | None
+    ) -> None:
+        log.warning(
+            "join link of run site %s used again: gateway call %s replaced by %s",
+            target.run_site_id,
+            joined.replaced,
+            joined.participant_id,
+        )
+        actor = Actor(_link_principal(target), request_id=request_id, address=address)
+        async with self._sessions.begin() as session:
+            audit.record(
+                session,
+                actor,
+                at=self._clock(),
+                action="join_link.replace",
+                entity="run_site",
+                entity_id=target.run_site_id,
+                unit_path=target.unit_path,
+                before={"participant_id": joined.replaced},
+                after={"participant_id": joined.participant_id},
+            )
 
     # -- internals -----------------------------------------------------------------------
 
