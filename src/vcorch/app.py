@@ -23,6 +23,7 @@ from vcorch import (
     bridge_events,
     calendars,
     demo,
+    gateway,
     join,
     mail,
     mcu_adapter,
@@ -62,6 +63,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     mcu_adapter.api_routes,
     monitoring.api_routes,
     join.api_routes,
+    gateway.api_routes,
     attendance.api_routes,
     attendance.checkin_api_routes,
     scheduler.api_routes,
@@ -112,8 +114,11 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
         message_id_domain=calendar.policy.uid_domain,
         before_each=calendar.queue_reminders,
     )
+    gateways = gateway.setup(runtime)
     fallback_links = await demo.setup(
-        runtime, booking=register, links=join.setup(runtime, registry=bridges.registry)
+        runtime,
+        booking=register,
+        links=join.setup(runtime, registry=bridges.registry, gateways=gateways),
     )
     people = attendance.setup(runtime, builtin_bridges=builtin)
     stats.setup(

@@ -29,6 +29,7 @@ from vcorch.errors import (
 from vcorch.join import (
     BridgeFull,
     BuiltinBridgeMissing,
+    GatewayUnavailable,
     JoinElsewhere,
     JoinLinkError,
     LinkExpired,
@@ -108,6 +109,7 @@ PROBLEM_TYPES: dict[type[VcorchError], ProblemType] = {
     MeetingNotLive: ProblemType(409, "meeting-not-live", "The meeting is not live"),
     JoinElsewhere: ProblemType(409, "join-elsewhere", "Join on the hosting bridge"),
     BridgeFull: ProblemType(503, "bridge-full", "The browser bridge is full"),
+    GatewayUnavailable: ProblemType(503, "gateway-unavailable", "The SIP gateway cannot call"),
     BuiltinBridgeMissing: ProblemType(
         503, "builtin-bridge-missing", "The browser bridge is not running"
     ),

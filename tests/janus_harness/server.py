@@ -36,6 +36,9 @@ MODULES = {
     "transports": ["libjanus_http.so"],
     "events": ["libjanus_sampleevh.so"],
 }
+# The SIP plugin (sofia-sip) only where a test asks for it (``JanusSettings.sip``): the
+# WebRTC-to-SIP gateway's tests and benchmark.
+SIP_PLUGIN = "libjanus_sip.so"
 # Transports are left out of the mask: with them Janus posts one event per request.
 EVENT_MASK = "sessions,handles,webrtc,plugins,core"
 SHIM_SOURCE = Path(__file__).with_name("getifaddrs_shim.c")
@@ -103,10 +106,17 @@ class JanusSettings:
     admin_port: int = field(default_factory=free_port)
     # A narrow range somewhere high, so that two test Janus processes rarely share ports.
     rtp_low: int = field(default_factory=lambda: 20000 + 200 * random.randrange(150))
+    # How many RTP ports from rtp_low (a benchmark with many calls asks for more).
+    rtp_ports: int = 200
+    sip: bool = False
+    # Janus' core ``api_secret`` (every HTTP API request must carry it), as a gateway has.
+    api_secret: str | None = None
 
     @property
     def rtp_range(self) -> str:
-        return f"{self.rtp_low}-{self.rtp_low + 199}"
+        # With the SIP plugin, its SIP-side RTP takes the upper half of the range.
+        last = self.rtp_low + self.rtp_ports - 1
+        return f"{self.rtp_low}-{self.rtp_low + self.rtp_ports // 2 - 1 if self.sip else last}"
 
 
 def _jcfg_string(value: str) -> str:
@@ -117,7 +127,7 @@ def _jcfg_string(value: str) -> str:
 def write_config(folder: Path, settings: JanusSettings) -> None:
     """Write janus.jcfg, the plugin/transport/handler configurations and module links."""
     folder.mkdir(parents=True, exist_ok=True)
-    for sub, names in MODULES.items():
+    for sub, names in _modules(settings).items():
         (folder / sub).mkdir(exist_ok=True)
         for name in names:
             link = folder / sub / name
@@ -125,6 +135,9 @@ def write_config(folder: Path, settings: JanusSettings) -> None:
                 link.symlink_to(JANUS_LIB_DIR / sub / name)
     (folder / "loggers").mkdir(exist_ok=True)
     events_enabled = settings.event_backend is not None
+    api_secret = (
+        f"\tapi_secret = {_jcfg_string(settings.api_secret)}\n" if settings.api_secret else ""
+    )
     (folder / "janus.jcfg").write_text(
         f"""general: {{
 \tconfigs_folder = {_jcfg_string(str(folder))}
@@ -136,7 +149,7 @@ def write_config(folder: Path, settings: JanusSettings) -> None:
 \tdebug_colors = false
 \tadmin_secret = {_jcfg_string(settings.admin_secret)}
 \tinterface = "127.0.0.1"
-\tserver_name = "vcorch-test"
+{api_secret}\tserver_name = "vcorch-test"
 \tsession_timeout = 60
 }}
 media: {{
@@ -204,6 +217,29 @@ cors: {{
         (folder / f"janus.plugin.{plugin}.jcfg").write_text(
             "general: {\n\tevents = true\n}\n", encoding="utf-8"
         )
+    if settings.sip:
+        sip_low = settings.rtp_low + settings.rtp_ports // 2
+        # SIP and its RTP on 127.0.0.1 only; the RTP range is the upper half of the test's.
+        (folder / "janus.plugin.sip.jcfg").write_text(
+            f"""general: {{
+\tlocal_ip = "127.0.0.1"
+\tsdp_ip = "127.0.0.1"
+\tkeepalive_interval = 0
+\tbehind_nat = false
+\tuser_agent = "vcorch-test-gateway"
+\tregister_ttl = 60
+\trtp_port_range = "{sip_low}-{settings.rtp_low + settings.rtp_ports - 1}"
+\tevents = true
+}}
+""",
+            encoding="utf-8",
+        )
+
+
+def _modules(settings: JanusSettings) -> dict[str, list[str]]:
+    if not settings.sip:
+        return MODULES
+    return {**MODULES, "plugins": [*MODULES["plugins"], SIP_PLUGIN]}
 
 
 class JanusProcess:

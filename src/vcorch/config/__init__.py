@@ -1,5 +1,19 @@
 """Typed settings: environment ``VCORCH_*`` plus an optional TOML file for list sections."""
 
-from vcorch.config.settings import BridgeConfig, ConfigError, ProbeConfig, Settings, load_settings
+from vcorch.config.settings import (
+    BridgeConfig,
+    ConfigError,
+    GatewayConfig,
+    ProbeConfig,
+    Settings,
+    load_settings,
+)
 
-__all__ = ["BridgeConfig", "ConfigError", "ProbeConfig", "Settings", "load_settings"]
+__all__ = [
+    "BridgeConfig",
+    "ConfigError",
+    "GatewayConfig",
+    "ProbeConfig",
+    "Settings",
+    "load_settings",
+]

@@ -75,6 +75,55 @@ class BridgeConfig(BaseModel):
         return None
 
 
+class GatewayConfig(BaseModel):
+    """One WebRTC-to-SIP gateway (``[[gateways]]``): a Janus whose SIP plugin brings a
+    browser into a SIP-only MCU's conference as one more SIP participant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    # Janus' HTTP API, e.g. http://127.0.0.1:8088/janus.
+    api_url: str = Field(min_length=1, max_length=500, pattern=r"^https?://")
+    # Janus' core ``api_secret``, named indirectly like a bridge's credentials.
+    api_secret_env: str | None = None
+    api_secret_file: Path | None = None
+    # The domain of the From URI (``sip:vcorch-site-<id>@<sip_domain>``).
+    sip_domain: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$")
+    # An outbound SIP proxy the calls go through (``sip:host:port``); none: straight.
+    proxy: str | None = Field(default=None, max_length=500, pattern=r"^sips?:")
+    max_calls: int = Field(default=20, ge=1, le=10_000)
+    timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    retries: int = Field(default=2, ge=0, le=10)
+    # How long a call may take to be answered before the browser is told it failed.
+    answer_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    health_interval_seconds: float = Field(default=15.0, ge=1, le=3600)
+    # The bridges (by name) whose conferences it calls; empty: every bridge.
+    bridges: list[str] = Field(default_factory=list)
+    enabled: bool = True
+
+    def read_secret(self) -> str | None:
+        """Janus' api_secret, read from its environment variable or file; never stored here."""
+        if self.api_secret_env:
+            value = os.environ.get(self.api_secret_env)
+            if value is None:
+                raise ConfigError(
+                    f"gateways.{self.name}.api_secret_env: {self.api_secret_env} is not set"
+                )
+            return value
+        if self.api_secret_file:
+            try:
+                return self.api_secret_file.read_text(encoding="utf-8").strip()
+            except OSError as err:
+                raise ConfigError(
+                    f"gateways.{self.name}.api_secret_file: cannot read "
+                    f"{self.api_secret_file}: {err.strerror}"
+                ) from err
+        return None
+
+    def serves(self, bridge: str) -> bool:
+        return self.enabled and (not self.bridges or bridge in self.bridges)
+
+
 class ProbeConfig(BaseModel):
     """A probe rule (``[[probes]]``): which endpoints, how often, how judged."""
 
@@ -182,6 +231,18 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     public_url: str = "http://127.0.0.1:8080"
     bridges: list[BridgeConfig] = Field(default_factory=list)
+    # WebRTC-to-SIP gateways (docs/webrtc-fallback.md); names unique like bridges'.
+    gateways: list[GatewayConfig] = Field(default_factory=list)
+
+    @field_validator("gateways")
+    @classmethod
+    def _unique_gateway_names(cls, value: list[GatewayConfig]) -> list[GatewayConfig]:
+        names = [gateway.name for gateway in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"gateway names must be unique; repeated: {', '.join(duplicates)}")
+        return value
+
     probes: list[ProbeConfig] = Field(default_factory=list)
     # Endpoint monitoring (docs/monitoring.md).  Sweeps run in the leader process only.
     monitoring_enabled: bool = True

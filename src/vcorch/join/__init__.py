@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from vcorch.join.errors import BridgeFull as BridgeFull
     from vcorch.join.errors import BuiltinBridgeMissing as BuiltinBridgeMissing
+    from vcorch.join.errors import GatewayUnavailable as GatewayUnavailable
     from vcorch.join.errors import JoinElsewhere as JoinElsewhere
     from vcorch.join.errors import JoinLinkError as JoinLinkError
     from vcorch.join.errors import LinkExpired as LinkExpired
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 _FACE: dict[str, tuple[str, str | None]] = {
     "BridgeFull": ("vcorch.join.errors", "BridgeFull"),
     "BuiltinBridgeMissing": ("vcorch.join.errors", "BuiltinBridgeMissing"),
+    "GatewayUnavailable": ("vcorch.join.errors", "GatewayUnavailable"),
     "JoinElsewhere": ("vcorch.join.errors", "JoinElsewhere"),
     "JoinLinkError": ("vcorch.join.errors", "JoinLinkError"),
     "LinkExpired": ("vcorch.join.errors", "LinkExpired"),
@@ -35,6 +37,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
 __all__ = [
     "BridgeFull",
     "BuiltinBridgeMissing",
+    "GatewayUnavailable",
     "JoinElsewhere",
     "JoinLinkError",
     "LinkExpired",

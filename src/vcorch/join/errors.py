@@ -7,6 +7,8 @@
 - :class:`BridgeFull`, :class:`BuiltinBridgeMissing`: the built-in bridge cannot take the
   browser (at its cap; not running in this process).
 - :class:`OfferRejected`: the browser's SDP offer cannot be answered.
+- :class:`GatewayUnavailable`: the WebRTC-to-SIP gateway cannot bring the browser into the
+  meeting's conference now (gateway down or full, the MCU refused or did not answer).
 """
 
 from __future__ import annotations
@@ -60,3 +62,9 @@ class OfferRejected(InvalidInput):
     """The SDP offer cannot be answered (malformed, no audio...)."""
 
     code = "invalid-offer"
+
+
+class GatewayUnavailable(DomainError):
+    """The WebRTC-to-SIP gateway could not place the call into the meeting's conference."""
+
+    code = "gateway-unavailable"

@@ -93,10 +93,12 @@ class JoinInfo(BaseModel):
         "starts_at says when it starts); live: join with `mode`; ended: it is over; "
         "failed: it could not be held. Only a live answer has `mode`."
     )
-    mode: Literal["bridge", "builtin", "janus"] | None = Field(
+    mode: Literal["bridge", "builtin", "janus", "gateway"] | None = Field(
         default=None,
         description="bridge: open `url` (the hosting bridge's own page); builtin: WHIP to "
-        "`whip_url` on vcorch's built-in bridge; janus: join `janus` with janus.js",
+        "`whip_url` on vcorch's built-in bridge; janus: join `janus` with janus.js; gateway: "
+        "WHIP to `whip_url`, carried into the hosting MCU's own conference by a "
+        "WebRTC-to-SIP gateway",
     )
     separate_room: bool = Field(
         default=False,
@@ -172,7 +174,9 @@ async def join_info(token: str, app: web.Application) -> web.StreamResponse:
         info.ice_servers = _ice(service, target)
     elif target.status == "live":
         settings = app[SETTINGS]
-        info.mode = "builtin"
+        # The page does WHIP either way; in gateway mode vcorch carries the call on into
+        # the hosting MCU's conference (the browser never names what is called).
+        info.mode = "gateway" if target.mode == "gateway" else "builtin"
         info.separate_room = target.separate_room
         info.whip_url = f"/whip/{token}"
         info.ice_servers = _ice(service, target)

@@ -9,6 +9,9 @@ A link names one site of one meeting run (:mod:`vcorch.join.links`).  Opening it
   there: a Janus room that vcorch's page joins with janus.js (mode ``janus``,
   ``JanusBridge.browser_room``), or the bridge's own page (mode ``bridge``,
   ``webrtc_join_url``: Jitsi, the CMS web app);
+- if it is on a bridge that takes no browsers but has a SIP address, and a gateway serving
+  it is healthy, the browser joins that same conference through the gateway (``gateway``:
+  :mod:`vcorch.join.gateway_route`);
 - otherwise it leads to vcorch's built-in bridge: the conference ``run-{run_id}`` there,
   created on first use (idempotent) and recorded as a ``RunConference`` of role
   ``fallback`` when the orchestrator has not recorded one already.  When the meeting is
@@ -49,6 +52,7 @@ from vcorch.join.errors import (
     MeetingNotLive,
     OfferRejected,
 )
+from vcorch.join.gateway_route import GatewayJoins
 from vcorch.join.ice import IcePolicy, IceServer, ice_servers
 from vcorch.join.links import JoinClaims, JoinLinks
 from vcorch.mcu_adapter import (
@@ -119,7 +123,7 @@ class JoinTarget:
     run_id: int
     starts_at: datetime
     ends_at: datetime
-    mode: Literal["bridge", "builtin", "janus"]
+    mode: Literal["bridge", "builtin", "janus", "gateway"]
     url: str | None  # mode "bridge": the hosting bridge's browser link
     # not_started | live | ended | failed (see run_status): only a live target has a mode
     # that connects; the page says when the others start or that the meeting is over.
@@ -128,6 +132,8 @@ class JoinTarget:
     # links to the built-in one: this site hears only the other browser sites.
     separate_room: bool = False
     janus: JanusBrowserRoom | None = None  # mode "janus": what janus.js joins
+    # mode "gateway": the hosting conference the gateway calls into.
+    conference: ConferenceRef | None = None
 
     @property
     def run_site_id(self) -> int:
@@ -155,7 +161,9 @@ class JoinService:
         links: JoinLinks,
         ice: IcePolicy,
         clock: Callable[[], datetime],
+        gateways: GatewayJoins | None = None,
     ) -> None:
+        self._gateways = gateways
         self._sessions = sessions
         self._registry = registry
         self._links = links
@@ -196,9 +204,10 @@ class JoinService:
             if site.conference_row_id is not None:
                 conference = await session.get(RunConference, site.conference_row_id)
             separate = await self._separate_room(session, run, conference)
-        mode: Literal["bridge", "builtin", "janus"] = "builtin"
+        mode: Literal["bridge", "builtin", "janus", "gateway"] = "builtin"
         url = None
         janus = None
+        gateway_ref = None
         if conference is not None and conference.active and not run.whole_fallback:
             bridge = self._registry.get(conference.bridge)
             if (
@@ -234,6 +243,10 @@ class JoinService:
                         site.id,
                         err.reason,
                     )
+        if mode == "builtin" and conference is not None and conference.active:
+            gateway_ref = self._gateway_conference(found.run, conference)
+            if gateway_ref is not None:
+                mode = "gateway"
         return self._target(
             claims,
             found,
@@ -242,6 +255,7 @@ class JoinService:
             url=url,
             janus=janus,
             separate_room=separate and mode == "builtin",
+            conference=gateway_ref,
         )
 
     def _target(
@@ -250,10 +264,11 @@ class JoinService:
         found: _Site,
         *,
         phase: RunPhase,
-        mode: Literal["bridge", "builtin", "janus"],
+        mode: Literal["bridge", "builtin", "janus", "gateway"],
         url: str | None = None,
         janus: JanusBrowserRoom | None = None,
         separate_room: bool = False,
+        conference: ConferenceRef | None = None,
     ) -> JoinTarget:
         return JoinTarget(
             claims=claims,
@@ -271,6 +286,29 @@ class JoinService:
             status=phase,
             separate_room=separate_room,
             janus=janus,
+            conference=conference,
+        )
+
+    def _gateway_conference(
+        self, run: MeetingRun, conference: RunConference
+    ) -> ConferenceRef | None:
+        """The hosting conference, when a healthy gateway can call it (else the built-in)."""
+        if self._gateways is None or run.whole_fallback:
+            return None
+        bridge = self._registry.get(conference.bridge)
+        if self._gateways.route(bridge) is None:
+            if bridge is not None and self._gateways.configured_for(bridge.name):
+                log.warning(
+                    "run %s: no healthy gateway serves bridge %s; browsers use the built-in "
+                    "bridge (a separate room)",
+                    run.id,
+                    conference.bridge,
+                )
+            return None
+        return ConferenceRef(
+            bridge=conference.bridge,
+            conference_id=conference.conference_id,
+            extra=dict(conference.extra or {}),
         )
 
     async def _separate_room(
@@ -393,6 +431,11 @@ class JoinService:
     ) -> tuple[JoinTarget, Joined]:
         """Answer the page's WHIP offer on the built-in bridge."""
         target = await self.resolve(token)
+        if target.mode == "gateway":
+            joined = await self._join_gateway(target, offer_sdp)
+            if joined.replaced is not None:
+                await self._record_gateway_replace(target, joined, request_id, address)
+            return target, joined
         if target.mode != "builtin":
             raise JoinElsewhere("this link leads to the hosting bridge's own page")
         bridge, conference_id = await self.ensure_builtin_conference(target.run_id)
@@ -435,11 +478,56 @@ class JoinService:
     async def leave(self, token: str, session_id: str) -> None:
         """The page leaves (``DELETE`` of its WHIP resource); allowed after the link expired."""
         claims = self._links.verify(token, allow_expired=True)
+        if self._gateways is not None and await self._gateways.leave(
+            claims.run_site_id, session_id
+        ):
+            return
         bridge = self.builtin_bridge()
         session = bridge.session_info(session_id)
         if session is None or session.seat != f"site-{claims.run_site_id}":
             raise NotFound("no such connection (it ended already)")
         await bridge.leave(session_id, "left")
+
+    # -- the gateway -----------------------------------------------------------------------
+
+    async def _join_gateway(self, target: JoinTarget, offer_sdp: str) -> Joined:
+        assert self._gateways is not None
+        assert target.conference is not None
+        bridge = self._registry.get(target.conference.bridge)
+        if bridge is None:
+            raise MeetingNotLive("the meeting's bridge is no longer loaded")
+        return await self._gateways.join(
+            bridge=bridge,
+            ref=target.conference,
+            run_id=target.run_id,
+            run_site_id=target.run_site_id,
+            room_name=target.site_name,
+            offer_sdp=offer_sdp,
+            expires_at=target.claims.expires_at,
+        )
+
+    async def _record_gateway_replace(
+        self, target: JoinTarget, joined: Joined, request_id: str | None, address: str | None
+    ) -> None:
+        log.warning(
+            "join link of run site %s used again: gateway call %s replaced by %s",
+            target.run_site_id,
+            joined.replaced,
+            joined.participant_id,
+        )
+        actor = Actor(_link_principal(target), request_id=request_id, address=address)
+        async with self._sessions.begin() as session:
+            audit.record(
+                session,
+                actor,
+                at=self._clock(),
+                action="join_link.replace",
+                entity="run_site",
+                entity_id=target.run_site_id,
+                unit_path=target.unit_path,
+                before={"participant_id": joined.replaced},
+                after={"participant_id": joined.participant_id},
+            )
 
     # -- internals -----------------------------------------------------------------------
 

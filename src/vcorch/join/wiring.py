@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from vcorch.config import Settings
+from vcorch.gateway import Gateways
+from vcorch.join.gateway_route import GatewayJoins
 from vcorch.join.ice import IcePolicy
 from vcorch.join.links import JoinLinks, derive_secret, join_url
 from vcorch.join.routes import JOIN, JOIN_LINKS
@@ -18,9 +20,15 @@ __all__ = ["FallbackLinkMaker", "ice_policy", "setup"]
 class FallbackLinkMaker:
     """Browser links for fallen-back sites: signed tokens under the public URL."""
 
-    def __init__(self, links: JoinLinks, public_url: str) -> None:
+    def __init__(self, links: JoinLinks, public_url: str, gateways: Gateways | None = None) -> None:
         self._links = links
         self._public_url = public_url
+        self._gateways = gateways
+
+    def gateway_serves(self, bridge: str) -> bool:
+        """Whether a gateway is configured for the bridge (the orchestrator's fallback then
+        keeps the site in its hosting conference; the join page checks health on opening)."""
+        return self._gateways is not None and self._gateways.configured_for(bridge)
 
     def url_for(self, run_site_id: int, meeting_id: int, expires_at: datetime) -> str:
         return join_url(self._public_url, self._links.issue(run_site_id, meeting_id, expires_at))
@@ -37,11 +45,21 @@ def ice_policy(settings: Settings) -> IcePolicy:
     )
 
 
-def setup(runtime: Runtime, *, registry: BridgeRegistry) -> FallbackLinkMaker:
+def setup(
+    runtime: Runtime, *, registry: BridgeRegistry, gateways: Gateways | None = None
+) -> FallbackLinkMaker:
     links = JoinLinks(derive_secret(runtime.signing_key), runtime.clock)
     runtime.provide(JOIN_LINKS, links)
+    gateway_joins = (
+        GatewayJoins(runtime.sessions, gateways, runtime.clock) if gateways is not None else None
+    )
     service = JoinService(
-        runtime.sessions, registry, links, ice_policy(runtime.settings), runtime.clock
+        runtime.sessions,
+        registry,
+        links,
+        ice_policy(runtime.settings),
+        runtime.clock,
+        gateways=gateway_joins,
     )
     runtime.provide(JOIN, service)
-    return FallbackLinkMaker(links, runtime.settings.public_url)
+    return FallbackLinkMaker(links, runtime.settings.public_url, gateways)

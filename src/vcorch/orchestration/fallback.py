@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +24,13 @@ from vcorch.orchestration.policy import OrchestrationPolicy
 from vcorch.rooms import Room, Unit
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class GatewayPaths(Protocol):
+    """Links that know the WebRTC-to-SIP gateways (``join``'s link maker)."""
+
+    def gateway_serves(self, bridge: str) -> bool: ...
 
 
 class Fallback:
@@ -97,6 +105,13 @@ class Fallback:
         if hosting is not None:
             bridge = self._registry.get(hosting.bridge)
             takes_browsers = bridge is not None and bridge.capabilities.webrtc_join
+            # A SIP-only MCU with a gateway takes browsers too, into its own conference.
+            takes_browsers = takes_browsers or (
+                bridge is not None
+                and bridge.capabilities.sip_dial_in
+                and isinstance(self.links, GatewayPaths)
+                and self.links.gateway_serves(hosting.bridge)
+            )
         builtin_row = None
         if not takes_browsers:
             builtin_row = await self.builtin_conference(run_id, meeting.title if meeting else "")

@@ -75,7 +75,8 @@ _DETAIL_CONCURRENCY = 8  # GET /callLegs/<id> requests in flight for one partici
 class CiscoCmsBridge(Bridge):
     """Options: ``cospace_uri_prefix`` (default ``vcorch-``); ``webapp_url`` (the CMS web
     app's address as browsers reach it: with it, a fallen-back site's browser joins the
-    meeting's own coSpace there); hook auth as in the base class."""
+    meeting's own coSpace there); ``sip_domain`` (coSpaces' SIP domain, for a gateway to
+    dial); hook auth as in the base class."""
 
     type_name: ClassVar[str] = "cisco_cms"
     capabilities: Capabilities = Capabilities(
@@ -117,6 +118,11 @@ class CiscoCmsBridge(Bridge):
         if self._webapp_url is not None:
             # Browsers join through the CMS web app only where an operator said where it is.
             self.capabilities = dataclasses.replace(type(self).capabilities, webrtc_join=True)
+        # Option ``sip_domain``: the domain SIP systems dial coSpaces at (the Call Bridge's
+        # dial plan); with it, a WebRTC-to-SIP gateway can call a meeting's coSpace.
+        self._sip_domain = str(config.options.get("sip_domain") or "") or None
+        if self._sip_domain is not None:
+            self.capabilities = dataclasses.replace(self.capabilities, sip_dial_in=True)
 
     # -- error translation ---------------------------------------------------------------
 
@@ -196,6 +202,14 @@ class CiscoCmsBridge(Bridge):
         return ConferenceRef(
             bridge=self.name, conference_id=call_id, extra={"coSpace": cospace_id, "uri": uri}
         )
+
+    async def dial_in_uri(self, ref: ConferenceRef) -> str:
+        # API Reference Guide (Release 2.0+), coSpace: ``uri`` is the "URI user part ... that a
+        # SIP system would use to dial in to this coSpace"; the domain is the dial plan's.
+        uri = ref.extra.get("uri")
+        if self._sip_domain is None or not uri:
+            return await super().dial_in_uri(ref)
+        return f"sip:{uri}@{self._sip_domain}"
 
     async def end_conference(self, ref: ConferenceRef) -> None:
         # Either may be gone already (ended by hand, or an earlier attempt got this far).

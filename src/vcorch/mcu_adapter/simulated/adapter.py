@@ -3,11 +3,14 @@
 Options (``[bridges.options]``): ``latency_ms`` (default 20), ``latency_jitter_ms``,
 ``failure_rate``, ``timeout_rate`` (0..1), ``answer_delay_ms`` (300), ``ring_timeout_ms``
 (5000), ``unreachable`` (addresses that never answer when no endpoint registry is wired),
-``seed``.  Port capacity is ``ports``.
+``seed``, ``dial_in`` (a SIP URI template such as ``"sip:{conference}@127.0.0.1:5090"``: the
+address a WebRTC-to-SIP gateway calls for a conference; a real SIP party such as baresip
+stands in for the MCU's SIP side).  Port capacity is ``ports``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -97,6 +100,12 @@ class SimulatedBridge(Bridge):
         self._unreachable = {str(address) for address in unreachable}
         self._policy = RetryPolicy.from_config(config)
         self._sites: dict[str, str | None] = {}
+        dial_in = config.options.get("dial_in")
+        if dial_in is not None and (not isinstance(dial_in, str) or not dial_in.startswith("sip")):
+            raise ConfigError(f"bridges.{config.name}.options.dial_in: must be a sip: URI")
+        self._dial_in: str | None = dial_in
+        if dial_in is not None:
+            self.capabilities = dataclasses.replace(type(self).capabilities, sip_dial_in=True)
         self.mcu = SimulatedMcu(
             settings_from_config(config),
             clock=context.clock,
@@ -195,6 +204,11 @@ class SimulatedBridge(Bridge):
             conference_id=conference_id,
             extra={"key": spec.key, "dial_in": dial_in},
         )
+
+    async def dial_in_uri(self, ref: ConferenceRef) -> str:
+        if self._dial_in is None:
+            return await super().dial_in_uri(ref)
+        return self._dial_in.replace("{conference}", ref.conference_id)
 
     async def end_conference(self, ref: ConferenceRef) -> None:
         await self._call("end", lambda: self.mcu.end(ref.conference_id))
