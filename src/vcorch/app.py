@@ -118,7 +118,7 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
     fallback_links = await demo.setup(
         runtime,
         booking=register,
-        links=join.setup(runtime, registry=bridges.registry, gateways=gateways),
+        links=join.setup(runtime, registry=bridges.registry, gateways=gateways, emit=events.emit),
     )
     people = attendance.setup(runtime, builtin_bridges=builtin)
     stats.setup(

@@ -201,9 +201,20 @@ async def test_browser_and_sip_party_hear_each_other_through_janus(
         )
         assert status == 200, view
         row = next(s for s in view["sites"] if s["room_id"] == world.rooms["lao-cai"])
-        assert row["state"] == "connected"
-        if "channel" in row:  # the live view prints it once the channels work is merged
-            assert row["channel"] == "gateway"
+        assert (row["state"], row["channel"], row["separate_room"]) == (
+            "connected",
+            "gateway",
+            False,
+        ), row
+        # Attendance counts the site from the gateway's own record of the call.
+        clock.advance(minutes=10)
+        status, report = await api.as_(world.tokens["admin"]).get(
+            f"/api/meetings/{live.meeting_id}/attendance"
+        )
+        assert status == 200, report
+        counted = next(s for s in report["sites"] if s["room_id"] == world.rooms["lao-cai"])
+        assert counted["took_part_via"] == "gateway", counted
+        assert counted["connected_seconds"] >= 600, counted
 
         status, listed = await api.as_(world.tokens["admin"]).get("/api/gateways")
         assert status == 200, listed

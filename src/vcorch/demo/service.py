@@ -70,6 +70,11 @@ class Demo:
             )
         return url
 
+    def gateway_serves(self, bridge: str) -> bool:
+        # The links it wraps know the gateways (orchestration's fallback asks them).
+        serves = getattr(self._links, "gateway_serves", None)
+        return bool(serves(bridge)) if callable(serves) else False
+
 
 async def demo_meeting_ids(sessions: async_sessionmaker[AsyncSession]) -> set[int]:
     async with sessions() as session:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,7 +34,15 @@ from vcorch.gateway import (
     OfferNotUsable,
 )
 from vcorch.join.errors import GatewayUnavailable, OfferRejected
-from vcorch.mcu_adapter import Bridge, BridgeError, ConferenceRef, Joined, WebRtcBridge
+from vcorch.mcu_adapter import (
+    Bridge,
+    BridgeError,
+    BridgeEvent,
+    ConferenceRef,
+    EmitEvents,
+    Joined,
+    WebRtcBridge,
+)
 from vcorch.orchestration import MeetingRun, mark_browser
 
 log = logging.getLogger(__name__)
@@ -57,10 +66,14 @@ class GatewayJoins:
         sessions: async_sessionmaker[AsyncSession],
         gateways: Gateways,
         clock: Callable[[], datetime],
+        emit: EmitEvents | None = None,
     ) -> None:
         self._sessions = sessions
         self._gateways = gateways
         self._clock = clock
+        # Where the gateway's own record of a call goes: the bridge events attendance reads.
+        self._emit = emit
+        self._conferences: dict[str, ConferenceRef] = {}
 
     def configured_for(self, bridge: str) -> bool:
         return self._gateways.configured_for(bridge)
@@ -123,6 +136,10 @@ class GatewayJoins:
         except GatewayError as err:
             raise GatewayUnavailable(f"the gateway failed: {err.reason}") from err
         assert call.answer_sdp is not None
+        self._conferences[call.call_id] = ref
+        if call.accepted_at is not None:
+            # Accepted before the conference was known here: record the join now.
+            await self._record(call, True)
         return Joined(
             session_id=call.call_id,
             participant_id=call.participant_id,
@@ -140,7 +157,35 @@ class GatewayJoins:
         await self._gateways.hang_up(session_id, "left")
         return True
 
+    async def _record(self, call: GatewayCall, present: bool) -> None:
+        """The call's join or leave, as the gateway saw it, in the hosting conference's
+        events: attendance counts the site from the gateway's record (the MCU may list the
+        leg under an id of its own)."""
+        ref = self._conferences.get(call.call_id)
+        if self._emit is None or ref is None:
+            return
+        if not present:
+            self._conferences.pop(call.call_id, None)
+        at = (call.accepted_at if present else None) or self._clock()
+        kind: Literal["join", "leave"] = "join" if present else "leave"
+        event = BridgeEvent(
+            kind=kind,
+            conference_id=ref.conference_id,
+            participant_id=call.participant_id,
+            at=at,
+            event_id=f"{call.participant_id}:{kind}",
+            site_id=str(call.request.run_site_id),
+            display_name=call.request.display_name,
+            address=call.request.from_uri,
+            reason=None if present else (call.end_reason or "hung up")[:200],
+        )
+        try:
+            await self._emit(ref.bridge, [event])
+        except Exception:  # the call goes on; attendance may poll the gap
+            log.exception("gateway call %s: recording its %s failed", call.call_id, kind)
+
     async def _changed(self, call: GatewayCall, present: bool) -> None:
+        await self._record(call, present)
         async with self._sessions.begin() as session:
             await mark_browser(
                 session,

@@ -11,7 +11,7 @@ from vcorch.join.ice import IcePolicy
 from vcorch.join.links import JoinLinks, derive_secret, join_url
 from vcorch.join.routes import JOIN, JOIN_LINKS
 from vcorch.join.service import JoinService
-from vcorch.mcu_adapter import BridgeRegistry
+from vcorch.mcu_adapter import BridgeRegistry, EmitEvents
 from vcorch.runtime import Runtime
 
 __all__ = ["FallbackLinkMaker", "ice_policy", "setup"]
@@ -46,12 +46,18 @@ def ice_policy(settings: Settings) -> IcePolicy:
 
 
 def setup(
-    runtime: Runtime, *, registry: BridgeRegistry, gateways: Gateways | None = None
+    runtime: Runtime,
+    *,
+    registry: BridgeRegistry,
+    gateways: Gateways | None = None,
+    emit: EmitEvents | None = None,
 ) -> FallbackLinkMaker:
     links = JoinLinks(derive_secret(runtime.signing_key), runtime.clock)
     runtime.provide(JOIN_LINKS, links)
     gateway_joins = (
-        GatewayJoins(runtime.sessions, gateways, runtime.clock) if gateways is not None else None
+        GatewayJoins(runtime.sessions, gateways, runtime.clock, emit)
+        if gateways is not None
+        else None
     )
     service = JoinService(
         runtime.sessions,

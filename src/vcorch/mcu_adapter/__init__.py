@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from vcorch.mcu_adapter.base import ConferenceSpec as ConferenceSpec
     from vcorch.mcu_adapter.base import DialFailed as DialFailed
     from vcorch.mcu_adapter.base import DialTarget as DialTarget
+    from vcorch.mcu_adapter.base import EmitEvents as EmitEvents
     from vcorch.mcu_adapter.base import NotSupported as NotSupported
     from vcorch.mcu_adapter.base import Participant as Participant
     from vcorch.mcu_adapter.errors import HookUnauthenticated as HookUnauthenticated
@@ -49,6 +50,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "Bridge": ("vcorch.mcu_adapter.base", "Bridge"),
     "BridgeError": ("vcorch.mcu_adapter.base", "BridgeError"),
     "BridgeEvent": ("vcorch.mcu_adapter.base", "BridgeEvent"),
+    "EmitEvents": ("vcorch.mcu_adapter.base", "EmitEvents"),
     "BridgeHealth": ("vcorch.mcu_adapter.base", "BridgeHealth"),
     "BridgeHealthCoordinator": ("vcorch.mcu_adapter.health", "BridgeHealthCoordinator"),
     "BridgeProtocolError": ("vcorch.mcu_adapter.base", "BridgeProtocolError"),
@@ -94,6 +96,7 @@ __all__ = [
     "ConferenceSpec",
     "DialFailed",
     "DialTarget",
+    "EmitEvents",
     "HookUnauthenticated",
     "JanusBridge",
     "JanusBrowserRoom",
