@@ -8,15 +8,20 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.api import Api, FakeClock, make_settings
 from tests.browser import Browser
 from tests.demo.test_demo import _admin_password, _demo_meetings, _sites
 from tests.orchestration.conftest import settle, sim
 from tests.test_cli import vcorch
+from vcorch.mcu_adapter.base import ConferenceRef
+from vcorch.mcu_adapter.routes import REGISTRY
 from vcorch.monitoring.routes import MONITORING
+from vcorch.orchestration.models import RunConference
 from vcorch.rooms import SILENT_UNIT
 from vcorch.scheduler.routes import SCHEDULER
+from vcorch.web.keys import SESSIONS
 
 STATE = "document.getElementById('status').dataset.state"
 
@@ -55,6 +60,23 @@ async def test_the_demo_link_joins_and_lists_the_meetings_room_systems(
     _, live = await admin.get(f"/api/meetings/{meeting.id}/live")
     silent = next(s for s in live["sites"] if s["room_id"] == sites[SILENT_UNIT][0])
     assert silent["state"] == "fallback"
+    # The built-in bridge's conference is dialled into the MCU's as one participant, so the
+    # browser site is in the meeting, not in a room of its own.
+    assert silent["separate_room"] is False, silent
+    async with app[SESSIONS]() as session:
+        conferences = {
+            row.bridge: row
+            for row in await session.scalars(
+                select(RunConference).where(RunConference.run_id == live["run_id"])
+            )
+        }
+    link = conferences["webrtc"].link_participant_id
+    assert link is not None
+    host = conferences["mo-phong"]
+    legs = await app[REGISTRY]["mo-phong"].participants(
+        ConferenceRef("mo-phong", host.conference_id, dict(host.extra or {}))
+    )
+    assert [leg.connected for leg in legs if leg.participant_id == link] == [True], legs
     logged = [r.getMessage() for r in caplog.records if r.name == "vcorch.demo"]
     assert any(silent["fallback_url"] in line for line in logged), logged
     # The page is served by this test's server, under the logged link's own path.
@@ -79,4 +101,5 @@ async def test_the_demo_link_joins_and_lists_the_meetings_room_systems(
     others = {name: channel for name, channel, me in listed if not me}
     assert len(mine) == 1 and len(others) == 4, listed
     assert set(others.values()) == {"room_system"}, listed
+    assert await page.evaluate("document.getElementById('separate').hidden")
     assert page.errors == []

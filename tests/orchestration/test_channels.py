@@ -41,7 +41,8 @@ HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 def settings(database_url: str) -> Settings:
     return make_settings(
         database_url,
-        bridges=[sim("mcu-a", 10)],
+        # An MCU that cannot take the built-in bridge's conference as a link leg.
+        bridges=[sim("mcu-a", 10, links_builtin=False)],
         dial_attempts=2,
         failover_after=2,
         ring_timeout_seconds=30,

@@ -104,6 +104,8 @@ async def test_a_meeting_launches_at_its_time_and_ends_at_its_end(
     # Every connected site is on the bridge exactly once.
     conference = next(iter(sim(app, "mcu-a").mcu._conferences.values()))
     per_site = Counter(leg.site_id for leg in conference.legs.values())
+    # ... and the built-in bridge's conference is linked in as one more participant.
+    assert per_site.pop(f"link-run-{live['run_id']}") == 1
     assert sorted(per_site.values()) == [1, 1, 1]
 
     clock.now = start + timedelta(minutes=60)

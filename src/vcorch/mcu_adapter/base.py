@@ -102,6 +102,11 @@ class Capabilities:
     # A conference has a SIP address others can call (``dial_in_uri``): what a
     # WebRTC-to-SIP gateway calls to bring a browser in.
     sip_dial_in: bool = False
+    # Takes the built-in bridge's fallback conference of a meeting as one more participant
+    # (a link leg), so that browser sites there are in the meeting.  Only the simulated
+    # MCU declares it today: it simulates the link as it simulates every call (no media);
+    # real SIP-only MCUs get browsers through a WebRTC-to-SIP gateway instead.
+    builtin_link: bool = False
 
 
 @dataclass(frozen=True)

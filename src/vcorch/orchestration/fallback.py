@@ -16,7 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.booking import Meeting
-from vcorch.mcu_adapter import BridgeError, BridgeRegistry, ConferenceSpec
+from vcorch.mcu_adapter import (
+    BridgeError,
+    BridgeRegistry,
+    ConferenceRef,
+    ConferenceSpec,
+    DialTarget,
+)
 from vcorch.orchestration.collaborators import DialMetrics, FallbackLinks
 from vcorch.orchestration.models import MeetingRun, RunConference, RunSite
 from vcorch.orchestration.operator_mail import queue_mail, site_operators
@@ -50,8 +56,11 @@ class Fallback:
         self.links = links
         self._metrics = metrics
 
-    async def builtin_conference(self, run_id: int, title: str) -> int | None:
-        """The built-in WebRTC conference of a run (created on first need), or None."""
+    async def builtin_conference(
+        self, run_id: int, title: str, host: RunConference | None = None
+    ) -> int | None:
+        """The built-in WebRTC conference of a run (created on first need), or None; linked
+        into ``host`` as one participant when the host bridge can take it."""
         bridge = self._registry.get(self.policy.builtin_bridge)
         if bridge is None:
             return None
@@ -85,7 +94,36 @@ class Fallback:
             )
             session.add(row)
             await session.flush()
-            return row.id
+            row_id = row.id
+        if host is not None:
+            await self._link(run_id, row_id, host)
+        return row_id
+
+    async def _link(self, run_id: int, builtin_row: int, host: RunConference) -> None:
+        """Dial the built-in conference into the host one, where the host bridge takes such
+        a link; the link leg's id marks the two as one meeting (no separate room)."""
+        bridge = self._registry.get(host.bridge)
+        if bridge is None or not bridge.capabilities.builtin_link:
+            return
+        target = DialTarget(
+            site_id=f"link-run-{run_id}",
+            kind="sip",
+            address=f"sip:vcorch-webrtc-run-{run_id}@{self.policy.builtin_bridge}",
+            display_name="Cầu trình duyệt dự phòng",
+        )
+        ref = ConferenceRef(
+            bridge=host.bridge, conference_id=host.conference_id, extra=dict(host.extra or {})
+        )
+        try:
+            placed = await bridge.dial_out(ref, target)
+        except BridgeError as err:
+            log.warning("run %s: %s did not take the browser link: %s", run_id, host.bridge, err)
+            return
+        async with self._sessions.begin() as session:
+            row = await session.get(RunConference, builtin_row)
+            if row is not None:
+                row.link_participant_id = placed.participant_id
+        log.info("run %s: the browser sites' conference is linked into %s", run_id, host.bridge)
 
     async def fall_back(self, run_id: int, site_id: int, reason: str) -> None:
         """Give a site its browser link and tell its operators; once per site and run."""
@@ -114,7 +152,9 @@ class Fallback:
             )
         builtin_row = None
         if not takes_browsers:
-            builtin_row = await self.builtin_conference(run_id, meeting.title if meeting else "")
+            builtin_row = await self.builtin_conference(
+                run_id, meeting.title if meeting else "", hosting
+            )
         async with self._sessions.begin() as session:
             site = await session.get(RunSite, site_id)
             run = await session.get(MeetingRun, run_id)

@@ -5,7 +5,10 @@ Options (``[bridges.options]``): ``latency_ms`` (default 20), ``latency_jitter_m
 (5000), ``unreachable`` (addresses that never answer when no endpoint registry is wired),
 ``seed``, ``dial_in`` (a SIP URI template such as ``"sip:{conference}@127.0.0.1:5090"``: the
 address a WebRTC-to-SIP gateway calls for a conference; a real SIP party such as baresip
-stands in for the MCU's SIP side).  Port capacity is ``ports``.
+stands in for the MCU's SIP side), ``links_builtin`` (default true: the built-in bridge's
+fallback conference is dialled in as one participant, simulated like every other call;
+false models an MCU that cannot take it, whose browser sites are then in a separate
+room).  Port capacity is ``ports``.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ class SimulatedBridge(Bridge):
         mute=True,
         disconnect=True,
         cascade=True,
+        builtin_link=True,
     )
 
     def __init__(self, config: BridgeConfig, context: BridgeContext) -> None:
@@ -105,7 +109,12 @@ class SimulatedBridge(Bridge):
             raise ConfigError(f"bridges.{config.name}.options.dial_in: must be a sip: URI")
         self._dial_in: str | None = dial_in
         if dial_in is not None:
-            self.capabilities = dataclasses.replace(type(self).capabilities, sip_dial_in=True)
+            self.capabilities = dataclasses.replace(self.capabilities, sip_dial_in=True)
+        links_builtin = config.options.get("links_builtin", True)
+        if not isinstance(links_builtin, bool):
+            raise ConfigError(f"bridges.{config.name}.options.links_builtin: must be true or false")
+        if not links_builtin:
+            self.capabilities = dataclasses.replace(self.capabilities, builtin_link=False)
         self.mcu = SimulatedMcu(
             settings_from_config(config),
             clock=context.clock,
