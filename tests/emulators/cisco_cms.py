@@ -533,6 +533,30 @@ class CmsEmulator:
         _sub(update, "deactivated", "false")
         self._cdr("callLegUpdate", update)
 
+    def web_app_guest_joins(self, cospace_id: str, name: str) -> str:
+        """A guest opens the space's web-app link and joins as ``name`` (the link's
+        ``name=``): an incoming leg, connected at once, reported by CDR as CMS reports web
+        app participants (``type`` ``acano``, direction ``incoming``)."""
+        call = next(c for c in self.calls.values() if c.cospace_id == cospace_id)
+        leg = EmuLeg(
+            leg_id=str(uuid.uuid4()),
+            call_id=call.call_id,
+            remote_party=f"guest-{uuid.uuid4().hex[:8]}",
+            name=name,
+            state="connected",
+            connected_at=datetime.now(UTC),
+        )
+        call.legs[leg.leg_id] = leg
+        start = ET.Element("callLeg", id=leg.leg_id)
+        _sub(start, "displayName", name)
+        _sub(start, "remoteParty", leg.remote_party)
+        _sub(start, "localAddress", call.name)
+        _sub(start, "type", "acano")
+        _sub(start, "direction", "incoming")
+        _sub(start, "call", call.call_id)
+        self._cdr("callLegStart", start)
+        return leg.leg_id
+
     def remote_hangup(self, leg_id: str) -> None:
         """The far endpoint hangs up (a leave the orchestrator did not ask for)."""
         found = self._find_leg(leg_id)

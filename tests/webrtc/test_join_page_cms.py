@@ -21,7 +21,8 @@ from tests.world import World, build_world
 from vcorch.config import BridgeConfig
 from vcorch.mcu_adapter.base import ConferenceSpec
 from vcorch.mcu_adapter.routes import REGISTRY
-from vcorch.orchestration.models import RunConference
+from vcorch.orchestration.models import RunConference, RunSite
+from vcorch.orchestration.routes import ORCHESTRATOR
 from vcorch.web.keys import SESSIONS
 
 WEBAPP = "https://join.cms.example.gov.vn"
@@ -95,3 +96,25 @@ async def test_the_link_opens_the_cms_web_app_in_the_meetings_space(
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     await page.screenshot(artifact("join-page-cms.png"))
     assert page.errors == []
+
+    # Lào Cai's room system had not answered; its people open the web app from the link.
+    async with app[SESSIONS].begin() as session:
+        fallen = await session.get(RunSite, live.run_sites["lao-cai"])
+        assert fallen is not None
+        fallen.state = "fallback"
+    cms.web_app_guest_joins(ref.extra["coSpace"], "Phòng họp lao-cai")
+    await app[ORCHESTRATOR].step(live.run_id)
+    status, view = await api.as_(world.tokens["central_sec"]).get(
+        f"/api/meetings/{live.meeting_id}/live"
+    )
+    assert status == 200, view
+    row = next(x for x in view["sites"] if x["room_id"] == world.rooms["lao-cai"])
+    assert (row["state"], row["channel"]) == ("connected", "browser"), row
+    clock.advance(minutes=10)
+    await app[ORCHESTRATOR].step(live.run_id)
+    status, report = await api.as_(world.tokens["central_sec"]).get(
+        f"/api/meetings/{live.meeting_id}/attendance"
+    )
+    assert status == 200, report
+    counted = next(x for x in report["sites"] if x["room_id"] == world.rooms["lao-cai"])
+    assert counted["took_part_via"] == "browser", counted

@@ -114,6 +114,9 @@ class CiscoCmsBridge(Bridge):
         )
         self._uri_prefix = str(config.options.get("cospace_uri_prefix", "vcorch-"))
         self._leg_notes: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+        # (call id, display name) -> site id of the web-app guest links given out: a web
+        # app guest's leg carries only the name the link set, so that name maps it back.
+        self._web_guests: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._webapp_url = _webapp_url(config)
         if self._webapp_url is not None:
             # Browsers join through the CMS web app only where an operator said where it is.
@@ -253,6 +256,10 @@ class CiscoCmsBridge(Bridge):
             if leg is None:
                 continue
             _, site_id = self._leg_notes.get(leg.leg_id, (None, None))
+            if site_id is None and leg.name:
+                site_id = self._web_guests.get(
+                    (ref.conference_id, unicodedata.normalize("NFC", leg.name))
+                )
             connected = leg.state == "connected"
             joined_at = (
                 _seconds_before(now, leg.duration_seconds)
@@ -305,10 +312,14 @@ class CiscoCmsBridge(Bridge):
             access = await self._cms(lambda: self._client.cospace_access(cospace_id))
         if access.call_id is None or access.secret is None:
             raise BridgeProtocolError(self.name, f"coSpace {cospace_id} has no callId or secret")
+        name = unicodedata.normalize("NFC", target.display_name)
+        self._web_guests[(ref.conference_id, name)] = target.site_id
+        while len(self._web_guests) > _REMEMBERED_LEGS:
+            self._web_guests.popitem(last=False)
         query = urlencode(
             {
                 "secret": access.secret,
-                "name": unicodedata.normalize("NFC", target.display_name),
+                "name": name,
                 "skipJoinOptions": "true",
             },
             quote_via=quote,
