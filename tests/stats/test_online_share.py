@@ -508,3 +508,41 @@ async def test_occurrences_the_scheduler_adds_to_open_series_are_counted(
     result = await calendar.app[STATS].refresher.refresh()
     assert result.series == 1
     assert await counts() == (grown, grown)
+
+
+async def test_a_taken_conference_is_refused_without_saying_whose_it_is(built: Calendar) -> None:
+    from vcorch.orchestration.models import MeetingRun, RunConference
+    from vcorch.web.keys import SESSIONS
+
+    # A conference vcorch ran for another unit's meeting, and one another unit linked.
+    async with built.app[SESSIONS].begin() as session:
+        start = local("2026-01-15", 9)  # any key: only its conference matters here
+        run = MeetingRun(
+            meeting_id=built.ids["C"],
+            occurrence_key=start,
+            start_at=start,
+            end_at=start + timedelta(hours=1),
+            status="ended",
+        )
+        session.add(run)
+        await session.flush()
+        session.add(
+            RunConference(
+                run_id=run.id, bridge="cms-1", conference_id="cospace-88", conference_key="c"
+            )
+        )
+    # Lào Cai's own meeting, which vcorch did not run.
+    own = await built.book(
+        "Z", day="2026-03-02", mode="online", organizer="lao-cai", sites=("lao-cai",)
+    )
+    laocai = built.api.as_(await built.token("laocai_sec"))
+    answers = []
+    for conference in ("cospace-77", "cospace-88"):
+        status, body = await laocai.post(
+            f"/api/meetings/{own}/conference-links",
+            {"bridge": "cms-1", "conference_id": conference},
+        )
+        assert status == 409, body
+        answers.append((body["type"], body["detail"]))
+    assert answers[0] == answers[1], answers
+    assert "vcorch ran" not in answers[0][1] and "linked" not in answers[0][1]

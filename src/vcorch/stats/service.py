@@ -43,6 +43,9 @@ from vcorch.stats.refresh import (
 log = logging.getLogger("vcorch.stats")
 
 
+CONFERENCE_TAKEN = "this conference is already counted for a meeting"
+
+
 class ShareGauge(Protocol):
     def set_online_share(
         self, period: str, share: float, share_declared: float, target: float
@@ -413,7 +416,9 @@ class StatsService:
                 )
             )
             if taken is not None:
-                raise Conflict("this conference belongs to a meeting vcorch ran")
+                # One answer whether vcorch ran it or another meeting linked it: neither
+                # says whose meeting (another unit's, maybe) the conference is counted for.
+                raise Conflict(CONFERENCE_TAKEN)
             link = ConferenceLink(
                 meeting_id=meeting.id,
                 occurrence_key=key,
@@ -426,7 +431,7 @@ class StatsService:
             try:
                 await session.flush()
             except IntegrityError as err:
-                raise Conflict("this conference is already linked to a meeting") from err
+                raise Conflict(CONFERENCE_TAKEN) from err
             await flag_for_judging(session, {(meeting.id, key)})
             audit.record(
                 session,
