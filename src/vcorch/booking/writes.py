@@ -121,7 +121,7 @@ class MeetingWrites:
             sites = await resolve_sites(session, data.sites, data.mode)
             if data.host_room_id is not None:
                 await check_host_room(session, data.host_room_id, organizer)
-            states = await self._initial_states(session, organizer, sites)
+            states = await self._initial_states(session, organizer, sites, actor)
             series_start, series_end = span(series)
             status = self._status_for(data.status, series_end)
             if status == "scheduled":
@@ -188,11 +188,18 @@ class MeetingWrites:
 
     @staticmethod
     async def _initial_states(
-        session: AsyncSession, organizer: Unit, sites: list[tuple[int, int | None, list[str]]]
+        session: AsyncSession,
+        organizer: Unit,
+        sites: list[tuple[int, int | None, list[str]]],
+        actor: Actor,
     ) -> dict[int, str]:
+        """Accepted when the room lies in the organiser's units, or when the caller could
+        decide for the room's unit anyway (central booking for a province); else asked."""
         units = await approval.room_units(session, [room for room, _, _ in sites])
         return {
-            room: approval.initial_state(units[room][1].path, organizer.path)
+            room: ACCEPTED
+            if actor.principal.sees(units[room][1].path)
+            else approval.initial_state(units[room][1].path, organizer.path)
             for room, _, _ in sites
         }
 
@@ -287,16 +294,25 @@ class MeetingWrites:
                 sites = await resolve_sites(session, data.sites, mode)
             else:
                 sites = [(s.room_id, s.endpoint_id, list(s.contacts or [])) for s in record.sites]
-            states = await self._initial_states(session, organizer, sites)
+            states = await self._initial_states(session, organizer, sites, actor)
             kept = {s.room_id: s for s in record.sites}
             asked_again: set[int] = set()
+            room_paths = {
+                room: unit.path
+                for room, (_, unit) in (await approval.room_units(session, list(kept))).items()
+            }
             for room in states:
-                if room not in kept or states[room] == ACCEPTED:
+                if room not in kept or not approval.foreign(room_paths[room], organizer.path):
                     continue
                 previous = kept[room].approval
                 # An acceptance was for the times asked; new times (or a new organiser) are
-                # a new request.  A decline stands until the room's unit changes it.
-                if previous == ACCEPTED and (timing or organizer.id != organizer_before):
+                # a new request, unless the caller decides for the room's unit itself.  A
+                # decline stands until the room's unit changes it.
+                if (
+                    previous == ACCEPTED
+                    and (timing or organizer.id != organizer_before)
+                    and states[room] != ACCEPTED
+                ):
                     asked_again.add(room)
                 else:
                     states[room] = previous
