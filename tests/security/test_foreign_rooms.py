@@ -273,6 +273,20 @@ async def test_rooms_of_the_organisers_own_units_are_accepted_at_once(
     )
     assert status == 201, meeting
     assert {s["approval"] for s in meeting["sites"]} == {"accepted"}
+    # Booking for Điện Biên, the central unit takes the Lào Cai room at once: it could
+    # decide for Lào Cai anyway.
+    status, meeting = await central.post(
+        "/api/meetings",
+        booking(
+            world,
+            "dien-bien",
+            ["dien-bien", "lao-cai"],
+            "Họp tỉnh Điện Biên do Trung ương đặt",
+            start=START + timedelta(hours=3),
+        ),
+    )
+    assert status == 201, meeting
+    assert {s["approval"] for s in meeting["sites"]} == {"accepted"}
     laocai = api.as_(world.tokens["laocai_sec"])
     status, own = await laocai.post(
         "/api/meetings",
