@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 from vcorch.access import Principal
 from vcorch.auth import User
 from vcorch.booking.models import Meeting, MeetingSite
-from vcorch.booking.policy import ACCEPTED, PENDING
+from vcorch.booking.policy import ACCEPTED, CLOSED, PENDING
 from vcorch.booking.views import iso
 from vcorch.mail import OutboxMail
 from vcorch.rooms import Room, Unit
@@ -211,6 +211,9 @@ def requests_in_scope(
             MeetingSite.approval == status,
         )
     )
+    if status == PENDING:
+        # Nothing is left to decide about a meeting that is over or cancelled.
+        stmt = stmt.where(Meeting.status.not_in(CLOSED))
     if after is not None:
         stmt = stmt.where(MeetingSite.id > after)
     return stmt.order_by(MeetingSite.id).limit(limit + 1)

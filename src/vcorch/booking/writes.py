@@ -536,7 +536,7 @@ class MeetingWrites:
                 raise MeetingClosed(f"the meeting is {meeting.status}: nothing to decide")
             state = ACCEPTED if decision == "accept" else DECLINED
             before = approval.site_view(site)
-            if site.approval != state or note != site.decision_note:
+            if site.approval != state or (note is not None and note != site.decision_note):
                 if state == ACCEPTED and meeting.status in HOLDS_RESOURCES:
                     await self._check_room(session, actor, meeting, organizer, site)
                 records = list(
