@@ -339,3 +339,28 @@ async def test_new_times_ask_the_rooms_unit_again(api: Api, world: World) -> Non
         ),
     )
     assert status == 201, own
+
+
+async def test_an_occurrence_cannot_take_a_room_its_unit_has_not_accepted(
+    api: Api, world: World
+) -> None:
+    dienbien = api.as_(world.tokens["dienbien_sec"])
+    status, meeting = await dienbien.post(
+        "/api/meetings",
+        booking(
+            world,
+            "dien-bien",
+            ["dien-bien", "lao-cai"],
+            "Giao ban tuần tỉnh Điện Biên",
+            rrule="FREQ=WEEKLY;COUNT=4",
+        ),
+    )
+    assert status == 201, meeting
+    key = (START + timedelta(days=7)).strftime("%Y%m%dT%H%M%SZ")
+    status, body = await dienbien.patch(
+        f"/api/meetings/{meeting['id']}/occurrences/{key}",
+        {"sites": [{"room_id": world.rooms["lao-cai"]}]},
+        headers={"If-Match": f'"v{meeting["version"]}"'},
+    )
+    assert status == 422, body
+    assert [e["field"] for e in body["errors"]] == ["sites.0.room_id"]
