@@ -24,8 +24,6 @@ from vcorch.booking.views import iso
 from vcorch.mail import OutboxMail
 from vcorch.rooms import Room, Unit
 
-PENDING_NOTE = "chờ đơn vị chủ quản phòng chấp thuận"
-
 
 def foreign(room_path: str, organizer_path: str) -> bool:
     return not room_path.startswith(organizer_path)
