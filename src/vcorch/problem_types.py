@@ -16,7 +16,13 @@ from typing import Any
 
 from vcorch.attendance import CheckInLinkError, CheckInLinkExpired, CheckInLinkInvalid
 from vcorch.auth import AuthenticationFailed, AuthError, InvalidToken, TooManyAttempts
-from vcorch.booking import BookingConflict, MeetingClosed, PreconditionRequired, StaleVersion
+from vcorch.booking import (
+    BookingConflict,
+    MeetingClosed,
+    PreconditionRequired,
+    SiteNotRequested,
+    StaleVersion,
+)
 from vcorch.errors import (
     Conflict,
     DomainError,
@@ -100,6 +106,7 @@ PROBLEM_TYPES: dict[type[VcorchError], ProblemType] = {
     # booking
     BookingConflict: ProblemType(409, "booking-conflict", "The booking clashes", ("clashes",)),
     MeetingClosed: ProblemType(409, "meeting-closed", "The meeting can no longer be changed"),
+    SiteNotRequested: ProblemType(409, "site-not-requested", "The site is not a request"),
     StaleVersion: ProblemType(412, "stale-version", "Precondition failed"),
     PreconditionRequired: ProblemType(428, "precondition-required", "Precondition required"),
     # join (the WebRTC fallback)

@@ -65,3 +65,49 @@ async def test_upgrade_from_empty_matches_the_models_and_seeds_the_root(
         assert await current_revision(engine) == head_revision()
     finally:
         await engine.dispose()
+
+
+async def test_sites_booked_before_requests_existed_keep_their_rooms(empty_database: str) -> None:
+    """0010: every site already booked is ``accepted`` (it held its room before)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    engine = make_engine(empty_database)
+    try:
+        await upgrade(engine, "0009")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO rooms (unit_id, name, seats, search_text, created_at, updated_at)"
+                    " VALUES (1, 'Phòng họp A', 20, '', :now, :now)"
+                ),
+                {"now": datetime(2026, 12, 1, tzinfo=UTC)},
+            )
+            room_id = (await connection.execute(text("SELECT max(id) FROM rooms"))).scalar()
+            await connection.execute(
+                text(
+                    "INSERT INTO meetings (title, search_text, kind, mode, organizer_unit_id,"
+                    " start_at, end_at, timezone, exdates, series_start, status, version,"
+                    " sequence, created_by, created_at, updated_at, invited) VALUES"
+                    " ('Họp cũ', '', 'meeting', 'online', 1, :now, :now, 'Asia/Ho_Chi_Minh',"
+                    " '[]', :now, 'scheduled', 1, 0, 'user:x', :now, :now, '[]')"
+                ),
+                {"now": datetime(2026, 12, 1, tzinfo=UTC)},
+            )
+            meeting_id = (await connection.execute(text("SELECT max(id) FROM meetings"))).scalar()
+            await connection.execute(
+                text(
+                    "INSERT INTO meeting_sites (meeting_id, room_id, contacts)"
+                    " VALUES (:meeting, :room, '[]')"
+                ),
+                {"meeting": meeting_id, "room": room_id},
+            )
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(text("SELECT approval, decided_at FROM meeting_sites"))
+            ).all()
+        assert [tuple(r) for r in rows] == [("accepted", None)]
+    finally:
+        await engine.dispose()

@@ -198,6 +198,7 @@ BODIES: dict[tuple[str, str], Body] = {
     ("PATCH", "/api/meetings/{id}"): lambda ids: {"title": "Đổi tiêu đề"},
     ("PATCH", "/api/meetings/{id}/occurrences/{key}"): lambda ids: {"cancelled": False},
     ("POST", "/api/calendar-tokens"): lambda ids: {"unit_id": ids["unit"]},
+    ("POST", "/api/meetings/{id}/sites/{site_id}/approval"): lambda ids: {"decision": "accept"},
     ("POST", "/api/meetings/{id}/start"): lambda ids: {},
     ("POST", "/api/meetings/{id}/extend"): lambda ids: {"minutes": 5},
     ("POST", "/api/meetings/{id}/attendance/entries"): lambda ids: {

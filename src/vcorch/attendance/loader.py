@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vcorch.attendance.mapping import ConferenceRef, Report
 from vcorch.attendance.models import CheckIn, Headcount, ManualEntry, PolledObservation
-from vcorch.booking import Meeting, MeetingOverride, MeetingSite
+from vcorch.booking import ACCEPTED, Meeting, MeetingOverride, MeetingSite
 from vcorch.bridge_events import BridgeEventRecord
 from vcorch.orchestration import MeetingRun, RunConference, RunSite
 from vcorch.rooms import Endpoint, Room, Unit
@@ -129,6 +129,8 @@ async def load_occurrences(
     }
     sites_of_meeting: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
     for booked in meeting_sites:
+        if booked.approval != ACCEPTED:
+            continue
         sites_of_meeting[booked.meeting_id].append((booked.room_id, booked.endpoint_id))
 
     wanted_sites: dict[tuple[int, datetime], list[tuple[int, int | None]]] = {}

@@ -22,7 +22,7 @@ from vcorch.attendance.loader import (
 from vcorch.attendance.report import build_report
 from vcorch.attendance.tally import MeetingAttendance, UnitAttendance, tally_units
 from vcorch.attendance.views import parse_key
-from vcorch.booking import Meeting, MeetingOccurrence, MeetingSite
+from vcorch.booking import ACCEPTED, Meeting, MeetingOccurrence, MeetingSite
 from vcorch.errors import FieldProblem, InvalidInput, NotFound
 from vcorch.orchestration import MeetingRun, RunSite
 from vcorch.rooms import Room, Unit
@@ -99,7 +99,9 @@ class ReportsPart(AttendanceBase):
         if not rooms or high <= low:
             return []
         room_list = sorted(rooms)
-        booked = select(MeetingSite.meeting_id).where(MeetingSite.room_id.in_(room_list))
+        booked = select(MeetingSite.meeting_id).where(
+            MeetingSite.room_id.in_(room_list), MeetingSite.approval == ACCEPTED
+        )
         launched = (
             select(MeetingRun.meeting_id)
             .join(RunSite, RunSite.run_id == MeetingRun.id)

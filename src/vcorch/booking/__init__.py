@@ -11,11 +11,13 @@ if TYPE_CHECKING:
     from vcorch.booking.errors import BookingConflict as BookingConflict
     from vcorch.booking.errors import MeetingClosed as MeetingClosed
     from vcorch.booking.errors import PreconditionRequired as PreconditionRequired
+    from vcorch.booking.errors import SiteNotRequested as SiteNotRequested
     from vcorch.booking.errors import StaleVersion as StaleVersion
     from vcorch.booking.models import Meeting as Meeting
     from vcorch.booking.models import MeetingOccurrence as MeetingOccurrence
     from vcorch.booking.models import MeetingOverride as MeetingOverride
     from vcorch.booking.models import MeetingSite as MeetingSite
+    from vcorch.booking.policy import ACCEPTED as ACCEPTED
     from vcorch.booking.recurrence import between as between
     from vcorch.booking.recurrence import occurrence_key_text as occurrence_key_text
     from vcorch.booking.routes import routes as api_routes
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from vcorch.booking.wiring import setup as setup
 
 _FACE: dict[str, tuple[str, str | None]] = {
+    "ACCEPTED": ("vcorch.booking.policy", "ACCEPTED"),
     "BookingConflict": ("vcorch.booking.errors", "BookingConflict"),
     "BookingPolicy": ("vcorch.booking.service", "BookingPolicy"),
     "BookingService": ("vcorch.booking.service", "BookingService"),
@@ -35,6 +38,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "MeetingOverride": ("vcorch.booking.models", "MeetingOverride"),
     "MeetingSite": ("vcorch.booking.models", "MeetingSite"),
     "PreconditionRequired": ("vcorch.booking.errors", "PreconditionRequired"),
+    "SiteNotRequested": ("vcorch.booking.errors", "SiteNotRequested"),
     "StaleVersion": ("vcorch.booking.errors", "StaleVersion"),
     "StrictModel": ("vcorch.booking.schemas", "StrictModel"),
     "api_routes": ("vcorch.booking.routes", "routes"),
@@ -45,6 +49,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "setup": ("vcorch.booking.wiring", "setup"),
 }
 __all__ = [
+    "ACCEPTED",
     "BookingConflict",
     "BookingPolicy",
     "BookingService",
@@ -54,6 +59,7 @@ __all__ = [
     "MeetingOverride",
     "MeetingSite",
     "PreconditionRequired",
+    "SiteNotRequested",
     "StaleVersion",
     "StrictModel",
     "api_routes",

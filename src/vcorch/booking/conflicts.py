@@ -19,7 +19,7 @@ from vcorch.booking.listing import visible_to
 from vcorch.booking.models import Meeting, MeetingOccurrence, MeetingOverride, MeetingSite
 from vcorch.booking.overlap import BookedOccurrence, PortUse, find_clashes, port_shortfalls
 from vcorch.booking.placement_pool import PortPool, eligible, ports_needed
-from vcorch.booking.policy import HOLDS_RESOURCES, ONLINE_MODES, BookingPolicy
+from vcorch.booking.policy import ACCEPTED, DECLINED, HOLDS_RESOURCES, ONLINE_MODES, BookingPolicy
 from vcorch.booking.recurrence import (
     Occurrence,
     Series,
@@ -167,12 +167,23 @@ class ConflictCheck:
             return [], [], {}
         ids = sorted({meeting_id for meeting_id, _, _, _ in found})
         sites: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
-        for meeting_id, room_id, endpoint_id in await session.execute(
-            select(MeetingSite.meeting_id, MeetingSite.room_id, MeetingSite.endpoint_id).where(
-                MeetingSite.meeting_id.in_(ids)
-            )
+        # A requested site holds no room until its unit accepts; it still counts towards
+        # the organiser's bridge ports, which it will use once accepted.
+        unheld: dict[int, set[int]] = defaultdict(set)
+        asked: dict[int, int] = defaultdict(int)
+        for meeting_id, room_id, endpoint_id, state in await session.execute(
+            select(
+                MeetingSite.meeting_id,
+                MeetingSite.room_id,
+                MeetingSite.endpoint_id,
+                MeetingSite.approval,
+            ).where(MeetingSite.meeting_id.in_(ids))
         ):
-            sites[meeting_id].append((room_id, endpoint_id))
+            if state == ACCEPTED:
+                sites[meeting_id].append((room_id, endpoint_id))
+            else:
+                unheld[meeting_id].add(room_id)
+                asked[meeting_id] += state != DECLINED
         own_sites: dict[tuple[int, datetime], list[tuple[int, int | None]]] = {}
         with_own = sorted({meeting_id for meeting_id, _, own, _ in found if own})
         if with_own:
@@ -184,7 +195,9 @@ class ConflictCheck:
                 )
             ).scalars():
                 own_sites[(override.meeting_id, override.occurrence_key)] = [
-                    (int(s["room_id"]), s.get("endpoint_id")) for s in override.sites or []
+                    (int(s["room_id"]), s.get("endpoint_id"))
+                    for s in override.sites or []
+                    if int(s["room_id"]) not in unheld[override.meeting_id]
                 ]
         shared: list[BookedOccurrence] = []
         ports: list[tuple[BookedOccurrence, int]] = []
@@ -207,7 +220,7 @@ class ConflictCheck:
             if booked.rooms & rooms or booked.endpoints & endpoints:
                 shared.append(booked)
             if online and mode in ONLINE_MODES:
-                ports.append((booked, len(chosen)))
+                ports.append((booked, len(chosen) + (0 if own else asked[meeting_id])))
         return shared, ports, titles
 
     async def check(
@@ -222,9 +235,13 @@ class ConflictCheck:
         override_sites: dict[datetime, list[dict[str, Any]]],
         *,
         reader: Principal,
+        ports: bool = True,
     ) -> None:
         """Raise :class:`BookingConflict` listing the clashes; a clash with a meeting
-        ``reader`` may not read says only which room (or endpoint) is taken, when."""
+        ``reader`` may not read says only which room (or endpoint) is taken, when.
+
+        ``ports=False`` checks only rooms and endpoints (a request being accepted: the
+        meeting's ports were counted with its requests when it was booked)."""
         rooms = {room for room, _, _ in sites}
         endpoints = {endpoint for _, endpoint, _ in sites if endpoint is not None}
         for chosen in override_sites.values():
@@ -232,11 +249,12 @@ class ConflictCheck:
         candidate = self.candidate(meeting_id, series, rooms, endpoints, override_sites)
         if not candidate:
             return
-        online = mode in ONLINE_MODES
+        online = ports and mode in ONLINE_MODES
         pools = eligible(self._pools(), organizer.path, preferred) if online else []
         demand = 0
-        if online and sites:
-            needed = ports_needed(len(sites), pools)
+        wanted_sites = len(sites)
+        if online and wanted_sites:
+            needed = ports_needed(wanted_sites, pools)
             if needed is None:
                 total = sum(pool.ports for pool in pools)
                 raise InvalidInput(
@@ -244,7 +262,8 @@ class ConflictCheck:
                     problems=[
                         FieldProblem(
                             "sites",
-                            f"{len(sites)} sites; the bridges serving this unit have {total} ports",
+                            f"{wanted_sites} sites; the bridges serving this unit have {total} "
+                            "ports",
                         )
                     ],
                 )

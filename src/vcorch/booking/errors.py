@@ -44,3 +44,10 @@ class PreconditionRequired(DomainError):
     """A change was sent without If-Match."""
 
     code = "precondition-required"
+
+
+class SiteNotRequested(Conflict):
+    """The site's room lies in the organiser's own units: it was never a request, and the
+    organiser changes it by changing the meeting."""
+
+    code = "site-not-requested"

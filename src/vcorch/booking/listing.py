@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vcorch.access import Principal, Role
 from vcorch.booking import schemas
 from vcorch.booking.models import Meeting, MeetingChange, MeetingOverride, MeetingSite
-from vcorch.booking.policy import BookingPolicy
+from vcorch.booking.policy import ACCEPTED, BookingPolicy
 from vcorch.booking.recurrence import Occurrence, between
 from vcorch.booking.series import series_of
 from vcorch.booking.views import MeetingRecord
@@ -25,10 +25,12 @@ def visible_to(who: Principal) -> ColumnElement[bool]:
     """A meeting is visible when organised in the caller's subtree or with a site there;
     operators see the meetings their rooms take part in."""
     units = select(Unit.id).where(Unit.path.startswith(who.unit_path))
+    # A request for a room is not a site yet: the room's unit sees it in its request list
+    # (what deciding needs), not the meeting.
     site_meetings = (
         select(MeetingSite.meeting_id)
         .join(Room, MeetingSite.room_id == Room.id)
-        .where(Room.unit_id.in_(units))
+        .where(Room.unit_id.in_(units), MeetingSite.approval == ACCEPTED)
     )
     if who.role is Role.OPERATOR:
         return Meeting.id.in_(site_meetings)
@@ -138,6 +140,7 @@ async def occurrences(
             "room_id": s.room_id,
             "endpoint_id": s.endpoint_id,
             "contacts": list(s.contacts or []),
+            "approval": s.approval,
         }
         for s in record.sites
     ]

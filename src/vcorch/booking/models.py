@@ -67,6 +67,12 @@ class MeetingSite(Base):
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), index=True)
     endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("endpoints.id"), index=True)
     contacts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A room outside the organiser's subtree is asked for, not taken: its own unit accepts
+    # or declines, and only an accepted site holds the room, is dialled and is expected.
+    approval: Mapped[str] = mapped_column(String(16), default="accepted", server_default="accepted")
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decision_note: Mapped[str | None] = mapped_column(String(1000))
 
 
 class MeetingOverride(Base):

@@ -18,3 +18,9 @@ class BookingPolicy:
     max_duration: timedelta = timedelta(hours=24)
     # How far a series with an end (UNTIL or COUNT) may run past its start.
     max_series_span: timedelta = timedelta(days=3653)
+
+
+# A site's approval: only an accepted site holds its room, is dialled and is expected.
+ACCEPTED = "accepted"
+PENDING = "pending"
+DECLINED = "declined"

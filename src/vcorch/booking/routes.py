@@ -228,3 +228,63 @@ async def availability(
         ],
         ports_total=total,
     )
+
+
+@routes.post(
+    f"/api/meetings/{ID}/sites/{{site_id:[0-9]+}}/approval",
+    summary="Accept or decline a site in a room of your unit (the room's unit decides)",
+    description="A site whose room lies outside the organiser's units is a request: the "
+    "room is not held, dialled or expected until the room's unit accepts. Anyone in the "
+    "secretariat or admin role whose scope includes the room's unit decides; others get "
+    "404. Accepting checks the room against the meetings holding it (409 booking-conflict "
+    "when taken); declining frees the room, also after an acceptance. The organiser's "
+    "secretariat is told by mail; every decision is audited. A site in the organiser's "
+    "own units is no request (409 site-not-requested).",
+    body=schemas.SiteDecision,
+    response=schemas.SiteRequestOut,
+    roles=BOOKERS,
+)
+async def decide_site(
+    id: int, site_id: int, data: schemas.SiteDecision, actor: Actor, app: web.Application
+) -> schemas.SiteRequestOut:
+    view = await app[BOOKING].decide_site(actor, id, site_id, data.decision, data.note)
+    return schemas.SiteRequestOut.model_validate(view)
+
+
+@routes.delete(
+    f"/api/meetings/{ID}/sites/{{site_id:[0-9]+}}",
+    summary="Take your unit's room out of another unit's meeting",
+    description="The room's unit (secretariat or admin, by scope) declines the site: the "
+    "room is free again, the site stays listed to the organiser as `declined`, and the "
+    "organiser's secretariat is told by mail. The same as the approval route with "
+    "`decline`. A site already dialled in a live run stays connected until the run ends.",
+    response=schemas.SiteRequestOut,
+    roles=BOOKERS,
+)
+async def take_room_out(
+    id: int, site_id: int, actor: Actor, app: web.Application
+) -> schemas.SiteRequestOut:
+    view = await app[BOOKING].decide_site(actor, id, site_id, "decline", None)
+    return schemas.SiteRequestOut.model_validate(view)
+
+
+@routes.get(
+    "/api/site-requests",
+    summary="Requests by other units for rooms in your scope",
+    description="Sites in rooms of your unit's subtree asked for by a unit whose subtree "
+    "does not hold them, by approval state (default `pending`). Shows the requesting "
+    "meeting's title, organiser, times and the room; nothing more of that meeting.",
+    query=schemas.SiteRequestQuery,
+    response=schemas.SiteRequestPage,
+    roles=BOOKERS,
+)
+async def site_requests(
+    query: schemas.SiteRequestQuery, me: Principal, app: web.Application
+) -> schemas.SiteRequestPage:
+    items, after = await app[BOOKING].site_requests(
+        me, query.status, decode_cursor(query.cursor), query.limit
+    )
+    return schemas.SiteRequestPage(
+        items=[schemas.SiteRequestOut.model_validate(i) for i in items],
+        next=encode_cursor(after) if after else None,
+    )

@@ -14,6 +14,7 @@ Kind = Literal["meeting", "conference", "workshop", "training"]
 Mode = Literal["in_person", "online", "hybrid"]
 Status = Literal["draft", "scheduled", "live", "ended", "cancelled", "missed", "failed"]
 BookableStatus = Literal["draft", "scheduled"]
+Approval = Literal["accepted", "pending", "declined"]
 Title = Annotated[str, Field(max_length=500)]
 RRule = Annotated[str, Field(min_length=1, max_length=500)]
 MAX_SITES = 2000
@@ -80,6 +81,14 @@ class SiteOut(StrictModel):
     room_id: int
     endpoint_id: int | None
     contacts: list[str]
+    approval: Approval = Field(
+        default="accepted",
+        description="A room outside the organiser's units is a request to the room's unit: "
+        "`pending` until it decides; only an `accepted` site holds its room, is dialled and "
+        "gets the invitation; `declined` sites stay listed with the unit's note",
+    )
+    decided_at: datetime | None = None
+    decision_note: str | None = None
 
 
 class InviteeOut(StrictModel):
@@ -239,3 +248,49 @@ class FeedTokenCreated(StrictModel):
 
 class FeedQuery(StrictModel):
     token: Annotated[str, Field(min_length=16, max_length=200)]
+
+
+class SiteDecision(StrictModel):
+    decision: Literal["accept", "decline"] = Field(
+        description="`accept` holds the room for the meeting (409 when it is taken at one "
+        "of the meeting's times); `decline` frees it, also after an acceptance"
+    )
+    note: Annotated[Line, Field(max_length=1000)] | None = Field(
+        default=None, description="Shown to the organiser and sent in the mail"
+    )
+
+
+class SiteRequestQuery(StrictModel):
+    status: Approval = "pending"
+    limit: Annotated[int, Field(ge=1, le=500)] = 50
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+
+
+class SiteRequestOut(StrictModel):
+    """A site in a room of the caller's scope asked for by another unit: only what deciding
+    needs of the requesting meeting (which the room's unit may otherwise not read)."""
+
+    site_id: int
+    meeting_id: int
+    room_id: int
+    room_name: str
+    room_unit_id: int
+    room_unit_name: str
+    approval: Approval
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str | None
+    meeting_title: str
+    meeting_status: Status
+    organizer_unit_id: int
+    organizer_unit_name: str
+    start: datetime = Field(description="The first occurrence's start")
+    end: datetime
+    timezone: str
+    rrule: str | None
+    series_end: datetime | None = Field(description="The last occurrence's end (null: open)")
+
+
+class SiteRequestPage(StrictModel):
+    items: list[SiteRequestOut]
+    next: str | None

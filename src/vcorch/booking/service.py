@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.access import Actor, Principal
+from vcorch.booking import approval, horizon, listing, schemas
 from vcorch.booking import availability as availability_of
-from vcorch.booking import horizon, listing, schemas
 from vcorch.booking.conflicts import BOOKING_LOCK_KEY, ConflictCheck
 from vcorch.booking.models import MeetingChange
 from vcorch.booking.overlap import FreeBusy, PortPeriod
@@ -53,6 +53,7 @@ class BookingService:
         default_zone: str,
         clock: Callable[[], datetime],
         listeners: Sequence[MeetingListener] = (),
+        public_url: str = "",
     ) -> None:
         self._sessions = sessions
         self._policy = policy
@@ -69,6 +70,7 @@ class BookingService:
             default_zone=default_zone,
             clock=clock,
             listeners=self._listeners,
+            public_url=public_url,
         )
 
     @property
@@ -134,6 +136,27 @@ class BookingService:
         change: schemas.OccurrenceChange,
     ) -> MeetingRecord:
         return await self._writes.change_occurrence(actor, meeting_id, key, if_match, change)
+
+    async def decide_site(
+        self, actor: Actor, meeting_id: int, site_id: int, decision: str, note: str | None
+    ) -> dict[str, Any]:
+        return await self._writes.decide(actor, meeting_id, site_id, decision, note)
+
+    async def site_requests(
+        self, who: Principal, status: str, after: int | None, limit: int
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Requests for rooms in the caller's scope: only what deciding needs is shown of
+        the requesting meeting, which the room's unit may otherwise not read."""
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(approval.requests_in_scope(who, status, after, limit))
+            ).all()
+        items = [
+            approval.request_view(site, room, room_unit, meeting, organizer)
+            for site, room, room_unit, meeting, organizer in rows[:limit]
+        ]
+        more = len(rows) > limit
+        return items, (items[-1]["site_id"] if more and items else None)
 
     async def roll_horizon(self, now: datetime, *, margin: timedelta = timedelta(days=30)) -> int:
         """Store further occurrences of open-ended series whose stored ones run out within

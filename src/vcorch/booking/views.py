@@ -59,6 +59,9 @@ def meeting_view(meeting: Meeting, sites: Sequence[MeetingSite]) -> dict[str, An
                 "room_id": s.room_id,
                 "endpoint_id": s.endpoint_id,
                 "contacts": list(s.contacts or []),
+                "approval": s.approval or "accepted",
+                "decided_at": iso(s.decided_at) if s.decided_at else None,
+                "decision_note": s.decision_note,
             }
             for s in sorted(sites, key=lambda s: s.id)
         ],

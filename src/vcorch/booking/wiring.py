@@ -61,6 +61,7 @@ async def setup(
         pools=lambda: pools,
         default_zone=runtime.settings.timezone,
         clock=runtime.clock,
+        public_url=runtime.settings.public_url,
     )
     rooms.add_reference_finder(booking.references)
     runtime.provide(BOOKING, booking)

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.booking import (
+    ACCEPTED,
     BookingPolicy,
     Meeting,
     MeetingOverride,
@@ -31,6 +32,8 @@ from vcorch.rooms import Room, Unit
 
 # How invitations name the room the meeting is chaired from (Meeting.host_room_id).
 HOST_SITE = "Điểm cầu chủ trì"
+# A requested room is listed as asked for; its contacts are invited once it is accepted.
+PENDING_SITE = "chờ đơn vị chủ quản phòng chấp thuận"
 
 KIND_NAMES = {
     "meeting": "Cuộc họp",
@@ -81,12 +84,14 @@ async def meeting_events(
         location = f"{host.name}, {host_unit.name}"
     # The host room is a site (dialled first), listed first and named as host, also when
     # the booking did not list it among the sites.
-    site_rooms = [s.room_id for s in sites if s.room_id in rooms]
+    asked = {s.room_id for s in sites if s.approval == "pending"}
+    site_rooms = [s.room_id for s in sites if s.room_id in rooms and s.approval != "declined"]
     if meeting.host_room_id in rooms:
         site_rooms = [meeting.host_room_id] + [r for r in site_rooms if r != meeting.host_room_id]
     site_lines = [
         f"- {rooms[room_id][0].name} ({rooms[room_id][1].name})"
         + (f" — {HOST_SITE}" if room_id == meeting.host_room_id else "")
+        + (f" ({PENDING_SITE})" if room_id in asked else "")
         for room_id in site_rooms
     ]
     description = "\n".join(
@@ -157,11 +162,14 @@ async def meeting_events(
 
 
 def recipients(meeting: Meeting, sites: Sequence[MeetingSite]) -> list[tuple[str, str | None]]:
-    """Invited people and each site's contacts, once each (case-insensitive address)."""
+    """Invited people and each accepted site's contacts, once each (case-insensitive
+    address): a room its unit has not accepted is not yet taking part."""
     found: dict[str, tuple[str, str | None]] = {}
     for invitee in meeting.invited or []:
         found.setdefault(invitee["email"].casefold(), (invitee["email"], invitee.get("name")))
     for site in sites:
+        if site.approval != ACCEPTED:
+            continue
         for contact in site.contacts or []:
             found.setdefault(contact.casefold(), (contact, None))
     return list(found.values())

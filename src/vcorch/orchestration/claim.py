@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.access import Actor, audit
 from vcorch.booking import (
+    ACCEPTED,
     Meeting,
     MeetingOccurrence,
     MeetingOverride,
@@ -193,6 +194,9 @@ class Claims:
                 )
             ).scalars()
         )
+        # A site its room's unit has not accepted is not dialled, not even by an override.
+        unheld = {site.room_id for site in sites if site.approval != ACCEPTED}
+        sites = [site for site in sites if site.approval == ACCEPTED]
         by_room = {site.room_id: site.id for site in sites}
         if occurrence.own_sites:
             override = await session.scalar(
@@ -205,5 +209,6 @@ class Claims:
                 return [
                     (int(s["room_id"]), s.get("endpoint_id"), by_room.get(int(s["room_id"])))
                     for s in override.sites
+                    if int(s["room_id"]) not in unheld
                 ]
         return [(site.room_id, site.endpoint_id, site.id) for site in sites]

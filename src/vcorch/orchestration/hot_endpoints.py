@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vcorch.booking import Meeting, MeetingOccurrence, MeetingOverride, MeetingSite
+from vcorch.booking import ACCEPTED, Meeting, MeetingOccurrence, MeetingOverride, MeetingSite
 from vcorch.monitoring import SiteInMeeting
 from vcorch.orchestration.models import MeetingRun, RunSite
 from vcorch.orchestration.policy import ACTIVE_RUN
@@ -85,7 +85,9 @@ class MeetingSites:
             shared: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
             for chunk in _chunks(meeting_ids):
                 query = select(MeetingSite.meeting_id, MeetingSite.room_id, MeetingSite.endpoint_id)
-                query = query.where(MeetingSite.meeting_id.in_(chunk))
+                query = query.where(
+                    MeetingSite.meeting_id.in_(chunk), MeetingSite.approval == ACCEPTED
+                )
                 if wanted is not None:
                     query = query.where(MeetingSite.room_id.in_(sorted(wanted)))
                 for meeting_id, room_id, endpoint_id in await session.execute(query):

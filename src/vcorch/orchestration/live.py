@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.access import Actor, Principal, Role, audit
-from vcorch.booking import Meeting, MeetingSite, occurrence_key_text
+from vcorch.booking import ACCEPTED, Meeting, MeetingSite, occurrence_key_text
 from vcorch.errors import Conflict, NotFound, PermissionDenied
 from vcorch.orchestration.channels import BROWSER_CHANNELS, CHANNEL_LABELS
 from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, RunSite
@@ -76,7 +76,7 @@ class LiveService:
                     select(Unit.path)
                     .join(Room, Room.unit_id == Unit.id)
                     .join(MeetingSite, MeetingSite.room_id == Room.id)
-                    .where(MeetingSite.meeting_id == meeting_id)
+                    .where(MeetingSite.meeting_id == meeting_id, MeetingSite.approval == ACCEPTED)
                 )
             ).scalars()
         )
@@ -313,7 +313,7 @@ class LiveService:
             await session.execute(
                 select(MeetingSite, Room.name)
                 .join(Room, Room.id == MeetingSite.room_id)
-                .where(MeetingSite.meeting_id == meeting.id)
+                .where(MeetingSite.meeting_id == meeting.id, MeetingSite.approval == ACCEPTED)
                 .order_by(MeetingSite.id)
             )
         ).all()

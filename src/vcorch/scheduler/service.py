@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.access import SYSTEM_ACTOR
-from vcorch.booking import Meeting, MeetingOccurrence, MeetingSite
+from vcorch.booking import ACCEPTED, Meeting, MeetingOccurrence, MeetingSite
 from vcorch.errors import DomainError
 from vcorch.mcu_adapter import BridgeHealthCoordinator
 from vcorch.monitoring import ProbeResult
@@ -380,7 +380,7 @@ class SchedulerService:
                     .join(Room, Room.id == MeetingSite.room_id)
                     .join(Unit, Unit.id == Room.unit_id)
                     .outerjoin(Endpoint, Endpoint.id == MeetingSite.endpoint_id)
-                    .where(MeetingSite.meeting_id == meeting_id)
+                    .where(MeetingSite.meeting_id == meeting_id, MeetingSite.approval == ACCEPTED)
                 )
             ).all()
         health = (await self._health.fresh()).health

@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.attendance import AttendancePolicy, ManualEntry, PolledObservation, chunks
-from vcorch.booking import Meeting, MeetingOccurrence, MeetingSite
+from vcorch.booking import ACCEPTED, Meeting, MeetingOccurrence, MeetingSite
 from vcorch.bridge_events import BridgeEventRecord
 from vcorch.orchestration import MeetingRun, RunConference
 from vcorch.stats import rules
@@ -415,7 +415,7 @@ class StatsRefresher:
         )
         invited = (
             select(func.count(MeetingSite.id))
-            .where(MeetingSite.meeting_id == S.meeting_id)
+            .where(MeetingSite.meeting_id == S.meeting_id, MeetingSite.approval == ACCEPTED)
             .scalar_subquery()
         )
         async with self._sessions.begin() as session:
