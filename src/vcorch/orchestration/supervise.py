@@ -8,6 +8,7 @@ else changed since the snapshot (an operator's redial or hold wins).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vcorch.booking import ACCEPTED, MeetingSite
 from vcorch.mcu_adapter import (
     Bridge,
     BridgeError,
@@ -83,6 +85,9 @@ class Supervisor:
     async def supervise(self, view: RunView) -> StepOutcome:
         now = self._clock()
         outcome = StepOutcome()
+        withdrawn = await self._withdraw(view, now)
+        if withdrawn:
+            view = dataclasses.replace(view, sites=[s for s in view.sites if s.id not in withdrawn])
         to_dial: list[tuple[SiteView, ConferenceView]] = []
         failing: list[ConferenceView] = []
         conferences = {c.id: c for c in view.conferences}
@@ -153,6 +158,48 @@ class Supervisor:
                 outcome.connected += 1
             if reading.change is not None:
                 outcome.changes.append(reading.change)
+
+    async def _withdraw(self, view: RunView, now: datetime) -> set[int]:
+        """Hang up the sites whose room's unit took its room out of the meeting (their
+        meeting site is no longer accepted) and keep them out: held, not called again."""
+        async with self._sessions() as session:
+            ids = set(
+                (
+                    await session.execute(
+                        select(RunSite.id)
+                        .join(MeetingSite, MeetingSite.id == RunSite.meeting_site_id)
+                        .where(
+                            RunSite.run_id == view.id,
+                            RunSite.held.is_(False),
+                            MeetingSite.approval != ACCEPTED,
+                        )
+                    )
+                ).scalars()
+            )
+        if not ids:
+            return set()
+        conferences = {c.id: c for c in view.conferences}
+        for site in view.sites:
+            conference = conferences.get(site.conference_row_id or -1)
+            if site.id in ids and site.participant_id and conference is not None:
+                bridge = self._registry.get(conference.bridge)
+                if bridge is not None:
+                    await drop_quietly(bridge, conference.ref(), site.participant_id)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(RunSite)
+                .where(RunSite.id.in_(ids))
+                .values(
+                    state="disconnected",
+                    held=True,
+                    participant_id=None,
+                    dial_deadline=None,
+                    since=now,
+                    last_error="the room's unit took its room out of the meeting",
+                )
+            )
+        log.info("run %s: %d site(s) taken out by their room's unit", view.id, len(ids))
+        return ids
 
     async def _drop_stale_calls(
         self, outcome: StepOutcome, conferences: dict[int, ConferenceView]
