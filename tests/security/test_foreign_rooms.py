@@ -183,6 +183,11 @@ async def test_the_rooms_unit_takes_its_room_out_of_an_accepted_meeting(
     assert site_of(seen, world, "lao-cai")["approval"] == "declined"
     subjects = [m.subject for m in await mails_to(api, MAILS["dienbien_sec"])]
     assert any("không chấp thuận" in s for s in subjects), subjects
+    # The room's contact, invited once it was accepted, is told it no longer takes part.
+    told = await mails_to(api, contact)
+    assert [m.method for m in told] == ["REQUEST", "CANCEL"], told
+    assert told[-1].calendar is not None and "METHOD:CANCEL" in told[-1].calendar
+    assert contact in told[-1].calendar
     status, own = await laocai.post(
         "/api/meetings", booking(world, "lao-cai", ["lao-cai"], "Họp UBND tỉnh Lào Cai")
     )

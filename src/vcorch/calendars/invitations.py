@@ -7,6 +7,7 @@ outage delays mail but loses none.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -193,6 +194,8 @@ class InvitationListener:
     ) -> None:
         if meeting.status not in ("scheduled", "cancelled"):
             return
+        if action == "site-declined":
+            await self._cancel_for_declined(session, meeting, sites)
         people = recipients(meeting, sites)
         if not people:
             return
@@ -225,6 +228,49 @@ class InvitationListener:
                     + f"\n\n{self._policy.public_url.rstrip('/')}/api/meetings/{meeting.id}",
                     calendar=calendar.decode("utf-8"),
                     method=method,
+                    status="pending",
+                    next_attempt_at=self._clock(),
+                )
+            )
+
+    async def _cancel_for_declined(
+        self, session: AsyncSession, meeting: Meeting, sites: Sequence[MeetingSite]
+    ) -> None:
+        """A room taken out of the meeting: its contacts (invited once it was accepted)
+        get an iTIP CANCEL naming them, unless they still take part another way."""
+        staying = {email.casefold() for email, _ in recipients(meeting, sites)}
+        leaving: dict[str, str] = {}
+        for site in sites:
+            if site.approval == "declined":
+                for contact in site.contacts or []:
+                    if contact.casefold() not in staying:
+                        leaving.setdefault(contact.casefold(), contact)
+        if not leaving:
+            return
+        events = [
+            dataclasses.replace(
+                event,
+                status="CANCELLED",
+                attendees=[IcsAttendee(email=email) for email in leaving.values()],
+            )
+            for event in await meeting_events(session, meeting, sites, self._policy)
+            if event.recurrence_id is None
+        ]
+        calendar = build_calendar(events, method="CANCEL")
+        when = f"{_local(meeting.start_at, meeting.timezone)} ({meeting.timezone})"
+        for email in leaving.values():
+            session.add(
+                OutboxMail(
+                    dedupe_key=f"cancel:{meeting.id}:{meeting.version}:{email.casefold()}",
+                    meeting_id=meeting.id,
+                    recipients=[named_address(None, email)],
+                    subject=f"Hủy điểm cầu: {meeting.title}",
+                    body=(
+                        f"Phòng họp của đơn vị bạn không còn là điểm cầu của {meeting.title}"
+                        f" ({when}): đơn vị chủ quản phòng đã rút phòng khỏi cuộc họp."
+                    ),
+                    calendar=calendar.decode("utf-8"),
+                    method="CANCEL",
                     status="pending",
                     next_attempt_at=self._clock(),
                 )
