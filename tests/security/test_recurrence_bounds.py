@@ -95,6 +95,17 @@ async def test_a_stored_far_series_breaks_neither_its_ics_nor_the_feeds(
         f"/api/meetings/{far['id']}.ics", headers={"Authorization": f"Bearer {sec.token}"}
     )
     assert response.status == 200, await response.text()
+    # Nor the pages and reports that list it.
+    window = f"from={stamp(START - timedelta(days=1))}&to={stamp(START + timedelta(days=30))}"
+    for path in (
+        f"/api/meetings?{window}",
+        f"/api/meetings/{far['id']}",
+        f"/api/meetings/{far['id']}/occurrences?{window}",
+        "/api/meetings/changes",
+        f"/api/stats/online-share?from={START:%Y-%m-%d}&to={START + timedelta(days=30):%Y-%m-%d}",
+    ):
+        status, body = await sec.get(path)
+        assert status == 200, (path, body)
     status, token = await sec.post("/api/calendar-tokens", {"unit_id": world.units["lao-cai"]})
     assert status == 201, token
     feed = await api.client.get(f"/api/calendar/lao-cai.ics?token={token['token']}")
