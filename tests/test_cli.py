@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -171,83 +173,65 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_migrates_sqlite_answers_and_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
+    """``vcorch serve`` on a fresh SQLite file, answering ``/readyz``; killed if still up."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VCORCH_")}
     env["VCORCH_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/serve.db"
     log_path = tmp_path / "serve.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vcorch", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/readyz", timeout=1
-                ) as response:
-                    assert json.load(response)["status"] == "ready"
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "server did not come up"
-                assert process.poll() is None, log_path.read_text()
-                time.sleep(0.2)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vcorch", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{port}/readyz", timeout=1
+                    ) as response:
+                        assert json.load(response)["status"] == "ready"
+                        break
+                except OSError:
+                    assert time.monotonic() < deadline, "server did not come up"
+                    assert process.poll() is None, log_path.read_text()
+                    time.sleep(0.2)
+            yield process, port, log_path
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def test_serve_migrates_sqlite_answers_and_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
+    with serving(tmp_path) as (process, _port, _log):
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def test_a_stop_ends_within_fifteen_seconds_whatever_is_in_flight(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VCORCH_")}
-    env["VCORCH_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/serve.db"
-    log_path = tmp_path / "serve.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vcorch", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     stalled: list[socket.socket] = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "server did not come up"
-                assert process.poll() is None, log_path.read_text()
-                time.sleep(0.2)
-        # Clients that send half a body and then nothing: their handlers wait for the rest.
-        for _ in range(3):
-            client = socket.create_connection(("127.0.0.1", port), timeout=5)
-            client.sendall(
-                b"POST /api/auth/token HTTP/1.1\r\nHost: x\r\n"
-                b"Content-Type: application/x-www-form-urlencoded\r\n"
-                b"Content-Length: 100000\r\n\r\ngrant_type=pass"
-            )
-            stalled.append(client)
-        time.sleep(0.5)
-        began = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        assert time.monotonic() - began < 15, log_path.read_text()[-2000:]
+        with serving(tmp_path) as (process, port, log_path):
+            # Clients that send half a body and then nothing: their handlers wait for the rest.
+            for _ in range(3):
+                client = socket.create_connection(("127.0.0.1", port), timeout=5)
+                client.sendall(
+                    b"POST /api/auth/token HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: application/x-www-form-urlencoded\r\n"
+                    b"Content-Length: 100000\r\n\r\ngrant_type=pass"
+                )
+                stalled.append(client)
+            time.sleep(0.5)
+            began = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+            assert time.monotonic() - began < 15, log_path.read_text()[-2000:]
     finally:
         for client in stalled:
             client.close()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        log.close()

@@ -434,7 +434,7 @@ class JoinService:
         if target.mode == "gateway":
             joined = await self._join_gateway(target, offer_sdp)
             if joined.replaced is not None:
-                await self._record_gateway_replace(target, joined, request_id, address)
+                await self._record_replace(target, joined, request_id, address)
             return target, joined
         if target.mode != "builtin":
             raise JoinElsewhere("this link leads to the hosting bridge's own page")
@@ -454,25 +454,7 @@ class JoinService:
         except ConferenceNotFound as err:
             raise MeetingNotLive("the meeting ended while joining") from err
         if joined.replaced is not None:
-            log.warning(
-                "join link of run site %s used again: connection %s replaced by %s",
-                target.run_site_id,
-                joined.replaced,
-                joined.participant_id,
-            )
-            actor = Actor(_link_principal(target), request_id=request_id, address=address)
-            async with self._sessions.begin() as session:
-                audit.record(
-                    session,
-                    actor,
-                    at=self._clock(),
-                    action="join_link.replace",
-                    entity="run_site",
-                    entity_id=target.run_site_id,
-                    unit_path=target.unit_path,
-                    before={"participant_id": joined.replaced},
-                    after={"participant_id": joined.participant_id},
-                )
+            await self._record_replace(target, joined, request_id, address)
         return target, joined
 
     async def leave(self, token: str, session_id: str) -> None:
@@ -506,11 +488,14 @@ class JoinService:
             expires_at=target.claims.expires_at,
         )
 
-    async def _record_gateway_replace(
+    async def _record_replace(
         self, target: JoinTarget, joined: Joined, request_id: str | None, address: str | None
     ) -> None:
+        """A link used again: the new connection (built-in seat or gateway call) replaced
+        the old one; logged and audited alike on both paths."""
         log.warning(
-            "join link of run site %s used again: gateway call %s replaced by %s",
+            "join link of run site %s used again (%s): connection %s replaced by %s",
+            target.mode,
             target.run_site_id,
             joined.replaced,
             joined.participant_id,
