@@ -7,7 +7,11 @@ Two servers on 127.0.0.1, as in a deployment:
   room that does not exist, 403 when ``verify_tokens`` and the ``token`` parameter is
   missing or not for this room (``enable_roomsize_token_verification``);
 - "jvb", the videobridge's private REST: ``/about/health`` (200, or 500 with a reason),
-  ``/colibri/stats`` (jitsi-videobridge ``doc/statistics.md`` keys), ``/about/version``.
+  ``/about/version``, and ``/colibri/stats`` (jitsi-videobridge ``doc/statistics.md`` keys)
+  only with ``colibri_rest=True``: ``/colibri/`` is served only where
+  ``videobridge.apis.rest.enabled`` is set, off by default (``doc/rest.md``), so a default
+  videobridge answers 404 there.
+An empty room (only the hidden focus in it) is listed by ``GET /room`` as ``{}``, not ``[]``.
 ``event_sync`` (jitsi-contrib/prosody-plugins ``event_sync``) is emulated by POSTing JSON
 to ``{api_prefix}/events/room/created|destroyed`` and ``/events/occupant/joined|left`` with
 the configured ``api_headers``; times are Unix seconds as ``os.time()`` gives them.
@@ -70,11 +74,13 @@ class JitsiEmulator:
         app_id: str = "vcorch-app",
         app_secret: str = "app-secret-for-tests-0123456789abcdef",  # noqa: S107 -- test data
         verify_tokens: bool = True,
+        colibri_rest: bool = False,
     ) -> None:
         self.domain = domain
         self.app_id = app_id
         self.app_secret = app_secret
         self.verify_tokens = verify_tokens
+        self.colibri_rest = colibri_rest
         self.mode: Mode = "ok"
         self.jvb_unhealthy: str | None = None
         self.rooms: dict[str, EmuRoom] = {}
@@ -201,7 +207,8 @@ class JitsiEmulator:
             }
             for occupant in room.occupants.values()
         ]
-        return web.Response(text=json.dumps(listing))
+        # Lua's cjson encodes an empty table as an object.
+        return web.Response(text=json.dumps(listing or {}))
 
     async def _sessions(self, request: web.Request) -> web.Response:
         return web.Response(text=str(sum(len(room.occupants) for room in self.rooms.values())))
@@ -217,6 +224,8 @@ class JitsiEmulator:
         return web.json_response({"name": "JVB", "version": "2.3.170-gb0ddc9e1", "os": "Linux"})
 
     async def _stats(self, request: web.Request) -> web.Response:
+        if not self.colibri_rest:
+            return web.Response(status=404)
         participants = sum(len(room.occupants) for room in self.rooms.values())
         return web.json_response(
             {
@@ -293,6 +302,11 @@ class JitsiEmulator:
             },
         )
         return occupant
+
+    def open_room(self, room_name: str) -> EmuRoom:
+        """The room as jicofo holds it before anyone is in: it exists, /room lists ``{}``."""
+        room = self.rooms.setdefault(room_name, EmuRoom(room_name, _now()))
+        return room
 
     def leave(self, room_name: str, occupant: EmuOccupant) -> None:
         room = self.rooms.get(room_name)

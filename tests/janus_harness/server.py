@@ -111,6 +111,9 @@ class JanusSettings:
     sip: bool = False
     # Janus' core ``api_secret`` (every HTTP API request must carry it), as a gateway has.
     api_secret: str | None = None
+    # AudioBridge's and VideoRoom's ``admin_key`` (then every ``create`` must carry it);
+    # None leaves room creation open, as Debian's sample configuration does.
+    plugin_admin_key: str | None = None
 
     @property
     def rtp_range(self) -> str:
@@ -214,8 +217,11 @@ cors: {{
     )
     # Plugin files exist so that the plugins do not fall back to Debian's sample rooms.
     for plugin in ("audiobridge", "videoroom", "echotest"):
+        admin_key = ""
+        if settings.plugin_admin_key is not None and plugin != "echotest":
+            admin_key = f"\tadmin_key = {_jcfg_string(settings.plugin_admin_key)}\n"
         (folder / f"janus.plugin.{plugin}.jcfg").write_text(
-            "general: {\n\tevents = true\n}\n", encoding="utf-8"
+            f"general: {{\n\tevents = true\n{admin_key}}}\n", encoding="utf-8"
         )
     if settings.sip:
         sip_low = settings.rtp_low + settings.rtp_ports // 2

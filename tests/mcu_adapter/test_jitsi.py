@@ -220,6 +220,44 @@ async def test_unhealthy_videobridge_is_not_reachable(
     assert "No XMPP connection" in health.detail
 
 
+async def test_a_default_jitsi_without_colibri_statistics_is_healthy(
+    setup: Setup, emulator: JitsiEmulator
+) -> None:
+    health = await setup.bridge(emulator.prosody_url, emulator.jvb_url).health()
+
+    assert health.reachable, health.detail
+    assert health.version == "2.3.170-gb0ddc9e1"
+    assert health.ports_in_use is None  # the bridge does not say; nothing is made up
+    assert ("GET", "/colibri/stats") in [(m, urlsplit(u).path) for m, u in emulator.requests]
+
+
+async def test_colibri_statistics_give_the_load_where_they_are_enabled(
+    setup: Setup, emulator: JitsiEmulator
+) -> None:
+    emulator.colibri_rest = True
+    bridge = setup.bridge(emulator.prosody_url, emulator.jvb_url)
+    ref = await bridge.create_conference(ConferenceSpec(key="k", title="t", expected_sites=2))
+    await emulator.join(
+        await bridge.webrtc_join_url(ref, SITE, datetime.now(UTC) + timedelta(minutes=5))
+    )
+
+    health = await bridge.health()
+
+    assert health.reachable
+    assert health.ports_in_use == 1
+
+
+async def test_a_room_answered_as_an_empty_object_has_nobody_in_it(
+    setup: Setup, emulator: JitsiEmulator
+) -> None:
+    bridge = setup.bridge(emulator.prosody_url, emulator.jvb_url)
+    ref = await bridge.create_conference(ConferenceSpec(key="k", title="t", expected_sites=2))
+    emulator.open_room(ref.conference_id)
+
+    assert await bridge.participants(ref) == []
+    await bridge.end_conference(ref)  # nobody to leave behind: not refused
+
+
 async def test_unsigned_room_queries_are_refused_where_prosody_verifies(
     setup: Setup, emulator: JitsiEmulator
 ) -> None:

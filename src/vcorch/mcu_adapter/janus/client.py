@@ -37,6 +37,11 @@ NOT_FOUND_CODES = frozenset(
         VIDEOROOM_NO_SUCH_FEED,
     }
 )
+# A plugin configured with ``admin_key`` refuses a ``create`` without it ("Missing mandatory
+# element (admin_key)": AudioBridge 483, VideoRoom 429) or with another one ("Unauthorized
+# (wrong admin_key)": 489, 433); the codes are generic, the reason names the key.
+ADMIN_KEY_MISSING = frozenset({483, 429})
+ADMIN_KEY_WRONG = frozenset({489, 433})
 # Core error codes (apierror.h) that say the secret or the plugin set is wrong here.
 CORE_UNAUTHORIZED = frozenset({403, 405})
 CORE_PLUGIN_NOT_FOUND = 460
@@ -213,6 +218,18 @@ def translate(bridge: str, what: str, err: PluginError) -> Exception:
     """The bridge error for a plugin refusal (``raise translate(...) from err``)."""
     if err.code in NOT_FOUND_CODES:
         exc: Exception = ConferenceNotFound(bridge, f"{what}: {err.reason}")
+    elif err.code in ADMIN_KEY_MISSING and "admin_key" in err.reason:
+        exc = BridgeUnavailable(
+            bridge,
+            f"{what}: Janus only creates rooms with the plugin's admin_key "
+            "(set options.admin_key_env or admin_key_file)",
+        )
+    elif err.code in ADMIN_KEY_WRONG and "admin_key" in err.reason:
+        exc = BridgeUnavailable(
+            bridge,
+            f"{what}: Janus refused the admin_key (check options.admin_key_env or "
+            "admin_key_file against the plugin's general.admin_key)",
+        )
     else:
         exc = BridgeUnavailable(bridge, f"{what}: plugin error {err.code}: {err.reason}")
     exc.__cause__ = err

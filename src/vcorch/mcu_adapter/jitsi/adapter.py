@@ -3,7 +3,8 @@
 Jitsi has no dial-out of its own (that needs Jigasi) and no HTTP call to mute, kick or end
 for the token it trusts, so this bridge takes browsers only: ``webrtc_join_url`` signs a
 room token per site; ``participants`` asks prosody's ``mod_muc_size``; joins and leaves
-come from the ``event_sync`` component's POSTs; health from the videobridge.
+come from the ``event_sync`` component's POSTs; health from the videobridge's
+``/about/health``, with its ``/colibri/stats`` (off by default) for load when it answers.
 
 A site's participant id is ``site-<site id>``: its link's token carries the site id in
 ``context.user.id`` and a tag address ``<site id>@<site_email_domain>`` in
@@ -163,14 +164,17 @@ class JitsiBridge(Bridge):
         results: list[Any] = list(
             await asyncio.gather(
                 self._jitsi(self._client.jvb_health),
-                self._jitsi(self._client.jvb_stats),
                 self._jitsi(self._client.jvb_version),
                 self._jitsi(
                     lambda: self._client.room_size(probe_room, self._query_token(probe_room))
                 ),
+                self._jitsi(self._client.jvb_stats),
                 return_exceptions=True,
             )
         )
+        stats = results.pop()
+        if isinstance(stats, BaseException) and not isinstance(stats, BridgeError):
+            raise stats
         for result in results:
             if isinstance(result, BridgeError):
                 return BridgeHealth(
@@ -178,7 +182,7 @@ class JitsiBridge(Bridge):
                 )
             if isinstance(result, BaseException):
                 raise result
-        (healthy, why), stats, version, _ = results
+        (healthy, why), version, _ = results
         if not healthy:
             return BridgeHealth(
                 reachable=False,
@@ -186,6 +190,16 @@ class JitsiBridge(Bridge):
                 ports_total=self.config.ports,
                 detail=f"videobridge unhealthy: {why}",
             )
+        if isinstance(stats, BridgeError):
+            # Health is /about/health's answer; statistics only say how loaded it is.
+            return BridgeHealth(
+                reachable=True,
+                version=version,
+                ports_total=self.config.ports,
+                detail=f"no statistics: {stats.reason}",
+            )
+        if stats is None:
+            return BridgeHealth(reachable=True, version=version, ports_total=self.config.ports)
         in_use = stats.participants
         load = stats.stress_level
         if load is None and in_use is not None:

@@ -123,6 +123,10 @@ class JitsiClient:
         if status == 404:
             return None
         payload = _json(body, "GET /room")
+        if payload == {}:
+            # mod_muc_size answers an empty object, not an empty array, for a room with
+            # nobody (but the focus) in it.
+            return []
         if not isinstance(payload, list):
             raise JitsiMalformed("GET /room: not a JSON array")
         occupants: list[Occupant] = []
@@ -144,8 +148,14 @@ class JitsiClient:
             return True, ""
         return False, body[:120].decode("utf-8", "replace").strip() or "unhealthy"
 
-    async def jvb_stats(self) -> JvbStats:
-        _, body = await self._get(self._settings.jvb_url, "/colibri/stats", None)
+    async def jvb_stats(self) -> JvbStats | None:
+        """``None`` where the bridge does not serve them: ``/colibri/`` needs
+        ``videobridge.apis.rest.enabled``, off by default (jitsi-videobridge doc/rest.md)."""
+        status, body = await self._get(
+            self._settings.jvb_url, "/colibri/stats", None, ok=(200, 404)
+        )
+        if status == 404:
+            return None
         payload = _json(body, "GET /colibri/stats")
         if not isinstance(payload, dict):
             raise JitsiMalformed("GET /colibri/stats: not a JSON object")
