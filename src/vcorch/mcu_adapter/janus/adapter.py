@@ -189,7 +189,7 @@ class JanusBridge(Bridge):
                 f"bridges.{config.name}: set secret_env or secret_file to Janus' admin_secret"
             )
         self._admin_secret = admin_secret
-        # Only ``create`` needs it (measured on 1.1.2: edit, destroy, kick take the room's
+        # Only ``create`` needs it (measured on 1.1.2: edit and destroy take the room's
         # secret); like the admin secret it travels in request bodies only.
         self._plugin_admin_key = _option_secret(config, "admin_key")
         self._api_url = config.url.rstrip("/")
