@@ -52,12 +52,28 @@ async def make_bridge(locked_janus: JanusProcess, tmp_path: Path) -> AsyncIterat
         yield make
 
 
+async def exists_on_janus(janus: JanusProcess, plugin: str, room: str) -> bool:
+    """Asked of Janus directly, not through the adapter under test."""
+    payload = {
+        "janus": "message_plugin",
+        "transaction": "check",
+        "admin_secret": janus.settings.admin_secret,
+        "plugin": f"janus.plugin.{plugin}",
+        "request": {"request": "exists", "room": int(room)},
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(janus.admin_url, json=payload) as response,
+    ):
+        return bool((await response.json(content_type=None))["response"]["exists"])
+
+
 def spec(key: str) -> ConferenceSpec:
     return ConferenceSpec(key=key, title="Giao ban tỉnh", expected_sites=3)
 
 
 async def test_with_the_admin_key_a_conference_is_created_and_ended(
-    make_bridge: MakeBridge, tmp_path: Path
+    make_bridge: MakeBridge, locked_janus: JanusProcess, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "janus-admin-key"
     key_file.write_text(PLUGIN_KEY + "\n", encoding="utf-8")
@@ -67,9 +83,11 @@ async def test_with_the_admin_key_a_conference_is_created_and_ended(
     again = await bridge.create_conference(spec("meeting-keyed@2026-12-04T02:00Z"))
 
     assert again == ref
-    assert ref.extra["videoroom"] == ref.conference_id
+    assert await exists_on_janus(locked_janus, "audiobridge", ref.conference_id)
+    assert await exists_on_janus(locked_janus, "videoroom", ref.conference_id)
     assert await bridge.participants(ref) == []
     await bridge.end_conference(ref)
+    assert not await exists_on_janus(locked_janus, "audiobridge", ref.conference_id)
 
 
 async def test_without_the_admin_key_create_fails_saying_why(make_bridge: MakeBridge) -> None:
