@@ -105,3 +105,17 @@ async def test_the_emulator_takes_the_receiver_as_uri_and_refuses_url(
             assert taken.status == 200
         async with http.get(receivers) as listed:
             assert b"<uri>http://127.0.0.1:9/cdr</uri>" in await listed.read()
+
+
+async def test_a_large_damaged_body_keeps_its_first_256_kib_and_its_size(
+    database_url: str, tmp_path: Path, aiohttp_client: Any, emulator: CmsEmulator
+) -> None:
+    settings = cms_settings(database_url, tmp_path, emulator)
+    client = await aiohttp_client(create_app(settings, clock=utcnow, background=False))
+    large = DAMAGED + b"x" * (300 * 1024)
+    response = await client.post(
+        f"/api/hooks/{BRIDGE}?token={HOOK_SECRET}", data=large, headers={"Content-Type": "text/xml"}
+    )
+    assert response.status == 200
+    [kept] = await rejected_rows(client.server.app)
+    assert kept.body == large[: 256 * 1024] and kept.body_size == len(large)
