@@ -77,7 +77,7 @@ async def receive_cdrs(emulator: CmsEmulator, client: TestClient[Any, Any]) -> N
         aiohttp.ClientSession() as http,
         http.post(
             f"{emulator.url}/api/v1/system/cdrReceivers",
-            data={"url": url},
+            data={"uri": url},
             headers={"Authorization": f"Basic {basic}"},
         ) as response,
     ):

@@ -11,7 +11,9 @@ Written from the public API reference (github.com/ciscocms/apiary, ``apiary.apib
 - call leg detail ``<callLeg id><name/><remoteParty/><call/>…<configuration><rxAudioMute/>
   </configuration><status><state>ringing|connected</state><durationSeconds/></status>``;
 - ``/system/status`` (``softwareVersion``, ``callLegsActive``, ``cdrTime``…) and
-  ``/system/cdrReceivers`` (POST ``url=`` adds a receiver).
+  ``/system/cdrReceivers`` (POST ``uri=`` adds a receiver: the parameter the reference's
+  ``cdrReceiver`` attributes and its GET answer name; its prose says "url", which is refused
+  here as an unknown parameter, 400 ``parameterError``).
 CDRs are POSTed to every receiver as ``<records session callBridge><record type time
 recordIndex correlatorIndex>…`` (shape from the CMS CDR reference as seen in public CDR
 receivers' test data).  ``callLegEnd`` reason codes are passed through by vcorch
@@ -273,8 +275,8 @@ class CmsEmulator:
 
     async def _add_cdr_receiver(self, request: web.Request) -> web.Response:
         form = await request.post()
-        url = str(form.get("url", ""))
-        if not url:
+        url = str(form.get("uri", ""))
+        if not url or "url" in form:
             return _failure(400, "parameterError")
         if len(self.cdr_receivers) >= 4:
             return _failure(400, "tooManyCdrReceivers")
@@ -595,6 +597,10 @@ class CmsEmulator:
         self._cdr_queue.put_nowait(
             b'<?xml version="1.0"?>\n' + ET.tostring(records, encoding="utf-8")
         )
+
+    def send_raw_cdr_batch(self, body: bytes) -> None:
+        """Queue a batch as sent, bytes and all (a damaged or unreadable one, for tests)."""
+        self._cdr_queue.put_nowait(body)
 
     async def _push_cdrs(self) -> None:
         # One sender, so records arrive in the order they happened, as from a real server.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, UniqueConstraint
+from sqlalchemy import Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vcorch.db import Base, UtcDateTime, clock_now
@@ -34,3 +34,23 @@ class BridgeEventRecord(Base):
     address: Mapped[str | None] = mapped_column(String(500))
     reason: Mapped[str | None] = mapped_column(String(255))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
+
+
+class RejectedHookBody(Base):
+    """A body a bridge pushed that its adapter could not read, kept as it came.
+
+    The hook answers 200 for it all the same: a bridge resends what is refused (CMS resends a
+    CDR batch for ever, holding back every later record), so refusing would block its queue.
+    """
+
+    __tablename__ = "rejected_hook_bodies"
+    __table_args__ = (Index("ix_rejected_hook_bodies_bridge", "bridge", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bridge: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
+    reason: Mapped[str] = mapped_column(String(500))
+    content_type: Mapped[str] = mapped_column(String(255))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    # The size as received: ``body`` holds at most the first MAX_REJECTED_BODY_BYTES.
+    body_size: Mapped[int] = mapped_column(Integer)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from vcorch.mcu_adapter.registry import BridgeRegistry as BridgeRegistry
     from vcorch.mcu_adapter.registry import BridgeStatus as BridgeStatus
     from vcorch.mcu_adapter.routes import EVENT_SINK as EVENT_SINK
+    from vcorch.mcu_adapter.routes import REJECTED_SINK as REJECTED_SINK
     from vcorch.mcu_adapter.routes import routes as api_routes
     from vcorch.mcu_adapter.webrtc import Joined as Joined
     from vcorch.mcu_adapter.webrtc import OfferRefused as OfferRefused
@@ -65,6 +66,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "DialFailed": ("vcorch.mcu_adapter.base", "DialFailed"),
     "DialTarget": ("vcorch.mcu_adapter.base", "DialTarget"),
     "EVENT_SINK": ("vcorch.mcu_adapter.routes", "EVENT_SINK"),
+    "REJECTED_SINK": ("vcorch.mcu_adapter.routes", "REJECTED_SINK"),
     "HookUnauthenticated": ("vcorch.mcu_adapter.errors", "HookUnauthenticated"),
     "JanusBridge": ("vcorch.mcu_adapter.janus", "JanusBridge"),
     "JanusBrowserRoom": ("vcorch.mcu_adapter.janus", "JanusBrowserRoom"),
@@ -80,6 +82,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
 }
 __all__ = [
     "EVENT_SINK",
+    "REJECTED_SINK",
     "Bridge",
     "BridgeError",
     "BridgeEvent",

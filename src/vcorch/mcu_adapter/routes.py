@@ -18,6 +18,8 @@ from vcorch.web import ApiRoutes, checked_json
 
 REGISTRY = web.AppKey("bridge_registry", BridgeRegistry)
 EVENT_SINK = web.AppKey[Callable[[str, Sequence[BridgeEvent]], Awaitable[int]]]("bridge_event_sink")
+# Keeps a body the bridge's adapter cannot read: (bridge, reason, content type, body) -> id.
+REJECTED_SINK = web.AppKey[Callable[[str, str, str, bytes], Awaitable[int]]]("bridge_rejected_sink")
 BRIDGE_HEALTH = web.AppKey("bridge_health", BridgeHealthCoordinator)
 
 routes = ApiRoutes(tag="Bridges")
@@ -52,6 +54,9 @@ class HookAccepted(BaseModel):
 
     received: int
     stored: int
+    # Set when the body could not be read: it was kept as this rejected record instead.
+    rejected_id: int | None = None
+    rejected_reason: str | None = None
 
 
 async def _fresh_snapshot(app: web.Application) -> list[BridgeOut]:
@@ -120,12 +125,21 @@ async def receive_hook(request: web.Request) -> HookAccepted:
         checked_json(inbound.body)
     try:
         events = bridge.parse_events(inbound)
-    except RecursionError as err:
-        raise MalformedEvents("the body is nested too deep") from err
+    except RecursionError:
+        return await _reject(request, name, "the body is nested too deep", inbound.body)
     except BridgeProtocolError as err:
-        # Here the far side's malformed answer is the request itself: the caller's fault.
-        raise MalformedEvents(err.reason) from err
+        return await _reject(request, name, err.reason, inbound.body)
     except NotSupported as err:
         raise NotFound("this bridge pushes no events") from err
     stored = await request.app[EVENT_SINK](name, events)
     return HookAccepted(received=len(events), stored=stored)
+
+
+async def _reject(request: web.Request, bridge: str, reason: str, body: bytes) -> HookAccepted:
+    # Answered 2xx once kept: a bridge resends what is refused, and a CMS resending one bad
+    # CDR batch for ever holds back every later record.
+    keep = request.app.get(REJECTED_SINK)
+    if keep is None:
+        raise MalformedEvents(reason)
+    kept = await keep(bridge, reason, request.content_type, body)
+    return HookAccepted(received=0, stored=0, rejected_id=kept, rejected_reason=reason[:500])

@@ -75,7 +75,7 @@ class CiscoCmsHarness:
         basic = base64.b64encode(f"{self.emulator.username}:{self.emulator.password}".encode())
         async with self._http.post(
             f"{url}/api/v1/system/cdrReceivers",
-            data={"url": f"{receiver_url}/hooks/cms-contract?token={HOOK_SECRET}"},
+            data={"uri": f"{receiver_url}/hooks/cms-contract?token={HOOK_SECRET}"},
             headers={"Authorization": f"Basic {basic.decode()}"},
         ) as response:
             assert response.status == 200, response.status
