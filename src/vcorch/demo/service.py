@@ -30,6 +30,8 @@ log = logging.getLogger("vcorch.demo")
 class FallbackLinks(Protocol):
     def url_for(self, run_site_id: int, meeting_id: int, expires_at: datetime) -> str: ...
 
+    def gateway_serves(self, bridge: str) -> bool: ...
+
 
 class Demo:
     """Books the demo meeting; makes the fallback links, telling the log once per site of a
@@ -72,8 +74,7 @@ class Demo:
 
     def gateway_serves(self, bridge: str) -> bool:
         # The links it wraps know the gateways (orchestration's fallback asks them).
-        serves = getattr(self._links, "gateway_serves", None)
-        return bool(serves(bridge)) if callable(serves) else False
+        return self._links.gateway_serves(bridge)
 
 
 async def demo_meeting_ids(sessions: async_sessionmaker[AsyncSession]) -> set[int]:
