@@ -45,6 +45,7 @@ from vcorch.join import (
 )
 from vcorch.mail import MailDeliveryError, MailError, PartialDelivery
 from vcorch.mcu_adapter import (
+    BridgeBusy,
     BridgeError,
     BridgeProtocolError,
     BridgeUnavailable,
@@ -52,6 +53,7 @@ from vcorch.mcu_adapter import (
     ConferenceNotFound,
     DialFailed,
     HookUnauthenticated,
+    ListingUnreliable,
     MalformedEvents,
     NotSupported,
 )
@@ -138,6 +140,10 @@ PROBLEM_TYPES: dict[type[VcorchError], ProblemType] = {
     BridgeUnavailable: ProblemType(503, "bridge-unavailable", "The bridge is unavailable"),
     BridgeProtocolError: ProblemType(
         502, "bridge-protocol-error", "The bridge answered something malformed"
+    ),
+    BridgeBusy: ProblemType(503, "bridge-busy", "The bridge is busy; try again later"),
+    ListingUnreliable: ProblemType(
+        503, "bridge-listing-unreliable", "The bridge's listing changed while it was read"
     ),
     DialFailed: ProblemType(502, "dial-failed", "The site could not be called"),
     CapacityExceeded: ProblemType(503, "bridge-capacity-exceeded", "The bridge has no free port"),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vcorch.mcu_adapter.base import Bridge as Bridge
+    from vcorch.mcu_adapter.base import BridgeBusy as BridgeBusy
     from vcorch.mcu_adapter.base import BridgeError as BridgeError
     from vcorch.mcu_adapter.base import BridgeEvent as BridgeEvent
     from vcorch.mcu_adapter.base import BridgeHealth as BridgeHealth
@@ -27,10 +28,13 @@ if TYPE_CHECKING:
     from vcorch.mcu_adapter.base import ConferenceRef as ConferenceRef
     from vcorch.mcu_adapter.base import ConferenceSpec as ConferenceSpec
     from vcorch.mcu_adapter.base import DialFailed as DialFailed
+    from vcorch.mcu_adapter.base import DialIn as DialIn
     from vcorch.mcu_adapter.base import DialTarget as DialTarget
     from vcorch.mcu_adapter.base import EmitEvents as EmitEvents
+    from vcorch.mcu_adapter.base import ListingUnreliable as ListingUnreliable
     from vcorch.mcu_adapter.base import NotSupported as NotSupported
     from vcorch.mcu_adapter.base import Participant as Participant
+    from vcorch.mcu_adapter.budget import RequestBudget as RequestBudget
     from vcorch.mcu_adapter.errors import HookUnauthenticated as HookUnauthenticated
     from vcorch.mcu_adapter.errors import MalformedEvents as MalformedEvents
     from vcorch.mcu_adapter.health import BridgeHealthCoordinator as BridgeHealthCoordinator
@@ -58,6 +62,10 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "BridgeRegistry": ("vcorch.mcu_adapter.registry", "BridgeRegistry"),
     "BridgeStatus": ("vcorch.mcu_adapter.registry", "BridgeStatus"),
     "BridgeUnavailable": ("vcorch.mcu_adapter.base", "BridgeUnavailable"),
+    "BridgeBusy": ("vcorch.mcu_adapter.base", "BridgeBusy"),
+    "DialIn": ("vcorch.mcu_adapter.base", "DialIn"),
+    "ListingUnreliable": ("vcorch.mcu_adapter.base", "ListingUnreliable"),
+    "RequestBudget": ("vcorch.mcu_adapter.budget", "RequestBudget"),
     "Capabilities": ("vcorch.mcu_adapter.base", "Capabilities"),
     "CapacityExceeded": ("vcorch.mcu_adapter.base", "CapacityExceeded"),
     "ConferenceNotFound": ("vcorch.mcu_adapter.base", "ConferenceNotFound"),
@@ -84,6 +92,7 @@ __all__ = [
     "EVENT_SINK",
     "REJECTED_SINK",
     "Bridge",
+    "BridgeBusy",
     "BridgeError",
     "BridgeEvent",
     "BridgeHealth",
@@ -98,16 +107,19 @@ __all__ = [
     "ConferenceRef",
     "ConferenceSpec",
     "DialFailed",
+    "DialIn",
     "DialTarget",
     "EmitEvents",
     "HookUnauthenticated",
     "JanusBridge",
     "JanusBrowserRoom",
     "Joined",
+    "ListingUnreliable",
     "MalformedEvents",
     "NotSupported",
     "OfferRefused",
     "Participant",
+    "RequestBudget",
     "WebRtcBridge",
     "api_routes",
     "builtin_bridge_names",

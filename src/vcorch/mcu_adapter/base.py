@@ -5,8 +5,11 @@ one) goes through :class:`Bridge`.  Adapters translate every vendor error at the
 into the tree below, so callers decide with ``except`` clauses, never by parsing messages:
 
 ``BridgeError`` (a :class:`~vcorch.errors.VcorchError`)
-    ``BridgeUnavailable``  the whole conference must fail over (far side down, timeout...)
+    ``BridgeUnavailable``  the far side is down or broken (timeout, cannot connect...)
         ``BridgeProtocolError``  the far side answered something malformed or unexpected
+    ``BridgeBusy``         the far side said "busy, try again" (429/503) through every retry
+                           the request budget allowed: try later, never a reason to fail over
+    ``ListingUnreliable``  a paged listing changed while it was read: not the truth
     ``DialFailed``         one site could not be called; fall back for that site only
     ``CapacityExceeded``   no free ports/licences on this bridge
     ``NotSupported``       this bridge cannot do that at all
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from vcorch.config import ConfigError
 from vcorch.errors import VcorchError
+from vcorch.mcu_adapter.budget import RequestBudget
 
 if TYPE_CHECKING:
     import aiohttp
@@ -58,6 +62,24 @@ class BridgeUnavailable(BridgeError):
 
 class BridgeProtocolError(BridgeUnavailable):
     """The far side answered, but not in the shape its API promises."""
+
+
+class BridgeBusy(BridgeError):
+    """The bridge answered busy (HTTP 429 or 503, with or without ``Retry-After``) and stayed
+    busy through the retries its request budget allowed.
+
+    Busy is not down: only failed health checks count toward fail-over.  ``retry_after`` is
+    the wait the bridge asked for, in seconds, when it said one.
+    """
+
+    def __init__(self, bridge: str, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(bridge, reason)
+        self.retry_after = retry_after
+
+
+class ListingUnreliable(BridgeError):
+    """A paged listing changed between its pages (a leg left or came while it was read), so
+    it may miss or repeat participants: a caller must not act on what it lacks."""
 
 
 class DialFailed(BridgeError):
@@ -107,6 +129,14 @@ class Capabilities:
     # MCU declares it today: it simulates the link as it simulates every call (no media);
     # real SIP-only MCUs get browsers through a WebRTC-to-SIP gateway instead.
     builtin_link: bool = False
+    # Conferences have a numeric ID (and a PIN) that a room system can dial in with
+    # (``dial_in``), e.g. a CMS call ID and passcode or a Janus room and its PIN.
+    dial_in_id: bool = False
+    # In-call controls (``set_layout``, ``mute_all``, ``lock``, ``show_message``).
+    layout_names: tuple[str, ...] = ()  # the layouts ``set_layout`` takes, vendor-neutral
+    mute_all: bool = False
+    lock: bool = False
+    message: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,6 +180,19 @@ class DialTarget:
     kind: Literal["sip", "h323", "webrtc"]
     address: str  # e.g. "sip:room1@10.0.0.5", "h323:10.0.0.7", or a WebRTC participant name
     display_name: str
+
+
+@dataclass(frozen=True)
+class DialIn:
+    """How a room system dials into a conference by itself (the second path).
+
+    ``number`` is numeric (what a remote control can type), ``pin`` the conference PIN if it
+    has one, ``uri`` a SIP/H.323 address to call when the bridge publishes one.
+    """
+
+    number: str
+    pin: str | None = None
+    uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +293,10 @@ class Bridge:
     """
 
     type_name: ClassVar[str] = ""
+    # Requests per second this kind may send to one far side unless ``options.
+    # request_budget_per_second`` says otherwise; ``None`` is unlimited (in-process bridges).
+    # Every request an adapter sends goes through ``self.budget`` (see ``budget.py``).
+    default_request_budget: ClassVar[float | None] = None
     # The kind's capabilities; an instance may narrow or widen them from its configuration
     # in ``__init__`` (``self.capabilities = replace(...)``), never later.
     capabilities: Capabilities = Capabilities()
@@ -258,6 +305,7 @@ class Bridge:
         self.config = config
         self.context = context
         self._hook_secret = _read_hook_secret(config)
+        self.budget = RequestBudget.from_config(config, self.default_request_budget)
 
     @property
     def name(self) -> str:
@@ -295,6 +343,19 @@ class Bridge:
         raise :class:`ConferenceNotFound` or give ``[]`` where the bridge cannot tell."""
         raise NotImplementedError
 
+    async def participant(self, ref: ConferenceRef, participant_id: str) -> Participant | None:
+        """A direct look at one participant (``None``: not there); used to confirm a site
+        missing from a listing before acting.  The default reads the whole listing."""
+        for found in await self.participants(ref):
+            if found.participant_id == participant_id:
+                return found
+        return None
+
+    def listing_cost(self, expected_participants: int) -> int:
+        """Requests one ``participants`` call costs for a conference of that size (what the
+        supervisor budgets with). Paged APIs override this."""
+        return 1
+
     async def disconnect(self, ref: ConferenceRef, participant_id: str) -> None:
         """Drop one participant; :class:`ConferenceNotFound` when it is not there."""
         raise NotImplementedError
@@ -314,6 +375,26 @@ class Bridge:
     async def dial_in_uri(self, ref: ConferenceRef) -> str:
         """The SIP URI that calls into this conference (``capabilities.sip_dial_in``)."""
         raise NotSupported(self.name, "this bridge's conferences have no SIP address")
+
+    async def dial_in(self, ref: ConferenceRef) -> DialIn:
+        """Numeric ID and PIN a room system dials in with (``capabilities.dial_in_id``)."""
+        raise NotSupported(self.name, "this bridge's conferences have no dial-in number")
+
+    async def set_layout(self, ref: ConferenceRef, layout: str) -> None:
+        """Show the conference in ``layout`` (one of ``capabilities.layout_names``)."""
+        raise NotSupported(self.name, "this bridge has no layouts to choose from")
+
+    async def mute_all(self, ref: ConferenceRef, muted: bool) -> None:
+        """Mute (or unmute) every participant's audio at once (``capabilities.mute_all``)."""
+        raise NotSupported(self.name, "this bridge cannot mute everyone at once")
+
+    async def lock(self, ref: ConferenceRef, locked: bool) -> None:
+        """Let nobody else in (or open again) (``capabilities.lock``)."""
+        raise NotSupported(self.name, "this bridge cannot lock a conference")
+
+    async def show_message(self, ref: ConferenceRef, text: str, seconds: int) -> None:
+        """Show ``text`` on every participant's screen for ``seconds``."""
+        raise NotSupported(self.name, "this bridge cannot show a message")
 
     async def cascade(
         self, ref: ConferenceRef, remote: ConferenceRef, remote_address: str
