@@ -30,7 +30,7 @@ def test_every_bridge_kind_is_an_installed_entry_point() -> None:
     from importlib.metadata import entry_points
 
     kinds = {point.name: point.load() for point in entry_points(group=ENTRY_POINT_GROUP)}
-    assert {"simulated", "janus", "cisco_cms", "jitsi"} <= set(kinds)
+    assert {"simulated", "janus", "cisco_cms", "jitsi", "pexip"} <= set(kinds)
     for name, kind in kinds.items():
         assert issubclass(kind, Bridge), name
         assert kind.type_name == name

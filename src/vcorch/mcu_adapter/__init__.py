@@ -3,7 +3,7 @@
 - ``base``: the :class:`~vcorch.mcu_adapter.base.Bridge` contract, its result types and errors;
 - ``retry``: timeout and bounded retries shared by every client;
 - ``registry``: configured bridges loaded through the ``vcorch.bridges`` entry points;
-- ``simulated``, ``cisco_cms``, ``jitsi``, ``janus``: one package per bridge kind.
+- ``simulated``, ``cisco_cms``, ``jitsi``, ``janus``, ``pexip``: one package per bridge kind.
 """
 
 # The public face: what code outside the package may import.  Loaded on first use, so that
