@@ -31,9 +31,10 @@ schema pages ``/api/admin/schema/`` render them):
   Disconnect reasons are passed through by vcorch unread; the emulator's wording is its own.
 
 Bad days: ``mode`` (``ok``, ``hang``, ``garbage``, ``busy``), ``busy_every`` (every Nth
-request answered 503, ``retry_after`` seconds in ``Retry-After`` when set), ``latency`` (every
-answer that much later), ``page_size``, ``before_page`` (a hook run before each listing page,
-for races), :meth:`go_down` / :meth:`come_up`.
+request answered 503), ``busy_next`` (the next N requests answered 503), ``retry_after``
+(seconds sent in ``Retry-After`` with each 503), ``latency`` (every answer that much later),
+``page_size``, ``before_page`` (a hook run before each listing page, for races),
+:meth:`go_down` / :meth:`come_up`.
 """
 
 from __future__ import annotations
@@ -162,6 +163,7 @@ class PexipEmulator:
         self.mode: Mode = "ok"
         self.latency = 0.0
         self.busy_every = 0  # every Nth request answered 503 (0: never)
+        self.busy_next = 0  # the next N requests answered 503
         self.retry_after: float | None = None
         self.before_page: Callable[[str, int], None] | None = None
         self.answer_unknown = True
@@ -266,9 +268,13 @@ class PexipEmulator:
             return web.Response(status=503)
         if self.mode == "garbage":
             return web.Response(status=200, text="<html>Bad Gateway", content_type="text/html")
-        busy_now = self.mode == "busy" or (
-            self.busy_every > 0 and len(self.requests) % self.busy_every == 0
+        busy_now = (
+            self.mode == "busy"
+            or self.busy_next > 0
+            or (self.busy_every > 0 and len(self.requests) % self.busy_every == 0)
         )
+        if self.busy_next > 0:
+            self.busy_next -= 1
         if busy_now:
             self.busy_answers += 1
             headers = (

@@ -41,7 +41,7 @@ async def test_a_broken_bridge_is_reported_and_the_others_work(
 ) -> None:
     configs = [
         sim("central", priority=10),
-        BridgeConfig(name="mystery", type="pexip"),
+        BridgeConfig(name="mystery", type="polycom_rmx"),
         BridgeConfig(
             name="cms-no-secret",
             type="cisco_cms",
@@ -57,7 +57,7 @@ async def test_a_broken_bridge_is_reported_and_the_others_work(
         registry = load_bridges(configs, CONTEXT)
     assert [bridge.name for bridge in registry] == ["central"]
     assert set(registry.broken) == {"mystery", "cms-no-secret", "cms-no-url", "bad-rate"}
-    assert "unknown bridge type 'pexip'" in registry.broken["mystery"]
+    assert "unknown bridge type 'polycom_rmx'" in registry.broken["mystery"]
     assert "cannot read" in registry.broken["cms-no-secret"]
     assert "failure_rate" in registry.broken["bad-rate"]
     assert "mystery" in caplog.text

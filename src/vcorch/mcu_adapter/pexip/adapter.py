@@ -345,7 +345,10 @@ class PexipBridge(Bridge):
         return ParticipantRef(conference_id=ref.conference_id, participant_id=participant_id)
 
     def listing_cost(self, expected_participants: int) -> int:
-        return max(1, math.ceil(expected_participants / PAGE_LIMIT))
+        # One request a page, plus the first page read again when there is more than one
+        # (how the client tells a listing that moved while it was paged).
+        pages = max(1, math.ceil(expected_participants / PAGE_LIMIT))
+        return pages + 1 if pages > 1 else 1
 
     async def participants(self, ref: ConferenceRef) -> list[Participant]:
         found = await self._pexip(lambda: self._client.participants(ref.conference_id))

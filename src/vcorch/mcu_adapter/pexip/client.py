@@ -272,20 +272,27 @@ class PexipClient:
     async def _listing(
         self, path: str, query: Mapping[str, str], *, urgent: bool
     ) -> list[Mapping[str, Any]]:
-        """Every object of a list, following ``meta.next``; a listing that moved between its
-        pages (``total_count`` changed, an object came twice) raises PexipListingChanged."""
+        """Every object of a list, following ``meta.next``.
+
+        Offset paging is not a snapshot: an object leaving between two pages shifts the rest
+        and one is never seen.  A listing is taken as the truth only when ``total_count``
+        stayed the same on every page, no object came twice, the count adds up, and (for more
+        than one page) the first page read again still holds the same objects.  Anything else
+        raises PexipListingChanged."""
         what = f"GET {path}"
+        first_query = {**query, "limit": str(PAGE_LIMIT), "offset": "0"}
         objects: list[Mapping[str, Any]] = []
         seen: set[str] = set()
         total: int | None = None
+        first_ids: list[str] = []
         next_path: str | None = None
+        pages = 0
         for _ in range(MAX_PAGES):
             if next_path is None:
-                page = await self._get(
-                    path, {**query, "limit": str(PAGE_LIMIT), "offset": "0"}, urgent=urgent
-                )
+                page = await self._get(path, first_query, urgent=urgent)
             else:
                 page = await self._get(next_path, urgent=urgent)
+            pages += 1
             meta, items = _page(page, what)
             count = _int_field(meta, "total_count", what)
             if total is not None and count != total:
@@ -297,15 +304,22 @@ class PexipClient:
                     raise PexipListingChanged(f"{what}: object {key[:40]} listed twice")
                 seen.add(key)
                 objects.append(item)
+                if pages == 1:
+                    first_ids.append(key)
             following = meta.get("next")
             if following is None or not items:
-                if len(objects) != total:
-                    raise PexipListingChanged(
-                        f"{what}: {len(objects)} objects for total_count {total}"
-                    )
-                return objects
+                break
             next_path = self._same_server_path(following, what)
-        raise PexipMalformed(f"{what}: more than {MAX_PAGES} pages")
+        else:
+            raise PexipMalformed(f"{what}: more than {MAX_PAGES} pages")
+        if len(objects) != total:
+            raise PexipListingChanged(f"{what}: {len(objects)} objects for total_count {total}")
+        if pages > 1:
+            meta, items = _page(await self._get(path, first_query, urgent=urgent), what)
+            again = [str(item.get("id", "")) for item in items]
+            if _int_field(meta, "total_count", what) != total or again != first_ids:
+                raise PexipListingChanged(f"{what}: the first page changed while paging")
+        return objects
 
     def _same_server_path(self, link: object, what: str) -> str:
         """``meta.next`` as a path (with its query) on this server; anything else refused."""
