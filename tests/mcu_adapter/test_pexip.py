@@ -443,6 +443,16 @@ async def test_busy_through_every_retry_is_busy_not_down(
     assert emulator.busy_answers == 3  # the first try and two repeats
 
 
+async def test_a_busy_node_is_reachable_for_health(setup: Setup, emulator: PexipEmulator) -> None:
+    bridge = setup.bridge(emulator.url, busy_retries=1)
+    emulator.mode = "busy"
+    health = await bridge.health()
+    assert health.reachable  # busy is not down: no fail-over on its strength
+    assert health.detail.startswith("busy")
+    await emulator.go_down()
+    assert not (await bridge.health()).reachable
+
+
 async def test_retry_after_holds_the_budget(emulator: PexipEmulator) -> None:
     now = [0.0]
     slept: list[float] = []

@@ -223,6 +223,15 @@ class PexipBridge(Bridge):
     async def health(self) -> BridgeHealth:
         try:
             licensing = await self._pexip(self._client.licensing)
+        except BridgeBusy as err:
+            # It answered, busy: up and loaded, not down (only a failed health check counts
+            # toward fail-over).
+            return BridgeHealth(
+                reachable=True,
+                ports_total=self.config.ports,
+                load=1.0,
+                detail=f"busy: {err.reason}",
+            )
         except BridgeError as err:
             return BridgeHealth(reachable=False, ports_total=self.config.ports, detail=err.reason)
         in_use = licensing.port_count
