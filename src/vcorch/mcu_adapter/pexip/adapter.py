@@ -94,9 +94,10 @@ class PexipBridge(Bridge):
     ``hook_username`` and the hook secret)."""
 
     type_name: ClassVar[str] = "pexip"
-    # A safe pace for one Management Node: Pexip advises event sinks rather than frequent
-    # polling because polling it loads the node (event sink guide); 10 requests a second is
-    # well under the 1000 requests a minute reported as its API limit.
+    # A safe pace for one Management Node: Pexip's event sink guide advises event sinks
+    # over frequent status polling because polling loads the Management Node.  Its public
+    # reference states no figure; 10 a second stays under the 1000 requests a minute that
+    # third-party integrations report as the node's API limit (not confirmed by Pexip).
     default_request_budget: ClassVar[float | None] = 10.0
     capabilities: Capabilities = Capabilities(
         dial_sip=True,
