@@ -651,6 +651,39 @@ class PexipEmulator:
             participant.is_muted = True
         self._participant_event("participant_updated", participant)
 
+    def call_in(self, alias: str, source: str, pin: str = "", name: str = "") -> str | None:
+        """A room system dials an alias and enters ``pin`` at the prompt: connected at once as
+        a Host (the VMR's ``pin``) or a Guest (its ``guest_pin``), or refused (``None``) as
+        the VMR's PIN rules say (reference, conference ``pin``/``guest_pin``/``allow_guests``)."""
+        vmr = next((v for v in self.vmrs.values() if alias in v.aliases), None)
+        if vmr is None:
+            return None
+        if vmr.pin and pin == vmr.pin:
+            role = "chair"
+        elif vmr.allow_guests and (not vmr.guest_pin or pin == vmr.guest_pin):
+            role = "guest"
+        elif not vmr.pin:
+            role = "chair"
+        else:
+            return None
+        conference = self._conference_for(vmr)
+        participant = EmuParticipant(
+            participant_id=str(uuid.uuid4()),
+            conference=vmr.name,
+            display_name=name or source,
+            destination_alias=alias,
+            source_alias=source,
+            call_direction="in",
+            protocol="SIP",
+            role=role,
+            service_type="conference",
+            has_media=True,
+            connect_time=time.time(),
+        )
+        conference.participants[participant.participant_id] = participant
+        self._participant_event("participant_connected", participant)
+        return participant.participant_id
+
     def remote_hangup(self, participant_id: str) -> None:
         """The far endpoint hangs up by itself."""
         found = self._find(participant_id)

@@ -241,6 +241,32 @@ async def test_with_guests_the_meeting_pin_is_the_guest_pin(
         await bridge.create_conference(spec("other", pin="12"))
 
 
+async def test_a_room_calling_in_with_the_pin_is_listed_by_its_address(
+    setup: Setup, emulator: PexipEmulator
+) -> None:
+    bridge = setup.bridge(emulator.url)
+    ref = await bridge.create_conference(spec())
+    dial_in = await bridge.dial_in(ref)
+    assert dial_in.pin is not None
+    assert emulator.call_in(dial_in.number, "room-9@province.example.vn", pin="000000") is None
+    called = emulator.call_in(dial_in.number, "room-9@province.example.vn", pin=dial_in.pin)
+    assert called is not None
+    [listed] = await bridge.participants(ref)
+    assert (listed.participant_id, listed.connected) == (called, True)
+    assert listed.address == "room-9@province.example.vn"  # what vcorch knows the room by
+    assert listed.site_id is None  # not dialled by vcorch: no tag
+    [join] = [
+        event
+        for message in emulator.sent
+        for event in bridge.parse_events(pushed(json.dumps({**message, "seq": 1}).encode()))
+    ]
+    assert (join.kind, join.address, join.conference_id) == (
+        "join",
+        "room-9@province.example.vn",
+        ref.conference_id,
+    )
+
+
 async def test_dial_out_names_alias_protocol_role_and_location(
     setup: Setup, emulator: PexipEmulator
 ) -> None:
