@@ -12,7 +12,7 @@ from vcorch.booking import schemas
 from vcorch.booking.recurrence import occurrence_key_text
 from vcorch.booking.service import BookingService, MeetingRecord, meeting_view
 from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.web import ApiRoutes, Created, Reply, decode_cursor, encode_cursor
+from vcorch.web import ApiRoutes, Created, Reply, decode_cursor, encode_cursor, page_response
 
 routes = ApiRoutes(tag="Meetings")
 BOOKING = web.AppKey("booking", BookingService)
@@ -305,3 +305,15 @@ async def site_requests(
         items=[schemas.SiteRequestOut.model_validate(i) for i in items],
         next=encode_cursor(after) if after else None,
     )
+
+
+# -- the console's pages -------------------------------------------------------------------------
+
+
+async def calendar_page(_request: web.Request) -> web.StreamResponse:
+    """The calendar: the page holds no data, it signs in and reads the API from the browser."""
+    return page_response("calendar.html")
+
+
+def mount_pages(app: web.Application) -> None:
+    app.router.add_get("/calendar", calendar_page)
