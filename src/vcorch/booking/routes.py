@@ -315,5 +315,18 @@ async def calendar_page(_request: web.Request) -> web.StreamResponse:
     return page_response("calendar.html")
 
 
+async def booking_page(_request: web.Request) -> web.StreamResponse:
+    """The booking form: new, edit (``/meetings/{id}/edit``) and copy (``?copy={id}``)."""
+    return page_response("meeting-form.html")
+
+
+async def site_groups_page(_request: web.Request) -> web.StreamResponse:
+    """Saved sets of sites (the API is the organisation's: ``/api/site-groups``)."""
+    return page_response("site-groups.html")
+
+
 def mount_pages(app: web.Application) -> None:
     app.router.add_get("/calendar", calendar_page)
+    app.router.add_get("/meetings/new", booking_page)
+    app.router.add_get(f"/meetings/{ID}/edit", booking_page)
+    app.router.add_get("/site-groups", site_groups_page)
