@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,7 +58,7 @@ async def load_record(session: AsyncSession, who: Principal, meeting_id: int) ->
     return MeetingRecord(meeting, sites)
 
 
-Statement = TypeVar("Statement", bound=Select[Unpack[tuple[Any, ...]]])
+Statement = TypeVar("Statement", bound=Select[*tuple[Any, ...]])
 
 
 async def _filtered(
@@ -169,8 +169,7 @@ async def calendar(
         )
         counts = {meeting_id: int(n) for meeting_id, n in counted.all()}
     entries = [
-        CalendarEntry(occ, meeting, name, counts.get(meeting.id, 0))
-        for occ, meeting, name in rows
+        CalendarEntry(occ, meeting, name, counts.get(meeting.id, 0)) for occ, meeting, name in rows
     ]
     return entries, (rows[-1][0].id if more and rows else None)
 
