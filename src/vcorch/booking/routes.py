@@ -107,6 +107,48 @@ async def list_meetings(
 
 
 @routes.get(
+    "/api/occurrences",
+    summary="The occurrences in a window of the meetings you may see (the calendar)",
+    description="Each stored occurrence overlapping `[from, to)` (at most 100 days), with its"
+    " meeting's title, kind, mode, status, organiser and site count; filters as"
+    " `GET /api/meetings`. Cancelled occurrences and meetings only with `cancelled=true`."
+    " Paged by occurrence: sort by `start` yourself.",
+    query=schemas.CalendarQuery,
+    response=schemas.CalendarPage,
+    roles=READERS,
+)
+async def calendar(
+    query: schemas.CalendarQuery, me: Principal, app: web.Application
+) -> schemas.CalendarPage:
+    entries, after = await app[BOOKING].calendar(me, query, decode_cursor(query.cursor))
+    items = []
+    for entry in entries:
+        occ, meeting = entry.occurrence, entry.meeting
+        items.append(
+            schemas.CalendarEntryOut(
+                meeting_id=meeting.id,
+                key=occurrence_key_text(occ.occurrence_key),
+                start=occ.start_at,
+                end=occ.end_at,
+                cancelled=occ.cancelled or meeting.status == "cancelled",
+                moved=occ.start_at != occ.occurrence_key,
+                title=meeting.title,
+                kind=meeting.kind,
+                mode=meeting.mode,
+                status=meeting.status,
+                organizer_unit_id=meeting.organizer_unit_id,
+                organizer_unit_name=entry.organizer_unit_name,
+                host_room_id=meeting.host_room_id,
+                timezone=meeting.timezone,
+                recurring=meeting.rrule is not None,
+                site_count=entry.site_count,
+                chair=meeting.chair,
+            )
+        )
+    return schemas.CalendarPage(items=items, next=encode_cursor(after) if after else None)
+
+
+@routes.get(
     "/api/meetings/changes",
     summary="Every change since a cursor (calendar replication)",
     query=schemas.ChangesQuery,
