@@ -95,6 +95,12 @@ class BookingService:
         async with self._sessions() as session:
             return await listing.list_meetings(session, who, query, after)
 
+    async def calendar(
+        self, who: Principal, query: schemas.CalendarQuery, after: int | None
+    ) -> tuple[list[listing.CalendarEntry], int | None]:
+        async with self._sessions() as session:
+            return await listing.calendar(session, who, query, after)
+
     async def occurrences(
         self, who: Principal, meeting_id: int, start: datetime, end: datetime
     ) -> tuple[MeetingRecord, list[tuple[Occurrence, list[dict[str, Any]]]]]:
@@ -118,6 +124,9 @@ class BookingService:
 
     async def create(self, actor: Actor, data: schemas.MeetingCreate) -> MeetingRecord:
         return await self._writes.create(actor, data)
+
+    async def check(self, actor: Actor, data: schemas.MeetingCheck) -> schemas.BookingCheck:
+        return await self._writes.check(actor, data)
 
     async def update(
         self, actor: Actor, meeting_id: int, if_match: int | None, data: schemas.MeetingUpdate
