@@ -161,6 +161,7 @@ class CmsEmulator:
         self.busy_retry_after_date = busy_retry_after_date
         self._busy_random = random.Random(seed)
         self._tokens = float(budget_per_second or 0.0)
+        self._bucket_rate = budget_per_second
         self._tokens_at = time.monotonic()
         self.busy_answers = 0
         self.paging_races = 0
@@ -295,6 +296,8 @@ class CmsEmulator:
         if not rate:
             return False
         now = time.monotonic()
+        if rate != self._bucket_rate:  # set or changed while running: a full bucket
+            self._bucket_rate, self._tokens = rate, float(rate)
         self._tokens = min(float(rate), self._tokens + (now - self._tokens_at) * rate)
         self._tokens_at = now
         if self._tokens >= 1.0:

@@ -151,3 +151,13 @@ def test_the_budget_comes_from_the_options_else_the_kinds_default(
 def test_a_negative_budget_is_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         RequestBudget(-1.0)
+
+
+async def test_can_spend_within_a_short_wait() -> None:
+    b, _clock = budget(10.0)
+    await b.acquire(10)
+    assert not b.can_spend(3)
+    assert b.can_spend(3, within=0.3)
+    b.hold(2.0)
+    assert not b.can_spend(1, within=1.0)
+    assert b.can_spend(1, within=2.0)

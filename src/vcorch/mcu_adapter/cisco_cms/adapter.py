@@ -84,6 +84,7 @@ _FULL = frozenset(
 )
 _REMEMBERED_LEGS = 20_000  # leg → call/site notes kept for CDRs that do not name the call
 _DETAIL_CONCURRENCY = 8  # GET /callLegs/<id> requests in flight for one participants() call
+_REREAD_WAIT = 1.0  # a shifted listing is read again if the budget has room within this (s)
 
 # ownerId is an "ID" in the API reference (a GUID like every object id there), so the site
 # tag is packed into one: the bytes "vc", the tag's length, the tag (UTF-8), zeros.
@@ -331,7 +332,8 @@ class CiscoCmsBridge(Bridge):
                 return await self._cms(lambda: self._client.call_legs_of_call(call_id))
             except CmsListingShifted as err:
                 known = sum(1 for note in self._legs.values() if note.call_id == call_id)
-                if attempt or not self.budget.can_spend(self.listing_cost(known)):
+                cost = self.listing_cost(known)
+                if attempt or not self.budget.can_spend(cost, within=_REREAD_WAIT):
                     raise ListingUnreliable(self.name, str(err)) from err
         raise AssertionError("unreachable")  # pragma: no cover
 
