@@ -77,6 +77,10 @@ def _required_option(config: BridgeConfig, key: str) -> str:
 
 class JitsiBridge(Bridge):
     type_name: ClassVar[str] = "jitsi"
+    # Jitsi publishes no rate for prosody's mod_muc_size or the videobridge's REST API;
+    # both are served by the deployment's own processes.  vcorch reads rooms (no dial-out
+    # here), so 20 requests a second is plenty and light on them.
+    default_request_budget: ClassVar[float | None] = 20.0
     capabilities: Capabilities = Capabilities(
         webrtc_join=True, events_pushed=True, events_polled=True
     )
@@ -112,6 +116,7 @@ class JitsiBridge(Bridge):
                 policy=RetryPolicy.from_config(config),
             ),
             context.http,
+            budget=self.budget,
         )
         # Display names of the links handed out, per room, for occupants without a tag.
         self._named_sites: dict[str, dict[str, str]] = {}
