@@ -313,3 +313,14 @@ def test_jitsi_has_a_default_request_budget(setup: Setup) -> None:
         "http://127.0.0.1:9", "http://127.0.0.1:9", request_budget_per_second=3
     )
     assert configured.budget.rate == 3.0
+
+
+async def test_a_busy_videobridge_is_still_reachable(setup: Setup, canned: CannedServer) -> None:
+    canned.answer("GET", "/about/health", Canned(status=503))
+    canned.answer(
+        "GET", "/room-size", Canned(body=b'{"participants": 0}', content_type="application/json")
+    )
+    bridge = setup.bridge(canned.url, canned.url, busy_retries=0)
+    health = await bridge.health()
+    assert health.reachable
+    assert "busy" in health.detail

@@ -42,6 +42,7 @@ import aiohttp
 from vcorch.config import ConfigError
 from vcorch.mcu_adapter.base import (
     Bridge,
+    BridgeBusy,
     BridgeContext,
     BridgeError,
     BridgeEvent,
@@ -280,6 +281,11 @@ class JanusBridge(Bridge):
             await client.ping()
             info = await client.admin_info()
             sessions = await client.list_sessions()
+        except BridgeBusy as err:
+            # Busy is not down: it answered (through a proxy) and asks us to come back.
+            return BridgeHealth(
+                reachable=True, ports_total=self.config.ports, detail=f"busy: {err.reason}"
+            )
         except BridgeError as err:
             return BridgeHealth(reachable=False, detail=err.reason)
         plugins = info.get("plugins")

@@ -32,6 +32,7 @@ from urllib.parse import quote, unquote
 from vcorch.config import ConfigError
 from vcorch.mcu_adapter.base import (
     Bridge,
+    BridgeBusy,
     BridgeContext,
     BridgeError,
     BridgeEvent,
@@ -181,6 +182,11 @@ class JitsiBridge(Bridge):
         if isinstance(stats, BaseException) and not isinstance(stats, BridgeError):
             raise stats
         for result in results:
+            if isinstance(result, BridgeBusy):
+                # Busy is not down: it answered and asks us to come back later.
+                return BridgeHealth(
+                    reachable=True, ports_total=self.config.ports, detail=f"busy: {result.reason}"
+                )
             if isinstance(result, BridgeError):
                 return BridgeHealth(
                     reachable=False, ports_total=self.config.ports, detail=result.reason
