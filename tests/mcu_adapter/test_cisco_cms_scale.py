@@ -4,6 +4,7 @@ listings, and the site tag (ownerId) the server echoes in its records."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -351,3 +352,64 @@ async def test_the_leg_carries_its_owner_id_on_the_server(
     placed = await bridge.dial_out(ref, site(42))
     leg = emulator.calls[ref.conference_id].legs[placed.participant_id]
     assert site_of_owner_id(leg.owner_id) == "42"
+
+
+# -- the emulator's knobs (the launch benchmark relies on them) --------------------------------
+
+
+async def statuses(emulator: CmsEmulator, count: int) -> list[tuple[int, str | None]]:
+    auth = {"Authorization": "Basic " + base64.b64encode(b"apiuser:apipass").decode()}
+    seen = []
+    async with aiohttp.ClientSession() as http:
+        for _ in range(count):
+            async with http.get(emulator.url + "/api/v1/system/status", headers=auth) as answer:
+                seen.append((answer.status, answer.headers.get("Retry-After")))
+    return seen
+
+
+async def test_the_emulator_enforces_its_request_budget() -> None:
+    emulated = CmsEmulator(budget_per_second=5, busy_retry_after=1)
+    await emulated.start()
+    try:
+        seen = await statuses(emulated, 12)
+    finally:
+        await emulated.stop()
+    assert [status for status, _ in seen[:5]] == [200] * 5  # one second's burst
+    assert (503, "1") in seen[5:]
+    assert emulated.busy_answers == sum(1 for status, _ in seen if status == 503)
+
+
+async def test_busy_answers_are_a_seeded_fraction() -> None:
+    runs = []
+    for _ in range(2):
+        emulated = CmsEmulator(busy_fraction=0.5, seed=7)
+        await emulated.start()
+        try:
+            runs.append([status for status, _ in await statuses(emulated, 30)])
+        finally:
+            await emulated.stop()
+    assert runs[0] == runs[1]  # the same seed, the same answers
+    assert 5 < runs[0].count(503) < 25
+    assert all(status in (200, 503) for status in runs[0])
+
+
+async def test_busy_answers_may_carry_retry_after_as_a_date() -> None:
+    emulated = CmsEmulator(busy_fraction=1.0, busy_retry_after=3, busy_retry_after_date=True)
+    await emulated.start()
+    try:
+        ((status, header),) = await statuses(emulated, 1)
+    finally:
+        await emulated.stop()
+    assert status == 503 and header is not None and header.endswith("GMT")
+
+
+async def test_the_emulator_answers_after_its_latency() -> None:
+    emulated = CmsEmulator(latency=0.1)
+    await emulated.start()
+    try:
+        started = asyncio.get_running_loop().time()
+        await statuses(emulated, 2)
+        elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        await emulated.stop()
+    assert elapsed >= 0.2
