@@ -75,6 +75,7 @@ from vcorch.mcu_adapter.janus.naming import (
     participant_id_for,
     room_id_for,
     room_secret,
+    site_of_participant,
 )
 from vcorch.mcu_adapter.retry import RetryPolicy
 
@@ -211,7 +212,7 @@ class JanusBridge(Bridge):
             config.name,
             presence_plugins=_presence(config),
             join_on_media=join_on == "media",
-            site_of=lambda room, participant: self._sites.get((room, participant)),
+            site_of=self._site_of,
         )
         self._own_http: aiohttp.ClientSession | None = None
         self._client_cache: JanusClient | None = None
@@ -258,6 +259,11 @@ class JanusBridge(Bridge):
 
     def _has_video(self, ref: ConferenceRef) -> bool:
         return ref.extra.get("videoroom") is not None
+
+    def _site_of(self, room: str, participant: str) -> str | None:
+        """The site of a participant: remembered, else read from its reserved id (so after
+        a restart too)."""
+        return self._sites.get((room, participant)) or site_of_participant(participant)
 
     def _remember_site(self, room: int, participant: int, site_id: str) -> None:
         if len(self._sites) >= SITE_MEMORY:
@@ -400,7 +406,7 @@ class JanusBridge(Bridge):
             participant_id=participant,
             display_name=display if isinstance(display, str) else "",
             address=None,
-            site_id=self._sites.get((room, participant)),
+            site_id=self._site_of(room, participant),
             connected=setup,
             muted=muted,
             joined_at=self._tracker.joined_at(room, participant),
