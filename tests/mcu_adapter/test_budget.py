@@ -161,3 +161,11 @@ async def test_can_spend_within_a_short_wait() -> None:
     b.hold(2.0)
     assert not b.can_spend(1, within=1.0)
     assert b.can_spend(1, within=2.0)
+
+
+@pytest.mark.parametrize("value", [-1, "many", "nan", [3]])
+def test_a_budget_that_is_not_a_rate_is_a_configuration_error(value: object) -> None:
+    from vcorch.config import ConfigError
+
+    with pytest.raises(ConfigError, match="request_budget_per_second"):
+        RequestBudget.from_config(_config({"request_budget_per_second": value}), 20.0)

@@ -18,6 +18,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from vcorch.config import ConfigError
+
 if TYPE_CHECKING:
     from vcorch.config import BridgeConfig
 
@@ -56,7 +58,15 @@ class RequestBudget:
         configured = config.options.get("request_budget_per_second")
         if configured is None:
             return cls(default)
-        rate = float(configured)
+        try:
+            rate = float(configured)
+        except (TypeError, ValueError):
+            rate = -1.0
+        if rate < 0 or rate != rate:  # negative, not a number, NaN
+            raise ConfigError(
+                f"bridges.{config.name}.options.request_budget_per_second: requests a second "
+                "(0: unlimited)"
+            )
         return cls(rate if rate > 0 else None)
 
     def hold(self, seconds: float) -> None:
