@@ -212,3 +212,48 @@ def test_the_event_handlers_basic_auth_is_accepted_and_others_are_not(tmp_path: 
     assert not bridge.authenticate_hook(post(b"[]", {}))
     wrong = base64.b64encode(f"{HOOK_USER}:nope".encode()).decode()
     assert not bridge.authenticate_hook(post(b"[]", {"Authorization": f"Basic {wrong}"}))
+
+
+def audiobridge_joined(room: int, participant: int, stamp: int) -> list[dict[str, Any]]:
+    """A ``joined`` AudioBridge event as the sample event handler posts it (type 64)."""
+    return [
+        {
+            "emitter": "janus",
+            "type": 64,
+            "timestamp": stamp,
+            "session_id": 1,
+            "handle_id": 2,
+            "event": {
+                "plugin": "janus.plugin.audiobridge",
+                "data": {
+                    "event": "joined",
+                    "room": room,
+                    "id": participant,
+                    "display": "Lào Cai",
+                    "setup": True,
+                },
+            },
+        }
+    ]
+
+
+@pytest.mark.parametrize("site_id", ["1", "70012", "2147483647"])
+def test_events_after_a_restart_name_the_site_their_reserved_id_carries(
+    tmp_path: Path, site_id: str
+) -> None:
+    from vcorch.mcu_adapter.janus.naming import participant_id_for
+
+    room = 4242
+    reserved = participant_id_for(room, site_id)
+    restarted = make_bridge(tmp_path)  # knows nothing of the link it gave out before
+    (join,) = replay(restarted, [audiobridge_joined(room, reserved, 1_700_000_000_000_000)])
+    assert join.site_id == site_id
+
+
+def test_ids_janus_picks_itself_name_no_site(tmp_path: Path) -> None:
+    from vcorch.mcu_adapter.janus.naming import participant_id_for, site_of_participant
+
+    assert site_of_participant(77) is None
+    assert site_of_participant(participant_id_for(1, "link-run-3")) is None
+    assert participant_id_for(1, "link-run-3") != participant_id_for(2, "link-run-3")
+    assert site_of_participant(2**52 + 2**40) is None  # beyond any site number

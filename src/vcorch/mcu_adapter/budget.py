@@ -18,6 +18,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from vcorch.config import ConfigError
+
 if TYPE_CHECKING:
     from vcorch.config import BridgeConfig
 
@@ -56,12 +58,36 @@ class RequestBudget:
         configured = config.options.get("request_budget_per_second")
         if configured is None:
             return cls(default)
-        rate = float(configured)
+        try:
+            rate = float(configured)
+        except (TypeError, ValueError):
+            rate = -1.0
+        if rate < 0 or rate != rate:  # negative, not a number, NaN
+            raise ConfigError(
+                f"bridges.{config.name}.options.request_budget_per_second: requests a second "
+                "(0: unlimited)"
+            )
         return cls(rate if rate > 0 else None)
 
     def hold(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (the far side's ``Retry-After``)."""
         self._hold_until = max(self._hold_until, self._clock() + max(0.0, seconds))
+
+    def held_for(self) -> float:
+        """Seconds the far side's ``Retry-After`` still holds every request (0: none)."""
+        return max(0.0, self._hold_until - self._clock())
+
+    def can_spend(self, cost: int, *, within: float = 0.0) -> bool:
+        """Whether ``cost`` requests could go out within ``within`` seconds (nothing held
+        longer, the tokens there by then, no urgent request waiting): for optional extra
+        reads such as re-reading a listing that shifted."""
+        if self.held_for() > within or self._urgent_waiting:
+            return False
+        if self.rate is None:
+            return True
+        now = self._clock()
+        tokens = min(self.burst, self._tokens + (now - self._updated + within) * self.rate)
+        return tokens >= min(float(cost), self.burst)
 
     async def acquire(self, cost: int = 1, *, urgent: bool = True) -> None:
         """Wait until ``cost`` requests may go out. ``urgent=False`` (reconciling reads)

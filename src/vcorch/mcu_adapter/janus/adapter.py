@@ -42,6 +42,7 @@ import aiohttp
 from vcorch.config import ConfigError
 from vcorch.mcu_adapter.base import (
     Bridge,
+    BridgeBusy,
     BridgeContext,
     BridgeError,
     BridgeEvent,
@@ -74,6 +75,7 @@ from vcorch.mcu_adapter.janus.naming import (
     participant_id_for,
     room_id_for,
     room_secret,
+    site_of_participant,
 )
 from vcorch.mcu_adapter.retry import RetryPolicy
 
@@ -167,6 +169,10 @@ class JanusBridge(Bridge):
     """Janus (Debian package ``janus``, 1.1) through its Admin API and sample event handler."""
 
     type_name: ClassVar[str] = "janus"
+    # Janus publishes no request rate for its Admin API; it runs beside vcorch and answers
+    # each request from its own threads.  50 requests a second keeps a room listing per
+    # meeting every second and a launch's room creates well inside what one Janus takes.
+    default_request_budget: ClassVar[float | None] = 50.0
     capabilities: Capabilities = Capabilities(
         dial_sip=False,
         dial_h323=False,
@@ -206,7 +212,7 @@ class JanusBridge(Bridge):
             config.name,
             presence_plugins=_presence(config),
             join_on_media=join_on == "media",
-            site_of=lambda room, participant: self._sites.get((room, participant)),
+            site_of=self._site_of,
         )
         self._own_http: aiohttp.ClientSession | None = None
         self._client_cache: JanusClient | None = None
@@ -235,6 +241,7 @@ class JanusBridge(Bridge):
                 admin_url=self._admin_url,
                 admin_secret=self._admin_secret,
                 policy=self._policy,
+                budget=self.budget,
             )
         return self._client_cache
 
@@ -252,6 +259,11 @@ class JanusBridge(Bridge):
 
     def _has_video(self, ref: ConferenceRef) -> bool:
         return ref.extra.get("videoroom") is not None
+
+    def _site_of(self, room: str, participant: str) -> str | None:
+        """The site of a participant: remembered, else read from its reserved id (so after
+        a restart too)."""
+        return self._sites.get((room, participant)) or site_of_participant(participant)
 
     def _remember_site(self, room: int, participant: int, site_id: str) -> None:
         if len(self._sites) >= SITE_MEMORY:
@@ -275,6 +287,11 @@ class JanusBridge(Bridge):
             await client.ping()
             info = await client.admin_info()
             sessions = await client.list_sessions()
+        except BridgeBusy as err:
+            # Busy is not down: it answered (through a proxy) and asks us to come back.
+            return BridgeHealth(
+                reachable=True, ports_total=self.config.ports, detail=f"busy: {err.reason}"
+            )
         except BridgeError as err:
             return BridgeHealth(reachable=False, detail=err.reason)
         plugins = info.get("plugins")
@@ -364,7 +381,10 @@ class JanusBridge(Bridge):
     async def participants(self, ref: ConferenceRef) -> list[Participant]:
         room = self._room(ref)
         response = await self._client().message_plugin(
-            AUDIOBRIDGE, {"request": "listparticipants", "room": room}, idempotent=True
+            AUDIOBRIDGE,
+            {"request": "listparticipants", "room": room},
+            idempotent=True,
+            urgent=False,
         )
         listed = response.get("participants")
         if not isinstance(listed, list):
@@ -386,7 +406,7 @@ class JanusBridge(Bridge):
             participant_id=participant,
             display_name=display if isinstance(display, str) else "",
             address=None,
-            site_id=self._sites.get((room, participant)),
+            site_id=self._site_of(room, participant),
             connected=setup,
             muted=muted,
             joined_at=self._tracker.joined_at(room, participant),
