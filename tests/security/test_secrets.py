@@ -2,13 +2,14 @@
 
 The service runs with everything that has a secret: a Cisco Meeting Server bridge (the
 emulator) with an API password and a CDR hook secret, a TURN secret, an SMTP account,
-a signing key.  The SMTP server offers AUTH and refuses the account (535), so the
-password is really sent and the failure must be recorded without it.  The scenario logs in
-(right and wrong passwords), makes an integration client and uses it, makes a calendar feed and reads it, books and launches a meeting on the
-bridge, hands a site a browser link and opens it, takes CDRs through the hook (right and
-wrong secrets), sends mail, and makes a self check-in link.  Every log record (DEBUG and
-up, access lines included, with the production access logger) and every response body is
-then searched for each secret, in the forms it could leak in.
+a signing key.  The SMTP server offers AUTH and refuses the account (535), so the password
+is really sent and the failure must be recorded without it.  The scenario logs in (right
+and wrong passwords), makes an integration client and uses it, makes a calendar feed and
+reads it, books and launches a meeting on the bridge, hands a site a browser link and opens
+it, takes CDRs through the hook (right and wrong secrets), sends mail, and makes a self
+check-in link.  Every log record (DEBUG and up, access lines included, with the production
+access logger), every response body and the recorded mail failure are then searched for
+each secret, in the forms it could leak in.
 """
 
 from __future__ import annotations
