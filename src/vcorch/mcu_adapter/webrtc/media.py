@@ -158,6 +158,7 @@ class Vp8Stream:
         self.keyframe_wanted = True
         self.encoded = 0
         self.source_seq = -1  # the source picture last encoded
+        self.encoded_at = -math.inf  # when (seconds on the room's clock)
 
     def _open(self, width: int, height: int) -> av.VideoCodecContext:
         codec = av.CodecContext.create("libvpx", "w")

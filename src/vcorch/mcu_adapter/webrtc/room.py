@@ -189,7 +189,9 @@ class Room:
 
     async def _run_video(self) -> None:
         loop = asyncio.get_running_loop()
-        interval = 1.0 / self.bridge.limits.video_fps
+        # Looked at twice per picture interval, so a new picture waits at most half of one
+        # (looking once per interval would beat against the senders' clocks and skip some).
+        interval = 0.5 / self.bridge.limits.video_fps
         due = loop.time()
         while True:
             due += interval
@@ -202,6 +204,7 @@ class Room:
                 log.exception("video tick failed in %s", self.conference_id)
 
     async def _video_tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        min_gap = 0.9 / self.bridge.limits.video_fps
         groups: dict[str, list[Session]] = {}
         for session in list(self.sessions.values()):
             if session.closed or session.video_out is None:
@@ -224,10 +227,11 @@ class Room:
             if stream is None:
                 stream = self._video_streams[shown] = Vp8Stream(self.bridge.limits.video_fps)
             picture = source.latest
-            if picture is None or (source.seq == stream.source_seq and not stream.keyframe_wanted):
-                continue
-            stream.source_seq = source.seq
             now = loop.time() - self.started
+            fresh = source.seq != stream.source_seq and now - stream.encoded_at >= min_gap
+            if picture is None or not (fresh or stream.keyframe_wanted):
+                continue
+            stream.source_seq, stream.encoded_at = source.seq, now
             packets = await loop.run_in_executor(None, stream.encode, picture, now)
             self._video_encodes += 1
             for listener in listeners:
