@@ -18,7 +18,9 @@ Cisco Meeting Server bridge whose CDR hook takes events; and for ``--minutes`` k
 It reports requests per second, p50/p95/p99 latency per kind, errors (any other status or a
 failed connection), and the server's resident memory (psutil) sampled every half second:
 ``memory_growth`` compares the median of the last 10 % of the run with the median of the
-seconds just after the warm-up.  Goal: no errors and less than 10 % growth after warm-up.
+seconds just after the warm-up; ``same_run_baseline`` compares the last minute's latency
+(p50, p95) and memory with the first minute of the measured part of the same run.
+Goal: no errors and less than 10 % growth after warm-up.
 Prints and writes JSON to benchmarks/results/soak.json (``--output`` to change).
 
 The same code runs in CI for about a minute per database (tests/reliability/test_soak_short.py).
@@ -83,6 +85,8 @@ class Tally:
     error_samples: list[str] = field(default_factory=list)
     warmup_requests: int = 0
     warmup_errors: int = 0
+    # (monotonic instant it ended, seconds it took) of every measured request
+    timeline: list[tuple[float, float]] = field(default_factory=list)
 
     def record(self, kind: str, seconds: float, ok: bool, detail: str = "") -> None:
         if not self.measuring:
@@ -90,6 +94,7 @@ class Tally:
             self.warmup_errors += 0 if ok else 1
         else:
             self.latencies[kind].append(seconds)
+            self.timeline.append((time.monotonic(), seconds))
             if not ok:
                 self.errors[kind] += 1
         if not ok and len(self.error_samples) < 20:
@@ -391,6 +396,7 @@ async def soak(
             tally.measuring = True
 
         switch = asyncio.create_task(measure_after_warmup())
+        measuring_from = begin + warmup_seconds
         await asyncio.gather(*(load.worker(deadline) for _ in range(workers)))
         elapsed = time.monotonic() - begin
         stop.set()
@@ -404,6 +410,14 @@ async def soak(
     everything = [v for values in tally.latencies.values() for v in values]
     after_warmup = _median_rss(samples, warmup_seconds, warmup_seconds + min(10.0, seconds / 10))
     tail = _median_rss(samples, elapsed - max(seconds / 10, 3.0), elapsed)
+    baseline = first_and_last_minute(
+        tally.timeline,
+        samples,
+        measuring_from - begin,
+        begin,
+        elapsed,
+        window=min(60.0, seconds / 3),
+    )
     return {
         "backend": "postgresql" if database_url.startswith("postgresql") else "sqlite",
         "seconds_measured": round(measured, 1),
@@ -436,6 +450,46 @@ async def soak(
             "peak": round(max(rss for _, rss in samples) / 2**20, 1) if samples else None,
         },
         "memory_growth": round((tail - after_warmup) / after_warmup, 4) if after_warmup else None,
+        "same_run_baseline": baseline,
+    }
+
+
+def first_and_last_minute(
+    timeline: list[tuple[float, float]],
+    samples: list[tuple[float, int]],
+    measuring_from: float,
+    begin: float,
+    elapsed: float,
+    window: float,
+) -> dict[str, Any]:
+    """Latency and memory of the last ``window`` seconds against the first ``window`` of the
+    measured part (a minute, or a third of a shorter run): drift within one run."""
+    first_end = measuring_from + window
+    last_start = elapsed - window
+
+    def latencies(start: float, end: float) -> list[float]:
+        return [took for at, took in timeline if start <= at - begin <= end]
+
+    first, last = latencies(measuring_from, first_end), latencies(last_start, elapsed)
+    first_rss = _median_rss(samples, measuring_from, first_end)
+    last_rss = _median_rss(samples, last_start, elapsed)
+    first_p95, last_p95 = percentile(first, 0.95), percentile(last, 0.95)
+    return {
+        "window_seconds": round(window, 1),
+        "first": {
+            "requests": len(first),
+            "p50_ms": round(percentile(first, 0.50) * 1000, 2),
+            "p95_ms": round(first_p95 * 1000, 2),
+            "rss_mib": round(first_rss / 2**20, 1),
+        },
+        "last": {
+            "requests": len(last),
+            "p50_ms": round(percentile(last, 0.50) * 1000, 2),
+            "p95_ms": round(last_p95 * 1000, 2),
+            "rss_mib": round(last_rss / 2**20, 1),
+        },
+        "p95_last_over_first": round(last_p95 / first_p95, 3) if first_p95 else None,
+        "rss_last_over_first": round(last_rss / first_rss, 3) if first_rss else None,
     }
 
 
@@ -485,8 +539,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(directory, ignore_errors=True)
     return {
         "benchmark": "soak",
-        "goal": "no errors; resident memory grows less than 10% after the warm-up",
-        "met": all(r["errors"] == 0 and (r["memory_growth"] or 0) < 0.10 for r in results),
+        "goal": "no errors; resident memory grows less than 10% after the warm-up"
+        " (also against the first minute of the measured part, same_run_baseline)",
+        "met": all(
+            r["errors"] == 0
+            and (r["memory_growth"] or 0) < 0.10
+            and (r["same_run_baseline"]["rss_last_over_first"] or 1) < 1.10
+            for r in results
+        ),
+        "command": "python benchmarks/soak.py " + " ".join(sys.argv[1:]),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),

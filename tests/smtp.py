@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 @dataclass
@@ -53,6 +54,48 @@ class SmtpServer:
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     server = SmtpServer(free_port(), Inbox())
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class AuthAttempts:
+    """What clients offered to an SMTP server that refuses every login."""
+
+    offered: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        login = getattr(auth_data, "login", b"") or b""
+        password = getattr(auth_data, "password", b"") or b""
+        self.offered.append((mechanism, bytes(login), bytes(password)))
+        return AuthResult(success=False, handled=False)
+
+
+@dataclass
+class RefusingSmtpServer(SmtpServer):
+    """An SMTP server that offers AUTH (PLAIN and LOGIN, without TLS) and refuses every
+    credential with 535, as a server does when an account's password is wrong."""
+
+    attempts: AuthAttempts = field(default_factory=AuthAttempts)
+
+    def start(self) -> None:
+        self.controller = Controller(
+            self.inbox,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=self.attempts,
+            auth_require_tls=False,
+            auth_required=False,  # offered, not required: vcorch logs in because it has an account
+        )
+        self.controller.start()
+
+
+@pytest.fixture
+def refusing_smtp() -> Iterator[RefusingSmtpServer]:
+    server = RefusingSmtpServer(free_port(), Inbox())
     server.start()
     yield server
     server.stop()

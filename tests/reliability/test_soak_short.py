@@ -48,3 +48,7 @@ async def test_a_short_soak_has_no_errors_and_no_memory_growth(
     ), summary
     assert result["requests"] > 100 and result["bookings_made"] > 20, summary
     assert result["memory_growth"] < MAX_GROWTH, summary
+    # Against the start of the same run, too: memory at the end is within the same margin.
+    baseline = result["same_run_baseline"]
+    assert baseline["first"]["requests"] > 20 and baseline["last"]["requests"] > 20, summary
+    assert baseline["rss_last_over_first"] < 1 + MAX_GROWTH, summary

@@ -2,12 +2,14 @@
 
 The service runs with everything that has a secret: a Cisco Meeting Server bridge (the
 emulator) with an API password and a CDR hook secret, a TURN secret, an SMTP account,
-a signing key.  The scenario logs in (right and wrong passwords), makes an integration
-client and uses it, makes a calendar feed and reads it, books and launches a meeting on the
-bridge, hands a site a browser link and opens it, takes CDRs through the hook (right and
-wrong secrets), sends mail, and makes a self check-in link.  Every log record (DEBUG and
-up, access lines included, with the production access logger) and every response body is
-then searched for each secret, in the forms it could leak in.
+a signing key.  The SMTP server offers AUTH and refuses the account (535), so the password
+is really sent and the failure must be recorded without it.  The scenario logs in (right
+and wrong passwords), makes an integration client and uses it, makes a calendar feed and
+reads it, books and launches a meeting on the bridge, hands a site a browser link and opens
+it, takes CDRs through the hook (right and wrong secrets), sends mail, and makes a self
+check-in link.  Every log record (DEBUG and up, access lines included, with the production
+access logger), every response body and the recorded mail failure are then searched for
+each secret, in the forms it could leak in.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy import select
 
 from tests.api import PASSWORD, Api, FakeClock, make_settings
 from tests.emulators.cisco_cms import CmsEmulator
-from tests.smtp import SmtpServer
+from tests.smtp import RefusingSmtpServer
 from tests.world import World, build_world
 from vcorch.app import create_app
 from vcorch.attendance.links import derive_secret as checkin_secret
@@ -32,6 +34,7 @@ from vcorch.auth.models import Client, User
 from vcorch.cli import CHATTY_LIBRARIES, quiet_chatty_libraries
 from vcorch.config import Settings
 from vcorch.join.links import derive_secret as join_secret
+from vcorch.mail.models import OutboxMail
 from vcorch.orchestration.routes import ORCHESTRATOR
 from vcorch.web.access_log import PathOnlyAccessLogger
 from vcorch.web.keys import OUTBOX, SESSIONS
@@ -61,7 +64,10 @@ async def emulator() -> Any:
 
 @pytest.fixture
 def settings(
-    database_url: str, emulator: CmsEmulator, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
+    emulator: CmsEmulator,
+    refusing_smtp: RefusingSmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Settings:
     monkeypatch.setenv("VCORCH_TEST_CMS_PASSWORD", MCU_PASSWORD)
     monkeypatch.setenv("VCORCH_TEST_CMS_HOOK", HOOK_SECRET)
@@ -83,7 +89,7 @@ def settings(
         webrtc_turn_urls=["turn:127.0.0.1:3478"],
         webrtc_turn_secret=TURN_SECRET,
         smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
+        smtp_port=refusing_smtp.port,
         smtp_username="vcorch",
         smtp_password=SMTP_PASSWORD,
         dial_attempts=1,
@@ -128,6 +134,7 @@ async def test_no_secret_in_any_response_or_log_line(
     settings: Settings,
     clock: FakeClock,
     emulator: CmsEmulator,
+    refusing_smtp: RefusingSmtpServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Logging as `vcorch serve` sets it up, at its most verbose.
@@ -135,7 +142,7 @@ async def test_no_secret_in_any_response_or_log_line(
     quiet_chatty_libraries()
     caplog.set_level(logging.DEBUG)
     try:
-        await scenario(aiohttp_client, settings, clock, emulator, caplog)
+        await scenario(aiohttp_client, settings, clock, emulator, refusing_smtp, caplog)
     finally:
         for name, level in chatty.items():
             logging.getLogger(name).setLevel(level)
@@ -146,6 +153,7 @@ async def scenario(
     settings: Settings,
     clock: FakeClock,
     emulator: CmsEmulator,
+    refusing_smtp: RefusingSmtpServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = await aiohttp_client(
@@ -265,6 +273,23 @@ async def scenario(
     checkin_token = checkin["url"].rsplit("/", 1)[-1]
     await api.get(f"/api/checkin/{checkin_token}")
     await app[OUTBOX].run_once()
+    # The login really happened with the account's password, and was refused: the mail
+    # stays undelivered, and the failure is recorded (in words an operator can act on).
+    assert ("vcorch", SMTP_PASSWORD) in [
+        (login.decode(), password.decode()) for _, login, password in refusing_smtp.attempts.offered
+    ], refusing_smtp.attempts.offered
+    assert refusing_smtp.inbox.messages == []
+    async with app[SESSIONS]() as session:
+        errors = list(
+            (await session.execute(select(OutboxMail.last_error, OutboxMail.status))).all()
+        )
+    assert errors, "no mail was queued"
+    assert all(
+        error is not None and "authentication refused" in error and status != "sent"
+        for error, status in errors
+    ), errors
+    recorded = " ".join(error for error, _ in errors if error)
+    assert not [form for form in forms(SMTP_PASSWORD) if form in recorded], recorded
     await admin.get("/api/audit")
     await admin.get("/api/users")
 

@@ -1,4 +1,5 @@
-"""The built-in bridge's arithmetic: mix-minus, muting, the active speaker, picture sizes."""
+"""The built-in bridge's arithmetic: who is mixed, the shared mix and mix-minus, the active
+speaker, picture sizes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from vcorch.mcu_adapter.webrtc.mixer import (
     FRAME_SAMPLES,
     MAX_QUEUED_FRAMES,
     TRIM_TO_FRAMES,
+    ActiveSpeakers,
     InboundAudio,
     SpeakerDetector,
     mix_tick,
@@ -19,34 +21,65 @@ def constant(value: int) -> np.ndarray:
     return np.full(FRAME_SAMPLES, value, dtype=np.int16)
 
 
-def left(stereo: np.ndarray) -> np.ndarray:
-    return stereo[::2]
-
-
-def test_each_listener_gets_everyone_but_itself_in_stereo() -> None:
+def test_speakers_hear_the_others_and_everyone_else_hears_them_all() -> None:
     inputs = {"a": constant(100), "b": constant(20), "c": constant(3), "d": None}
-    result = mix_tick(inputs, ["a", "b", "c", "d"], frozenset())
-    assert {k: int(left(v)[0]) for k, v in result.outputs.items()} == {
-        "a": 23,
-        "b": 103,
-        "c": 120,
-        "d": 123,  # sent nothing this tick: hears everyone
-    }
-    assert all(v.size == 2 * FRAME_SAMPLES for v in result.outputs.values())
+    result = mix_tick(inputs, ["a", "b"])
+    assert {k: int(v[0]) for k, v in result.personal.items()} == {"a": 20, "b": 100}
+    # c is not mixed (it is not among the speakers) and d sent nothing: both hear the
+    # one shared mix, which is what makes one encode enough for all of them.
+    assert int(result.shared[0]) == 120
+    assert result.for_listener("c") is result.shared and result.for_listener("d") is result.shared
+    assert all(v.size == FRAME_SAMPLES for v in [result.shared, *result.personal.values()])
     assert result.levels["a"] == 100.0 and result.levels["d"] == 0.0
 
 
-def test_a_muted_participant_is_heard_by_nobody_but_still_hears() -> None:
-    inputs = {"a": constant(100), "b": constant(20)}
-    result = mix_tick(inputs, ["a", "b"], frozenset({"a"}))
-    assert int(left(result.outputs["b"])[0]) == 0
-    assert int(left(result.outputs["a"])[0]) == 20
+def test_a_speaker_that_sent_nothing_this_tick_hears_the_shared_mix() -> None:
+    result = mix_tick({"a": constant(100), "b": None}, ["a", "b"])
+    assert set(result.personal) == {"a"}
+    assert int(result.for_listener("b")[0]) == 100
 
 
 def test_loud_sums_clip_instead_of_wrapping() -> None:
     inputs = {"a": constant(30_000), "b": constant(30_000), "c": constant(-30_000)}
-    result = mix_tick(inputs, ["c"], frozenset())
-    assert int(left(result.outputs["c"])[0]) == 32_767
+    result = mix_tick(inputs, ["a", "b"])
+    assert int(result.shared[0]) == 32_767
+    assert int(result.personal["a"][0]) == 30_000
+
+
+LOUD, SOFT, QUIET = 2000.0, 400.0, 10.0
+
+
+def test_at_most_three_speakers_are_mixed_and_the_muted_never() -> None:
+    active = ActiveSpeakers(limit=3, threshold=150.0, hangover_ticks=2)
+    levels = {"a": LOUD, "b": SOFT, "c": SOFT, "d": LOUD, "e": QUIET}
+    assert active.update(levels, frozenset({"d"})) == {"a", "b", "c"}
+    # e is below the threshold: never mixed, even when a place is free.
+    active.forget("c")
+    assert active.update({"a": LOUD, "b": SOFT, "e": QUIET}, frozenset()) == {"a", "b"}
+
+
+def test_a_pause_keeps_a_speaker_then_a_newcomer_takes_the_quiet_ones_place() -> None:
+    active = ActiveSpeakers(limit=2, threshold=150.0, hangover_ticks=2)
+    rows = [
+        # (levels this tick, who is mixed after it)
+        ({"a": LOUD, "b": SOFT, "c": QUIET}, {"a", "b"}),
+        ({"a": QUIET, "b": SOFT, "c": QUIET}, {"a", "b"}),  # a pauses: kept
+        ({"a": QUIET, "b": SOFT, "c": LOUD}, {"c", "b"}),  # c speaks: takes quiet a's place
+        ({"a": QUIET, "b": QUIET, "c": LOUD}, {"c", "b"}),
+        ({"a": QUIET, "b": QUIET, "c": LOUD}, {"c", "b"}),
+        ({"a": QUIET, "b": QUIET, "c": LOUD}, {"c"}),  # b was quiet longer than the hangover
+        ({"c": LOUD}, {"c"}),  # a left
+    ]
+    for n, (levels, expected) in enumerate(rows):
+        assert active.update(levels, frozenset()) == expected, n
+
+
+def test_a_speaker_who_is_muted_or_leaves_is_no_longer_mixed() -> None:
+    active = ActiveSpeakers()
+    assert active.update({"a": LOUD, "b": LOUD}, frozenset()) == {"a", "b"}
+    assert active.update({"a": LOUD, "b": LOUD}, frozenset({"a"})) == {"b"}
+    active.forget("b")
+    assert active.mixed == frozenset()
 
 
 def test_a_late_burst_is_trimmed_to_keep_latency_low() -> None:
@@ -89,18 +122,3 @@ def test_pictures_fit_the_cap_keeping_their_shape() -> None:
     assert fit_within(640, 480, 640, 360) == (480, 360)
     assert fit_within(320, 240, 640, 360) == (320, 240)  # never enlarged
     assert fit_within(1081, 1921, 640, 360) == (202, 360)  # portrait phone, even sizes
-
-
-def test_the_fast_audio_level_is_aiortcs_own() -> None:
-    from av import AudioFrame
-
-    from vcorch.mcu_adapter.webrtc.media import AIORTC_AUDIO_LEVEL, audio_level_dbov
-
-    assert AIORTC_AUDIO_LEVEL.__module__ == "aiortc.rtp"
-    generator = np.random.default_rng(7)
-    for layout, scale in (("mono", 30_000), ("stereo", 3_000), ("stereo", 30), ("mono", 0)):
-        channels = 2 if layout == "stereo" else 1
-        pcm = (generator.standard_normal(FRAME_SAMPLES * channels) * scale).astype(np.int16)
-        frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout=layout)
-        frame.sample_rate = 48_000
-        assert audio_level_dbov(frame) == AIORTC_AUDIO_LEVEL(frame), (layout, scale)

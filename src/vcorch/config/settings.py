@@ -220,8 +220,9 @@ class Settings(BaseSettings):
     webrtc_bridge_stun_urls: list[str] = Field(default_factory=list)
     # benchmarks/webrtc_bridge.py: one core carries about 4-5 audio+video participants (0.2
     # cores each) or 8-9 audio-only ones; 4 leaves headroom whatever the media.
-    webrtc_max_participants: int = Field(default=4, ge=1, le=10_000)
-    webrtc_max_per_conference: int = Field(default=4, ge=2, le=1000)
+    # What one core was measured to carry with video (benchmarks/results/webrtc_bridge.json).
+    webrtc_max_participants: int = Field(default=12, ge=1, le=10_000)
+    webrtc_max_per_conference: int = Field(default=12, ge=2, le=1000)
     webrtc_video_max_width: int = Field(default=640, ge=16, le=3840)
     webrtc_video_max_height: int = Field(default=360, ge=16, le=2160)
     webrtc_video_max_fps: int = Field(default=15, ge=1, le=60)

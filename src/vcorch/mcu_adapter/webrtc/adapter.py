@@ -40,6 +40,8 @@ from aiortc import (
     RTCDataChannel,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpCodecCapability,
+    RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamTrack
@@ -63,11 +65,7 @@ from vcorch.mcu_adapter.base import (
 )
 from vcorch.mcu_adapter.webrtc.addresses import offered_addresses, without_mdns_candidates
 from vcorch.mcu_adapter.webrtc.inbound import read_audio, read_video
-from vcorch.mcu_adapter.webrtc.media import (
-    MixedAudioTrack,
-    SpeakerVideoTrack,
-    use_fast_audio_level,
-)
+from vcorch.mcu_adapter.webrtc.media import EncodedAudioTrack, EncodedVideoTrack
 from vcorch.mcu_adapter.webrtc.options import (
     DEFAULT_MAX_PER_CONFERENCE,
     DEFAULT_VIDEO,
@@ -161,7 +159,6 @@ class WebRtcBridge(Bridge):
         self._lock = asyncio.Lock()
         self._numbers = itertools.count(1)
         self._background: set[asyncio.Task[None]] = set()
-        use_fast_audio_level()
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -338,7 +335,7 @@ class WebRtcBridge(Bridge):
         pc = RTCPeerConnection(self._configuration())
         number = next(self._numbers)
         participant_id = f"{seat}.{number}"
-        audio_out = MixedAudioTrack()
+        audio_out = EncodedAudioTrack()
         session = Session(
             session_id=secrets.token_urlsafe(18),
             participant_id=participant_id,
@@ -369,17 +366,19 @@ class WebRtcBridge(Bridge):
         try:
             offer = RTCSessionDescription(sdp=without_mdns_candidates(offer_sdp), type="offer")
             await pc.setRemoteDescription(offer)
+            # The bridge sends what it encoded itself (Opus and VP8, shared between
+            # listeners), so those are the only codecs it may answer with.
             for transceiver in pc.getTransceivers():
                 if transceiver.kind == "audio" and transceiver.sender.track is None:
+                    transceiver.setCodecPreferences(_codecs("audio", "audio/opus"))
                     pc.addTrack(audio_out)
                     break
             for transceiver in pc.getTransceivers():
                 if transceiver.kind == "video" and transceiver.sender.track is None:
-                    video_out = SpeakerVideoTrack(
-                        lambda: room.source_for(participant_id), self.limits.video_fps
-                    )
+                    transceiver.setCodecPreferences(_codecs("video", "video/VP8"))
+                    video_out = EncodedVideoTrack(lambda: room.picture_lost(participant_id))
                     session.video_out = video_out
-                    pc.addTrack(video_out)
+                    video_out.sender = pc.addTrack(video_out)
                     break
             answer = await pc.createAnswer()
             with offered_addresses(self.host_addresses):
@@ -436,6 +435,7 @@ class WebRtcBridge(Bridge):
             if room.seats.get(session.seat) is session:
                 del room.seats[session.seat]
             room.speaker.forget(session.participant_id)
+            room.active.forget(session.participant_id)
         await self._discard(session)
         if room is not None:
             if session.joined_at is not None:
@@ -488,3 +488,13 @@ class WebRtcBridge(Bridge):
             log.exception(
                 "built-in bridge: could not store the %s of %s", kind, session.participant_id
             )
+
+
+def _codecs(kind: str, mime_type: str) -> list[RTCRtpCodecCapability]:
+    """aiortc's codec of that type, with its retransmission format (video)."""
+    wanted = {mime_type.lower(), f"{kind}/rtx"}
+    return [
+        codec
+        for codec in RTCRtpSender.getCapabilities(kind).codecs
+        if codec.mimeType.lower() in wanted
+    ]

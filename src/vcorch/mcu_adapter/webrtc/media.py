@@ -1,9 +1,14 @@
-"""aiortc tracks of the built-in bridge: what each listener is sent.
+"""Encoders and aiortc tracks of the built-in bridge: what each listener is sent.
 
-aiortc's sender pulls ``recv()`` and encodes what it gets, once per listener.  The audio
-track hands out the frames the conference's mixer made for this listener; the video track
-hands out the current speaker's latest (already scaled) picture, at most ``fps`` times a
-second and never the same picture twice, so an idle source costs no encoding.
+aiortc's sender pulls ``recv()``; given a decoded frame it encodes it (once per listener),
+given an already encoded packet it only packs it into RTP.  So the bridge encodes itself,
+once per *stream*, and hands the same packets to every listener of that stream:
+
+- audio: Opus, 48 kHz mono, 20 ms frames, VoIP mode, 48 kbit/s; one stream for the mix
+  all non-speakers hear, one per active speaker (its mix-minus);
+- video: VP8 (libvpx, real time), at most the configured size (640x360 by default) and
+  rate (15 frames a second), 600 kbit/s; one stream per picture shown — the active
+  speaker's to everyone else, the previous speaker's to the speaker.
 """
 
 from __future__ import annotations
@@ -11,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import fractions
 import math
-import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
 
+import av
 import numpy as np
-from aiortc import rtp
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
+from av.packet import Packet as AvPacket
 
 from vcorch.mcu_adapter.webrtc.mixer import FRAME_SAMPLES, SAMPLE_RATE, Pcm
 
@@ -27,37 +33,79 @@ VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 # Frames waiting for a listener's encoder; beyond this the oldest go (the sender fell behind,
 # e.g. before its transport is up): 100 ms of audio.
 OUTBOUND_AUDIO_FRAMES = 5
+OUTBOUND_VIDEO_PACKETS = 8
+OPUS_BITRATE = 48_000
+VP8_BITRATE = 600_000
+KEYFRAME_SECONDS = 4.0
+_SENDER_KEYFRAME_FLAG = "_RTCRtpSender__force_keyframe"
+
+if TYPE_CHECKING:
+    from av.stream import Stream
+
+    AnyPacket: TypeAlias = AvPacket[Stream]  # generic only in PyAV's stubs
+else:
+    AnyPacket = AvPacket
 
 
-class MixedAudioTrack(MediaStreamTrack):
-    """One listener's mix, 20 ms stereo frames at 48 kHz, fed by the conference's ticks."""
+class OpusStream:
+    """One Opus encoder (48 kHz mono, 20 ms frames, VoIP mode, ``bitrate`` bit/s).
+
+    The conference's shared mix has one, and each active speaker's mix-minus one: a tick
+    costs one encode per stream, whatever the number of listeners of the shared mix.
+    """
+
+    def __init__(self, bitrate: int = OPUS_BITRATE) -> None:
+        self._codec = av.CodecContext.create("libopus", "w")
+        self._codec.bit_rate = bitrate
+        self._codec.format = "s16"
+        self._codec.layout = "mono"
+        self._codec.sample_rate = SAMPLE_RATE
+        self._codec.time_base = AUDIO_TIME_BASE
+        self._codec.options = {"application": "voip"}
+        self._frames = 0
+        self.encoded = 0
+
+    def encode(self, pcm: Pcm, pts: int) -> AnyPacket | None:
+        """Encode one 20 ms mono frame; the packet carries ``pts`` (samples, 1/48000)."""
+        frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.time_base = AUDIO_TIME_BASE
+        frame.pts = self._frames * FRAME_SAMPLES
+        self._frames += 1
+        packets = self._codec.encode(frame)
+        if not packets:
+            return None
+        self.encoded += 1
+        packet = packets[-1]
+        packet.pts = pts
+        packet.time_base = AUDIO_TIME_BASE
+        return packet
+
+
+class EncodedAudioTrack(MediaStreamTrack):
+    """What one listener is sent: Opus packets made by an :class:`OpusStream` (often the one
+    every other listener shares); aiortc's sender only packs them into RTP."""
 
     kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
-        self._queue: asyncio.Queue[Pcm | None] = asyncio.Queue(maxsize=OUTBOUND_AUDIO_FRAMES)
-        self._pts = 0
+        self._queue: asyncio.Queue[AnyPacket | None] = asyncio.Queue(maxsize=OUTBOUND_AUDIO_FRAMES)
         self.dropped = 0
 
-    def feed(self, pcm: Pcm) -> None:
+    def feed(self, packet: AnyPacket) -> None:
         if self._queue.full():
             self._queue.get_nowait()
             self.dropped += 1
-        self._queue.put_nowait(pcm)
+        self._queue.put_nowait(packet)
 
-    async def recv(self) -> AudioFrame:
+    async def recv(self) -> AnyPacket:
         if self.readyState != "live":
             raise MediaStreamError
-        pcm = await self._queue.get()
-        if pcm is None:
+        packet = await self._queue.get()
+        if packet is None:
             raise MediaStreamError
-        frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="stereo")
-        frame.sample_rate = SAMPLE_RATE
-        frame.time_base = AUDIO_TIME_BASE
-        frame.pts = self._pts
-        self._pts += FRAME_SAMPLES
-        return frame
+        return packet
 
     def stop(self) -> None:
         if self._queue.full():
@@ -95,62 +143,109 @@ def scale_frame(
     return scaled
 
 
-class SpeakerVideoTrack(MediaStreamTrack):
-    """What one listener sees: ``pick()`` names the source (the speaker, or for the speaker
-    the previous one); a new picture of it goes out at most every 1/fps seconds."""
+class Vp8Stream:
+    """One VP8 encoder (libvpx, real-time settings) for one picture that several listeners
+    are shown: encoded once, sent to each of them.  A size change opens a new encoder; a
+    key frame is made on request (a listener joined, switched to this picture or lost one)
+    and at least every ``KEYFRAME_SECONDS``."""
+
+    def __init__(self, fps: int, bitrate: int = VP8_BITRATE) -> None:
+        self._fps = fps
+        self._bitrate = bitrate
+        self._codec: av.VideoCodecContext | None = None
+        self._size: tuple[int, int] | None = None
+        self._last_key = -math.inf
+        self.keyframe_wanted = True
+        self.encoded = 0
+        self.source_seq = -1  # the source picture last encoded
+        self.encoded_at = -math.inf  # when (seconds on the room's clock)
+
+    def _open(self, width: int, height: int) -> av.VideoCodecContext:
+        codec = av.CodecContext.create("libvpx", "w")
+        codec.width, codec.height = width, height
+        codec.pix_fmt = "yuv420p"
+        codec.bit_rate = self._bitrate
+        codec.framerate = fractions.Fraction(self._fps, 1)
+        codec.time_base = VIDEO_TIME_BASE
+        codec.options = {
+            "deadline": "realtime",
+            "cpu-used": "8",
+            "lag-in-frames": "0",
+            "error-resilient": "1",
+            "auto-alt-ref": "0",
+            "static-thresh": "0",
+            "undershoot-pct": "95",
+        }
+        codec.gop_size = 10_000  # key frames only when asked for (and every few seconds)
+        codec.thread_count = 1
+        codec.open()
+        return codec
+
+    def encode(self, frame: VideoFrame, now: float) -> list[AnyPacket]:
+        """Encode ``frame`` (runs in a worker thread: libvpx releases the GIL)."""
+        size = (frame.width, frame.height)
+        if self._codec is None or size != self._size:
+            self._codec, self._size = self._open(*size), size
+            self.keyframe_wanted = True
+        keyframe = self.keyframe_wanted or now - self._last_key >= KEYFRAME_SECONDS
+        picture = VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+        picture.pts = int(now * VIDEO_CLOCK)
+        picture.time_base = VIDEO_TIME_BASE
+        picture.pict_type = (
+            av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
+        )
+        if keyframe:
+            self.keyframe_wanted = False
+            self._last_key = now
+        packets = list(self._codec.encode(picture))
+        for packet in packets:
+            packet.pts = picture.pts
+            packet.time_base = VIDEO_TIME_BASE
+        self.encoded += 1
+        return packets
+
+
+class EncodedVideoTrack(MediaStreamTrack):
+    """What one listener sees: VP8 packets from the :class:`Vp8Stream` of the picture it is
+    shown.  A picture loss the listener reports (RTCP PLI) asks that stream for a key frame.
+    """
 
     kind = "video"
 
-    def __init__(
-        self, pick: Callable[[], VideoSource | None], fps: float, *, poll: float | None = None
-    ) -> None:
+    def __init__(self, on_picture_loss: Callable[[], None]) -> None:
         super().__init__()
-        self._pick = pick
-        self._interval = 1.0 / fps
-        self._poll = poll if poll is not None else min(self._interval, 0.05)
-        self._next_at = 0.0
-        self._sent: tuple[int, int] | None = None
+        self._queue: asyncio.Queue[AnyPacket | None] = asyncio.Queue(maxsize=OUTBOUND_VIDEO_PACKETS)
+        self._on_picture_loss = on_picture_loss
+        self.sender: object | None = None  # aiortc's RTCRtpSender, set once added
         self.frames_sent = 0
 
-    async def recv(self) -> VideoFrame:
-        while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            now = time.monotonic()
-            if now < self._next_at:
-                await asyncio.sleep(self._next_at - now)
-                continue
-            source = self._pick()
-            if source is not None and source.latest is not None:
-                key = (id(source), source.seq)
-                if key != self._sent:
-                    self._sent = key
-                    self._next_at = max(self._next_at + self._interval, now)
-                    self.frames_sent += 1
-                    return source.latest
-            await asyncio.sleep(self._poll)
+    def feed(self, packets: list[AnyPacket]) -> None:
+        for packet in packets:
+            if self._queue.full():
+                self._queue.get_nowait()
+                # A lost frame breaks the chain of references: start again from a key frame.
+                self._on_picture_loss()
+            self._queue.put_nowait(packet)
 
+    async def recv(self) -> AnyPacket:
+        if self.readyState != "live":
+            raise MediaStreamError
+        packet = await self._queue.get()
+        if packet is None:
+            raise MediaStreamError
+        # aiortc's sender marks a PLI for its own encoder, which pre-encoded media bypass:
+        # read the mark (a private attribute of aiortc 1.x) and pass it to the shared one.
+        if self.sender is not None and getattr(self.sender, _SENDER_KEYFRAME_FLAG, False):
+            setattr(self.sender, _SENDER_KEYFRAME_FLAG, False)
+            self._on_picture_loss()
+        self.frames_sent += 1
+        return packet
 
-# aiortc's own, kept for comparison (tests) before use_fast_audio_level replaces it.
-AIORTC_AUDIO_LEVEL = rtp.compute_audio_level_dbov
-
-
-def audio_level_dbov(frame: AudioFrame) -> int:
-    """RFC 6465 audio level of a frame, as ``aiortc.rtp.compute_audio_level_dbov`` computes it
-    (same samples, same formula, same rounding), with numpy instead of a Python loop."""
-    samples = np.frombuffer(bytes(frame.planes[0]), dtype=np.int16).astype(np.float64)
-    energy = float(np.dot(samples, samples))
-    rms = math.sqrt(energy / (frame.samples * 32767 * 32767))
-    if rms <= 0:
-        return -127
-    return round(min(0.0, max(-127.0, 20 * math.log10(rms))))
-
-
-def use_fast_audio_level() -> None:
-    """aiortc measures every frame it sends in pure Python: 12 % of a core for six listeners
-    in benchmarks/webrtc_bridge.py.  Its sender looks the function up on the module at each
-    frame, so replacing it there swaps in the numpy version for every connection."""
-    rtp.compute_audio_level_dbov = audio_level_dbov
+    def stop(self) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+        super().stop()
 
 
 def silence() -> Pcm:

@@ -1,8 +1,9 @@
 """The arithmetic of the built-in bridge, free of any network code (and tested alone).
 
-Audio is mixed at 48 kHz, 20 ms ticks.  Each tick takes at most one frame from every
-participant, sums them once, and gives each listener the sum minus its own frame: one
-pass over the inputs plus one subtraction per listener, instead of a sum per listener.
+Audio is mixed at 48 kHz mono, 20 ms ticks.  Each tick takes at most one frame from every
+participant; only the few active speakers (``ActiveSpeakers``) are summed.  Everyone who is
+not mixed hears the same sum, so it is encoded once for all of them; each active speaker
+hears the sum minus its own frame (a personal encode, for at most ``limit`` speakers).
 The active speaker is the loudest participant over a short window, with hysteresis so the
 picture does not flicker between two people talking at once.
 """
@@ -50,10 +51,19 @@ class InboundAudio:
 
 @dataclass
 class TickResult:
-    """One tick's output: an interleaved stereo frame per listener, and each input's level."""
+    """One tick's output, mono int16 at 48 kHz.
 
-    outputs: dict[str, Pcm]
-    levels: dict[str, float]  # RMS of the participant's frame this tick (0 when silent)
+    ``shared`` is what every listener who is not mixed hears (one encode serves them all);
+    ``personal`` gives each mixed participant the mix without its own voice.  ``levels`` is
+    each input's RMS this tick (0 when it sent nothing).
+    """
+
+    shared: Pcm
+    personal: dict[str, Pcm]
+    levels: dict[str, float]
+
+    def for_listener(self, participant: str) -> Pcm:
+        return self.personal.get(participant, self.shared)
 
 
 def rms(pcm: Pcm) -> float:
@@ -61,32 +71,87 @@ def rms(pcm: Pcm) -> float:
     return float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0
 
 
+def levels_of(inputs: Mapping[str, Pcm | None]) -> dict[str, float]:
+    return {who: (rms(pcm) if pcm is not None else 0.0) for who, pcm in inputs.items()}
+
+
 def mix_tick(
-    inputs: Mapping[str, Pcm | None], listeners: Iterable[str], muted: frozenset[str]
+    inputs: Mapping[str, Pcm | None],
+    mixed: Iterable[str],
+    levels: Mapping[str, float] | None = None,
 ) -> TickResult:
-    """Mix one tick.  ``inputs`` maps a participant to its frame (``None``: nothing came);
-    a muted participant is heard by nobody.  Outputs are stereo, interleaved, int16."""
-    contributions: dict[str, npt.NDArray[np.int32]] = {}
-    levels: dict[str, float] = {}
-    for participant, pcm in inputs.items():
-        if pcm is None:
-            levels[participant] = 0.0
-            continue
-        levels[participant] = rms(pcm)
-        if participant not in muted:
-            contributions[participant] = pcm.astype(np.int32)
+    """Mix one tick of the participants in ``mixed`` (the active speakers, already without
+    the muted): their frames are summed once; each of them gets the sum minus its own frame,
+    everyone else the sum itself.  Sums clip instead of wrapping."""
+    levels = dict(levels) if levels is not None else levels_of(inputs)
+    contributions = {
+        who: pcm.astype(np.int32) for who in mixed if (pcm := inputs.get(who)) is not None
+    }
     total: npt.NDArray[np.int32]
     if contributions:
         total = np.sum(np.stack(list(contributions.values())), axis=0, dtype=np.int32)
     else:
         total = np.zeros(FRAME_SAMPLES, dtype=np.int32)
-    outputs: dict[str, Pcm] = {}
-    for listener in listeners:
-        own = contributions.get(listener)
-        mono = total - own if own is not None else total
-        clipped = np.clip(mono, -32768, 32767).astype(np.int16)
-        outputs[listener] = np.repeat(clipped, 2)
-    return TickResult(outputs=outputs, levels=levels)
+    personal = {
+        who: np.clip(total - own, -32768, 32767).astype(np.int16)
+        for who, own in contributions.items()
+    }
+    shared = np.clip(total, -32768, 32767).astype(np.int16)
+    return TickResult(shared=shared, personal=personal, levels=levels)
+
+
+@dataclass
+class ActiveSpeakers:
+    """Who is mixed: at most ``limit`` participants whose level is above ``threshold``.
+
+    As MCUs do, only the few who speak are mixed, so all the others hear one and the same
+    mix.  A participant stays mixed ``hangover_ticks`` after falling quiet (pauses between
+    words must not cut it off); a louder newcomer takes the place of one that has gone
+    quiet.  Muted participants are never mixed.
+    """
+
+    limit: int = 3
+    threshold: float = 150.0  # about -47 dBFS: above a quiet room, below soft speech
+    hangover_ticks: int = 25  # 500 ms
+    _quiet_for: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mixed(self) -> frozenset[str]:
+        return frozenset(self._quiet_for)
+
+    def forget(self, participant: str) -> None:
+        self._quiet_for.pop(participant, None)
+
+    def update(self, levels: Mapping[str, float], muted: frozenset[str]) -> frozenset[str]:
+        for who in list(self._quiet_for):
+            level = levels.get(who)
+            if level is None or who in muted:
+                del self._quiet_for[who]
+            elif level >= self.threshold:
+                self._quiet_for[who] = 0
+            elif self._quiet_for[who] >= self.hangover_ticks:
+                del self._quiet_for[who]
+            else:
+                self._quiet_for[who] += 1
+        speaking = sorted(
+            (
+                (level, who)
+                for who, level in levels.items()
+                if level >= self.threshold and who not in muted and who not in self._quiet_for
+            ),
+            reverse=True,
+        )
+        for _level, who in speaking:
+            if len(self._quiet_for) < self.limit:
+                self._quiet_for[who] = 0
+                continue
+            # Full: the one quiet the longest gives way to someone who speaks now.
+            quietest = max(self._quiet_for.items(), key=lambda item: item[1])
+            if quietest[1] == 0:
+                break
+            del self._quiet_for[quietest[0]]
+            self._quiet_for[who] = 0
+        return self.mixed
 
 
 @dataclass

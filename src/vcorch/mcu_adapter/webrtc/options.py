@@ -8,7 +8,7 @@ from typing import Any
 
 from vcorch.config import ConfigError
 
-DEFAULT_MAX_PER_CONFERENCE = 4  # see benchmarks/webrtc_bridge.py and docs/webrtc-fallback.md
+DEFAULT_MAX_PER_CONFERENCE = 12  # carried with video on one core: benchmarks/results/webrtc_bridge.json
 DEFAULT_VIDEO = (640, 360, 15)
 
 

@@ -16,14 +16,19 @@ from aiortc import (
 )
 
 from vcorch.mcu_adapter.webrtc.media import (
-    MixedAudioTrack,
-    SpeakerVideoTrack,
+    EncodedAudioTrack,
+    EncodedVideoTrack,
+    OpusStream,
     VideoSource,
+    Vp8Stream,
 )
 from vcorch.mcu_adapter.webrtc.mixer import (
+    FRAME_SAMPLES,
     TICK_SECONDS,
+    ActiveSpeakers,
     InboundAudio,
     SpeakerDetector,
+    levels_of,
     mix_tick,
 )
 
@@ -46,6 +51,8 @@ class RoomStats:
     late_ticks: int
     worst_lateness: float
     audio_dropped: int
+    audio_encodes: int = 0  # Opus frames encoded (all streams): one per stream per tick
+    video_encodes: int = 0  # VP8 pictures encoded (all streams)
 
 
 # -- one participant ------------------------------------------------------------------------
@@ -59,8 +66,8 @@ class Session:
     site_id: str | None
     display_name: str
     pc: RTCPeerConnection
-    audio_out: MixedAudioTrack
-    video_out: SpeakerVideoTrack | None
+    audio_out: EncodedAudioTrack
+    video_out: EncodedVideoTrack | None
     room: Room
     created: float = field(default_factory=time.monotonic)
     joined_at: datetime | None = None
@@ -84,11 +91,20 @@ class Room:
         self.seats: dict[str, Session] = {}
         self.reserved = 0
         self.speaker = SpeakerDetector()
+        self.active = ActiveSpeakers()
         self.started = time.monotonic()
         self.ticks = 0
         self.late_ticks = 0
         self.worst_lateness = 0.0
         self._mixer: asyncio.Task[None] | None = None
+        self._video: asyncio.Task[None] | None = None
+        self._shared_audio = OpusStream()
+        self._personal_audio: dict[str, OpusStream] = {}
+        self._audio_encodes_done = 0
+        self._pts = 0
+        self._video_streams: dict[str, Vp8Stream] = {}  # by the participant shown
+        self._shown: dict[str, str | None] = {}  # listener -> the participant it is shown
+        self._video_encodes = 0
 
     # Tick bookkeeping is kept so that health and the benchmark can say "real time or not".
     def stats(self) -> RoomStats:
@@ -98,18 +114,30 @@ class Room:
             late_ticks=self.late_ticks,
             worst_lateness=self.worst_lateness,
             audio_dropped=sum(s.audio_in.dropped for s in self.sessions.values()),
+            audio_encodes=self._audio_encodes(),
+            video_encodes=self._video_encodes,
+        )
+
+    def _audio_encodes(self) -> int:
+        return (
+            self._shared_audio.encoded
+            + sum(stream.encoded for stream in self._personal_audio.values())
+            + self._audio_encodes_done
         )
 
     def ensure_mixer(self) -> None:
         if self._mixer is None or self._mixer.done():
             self._mixer = asyncio.create_task(self._run_mixer(), name=f"mix-{self.conference_id}")
+        if self._video is None or self._video.done():
+            self._video = asyncio.create_task(self._run_video(), name=f"video-{self.conference_id}")
 
     async def stop_mixer(self) -> None:
-        if self._mixer is not None:
-            self._mixer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._mixer
-            self._mixer = None
+        for task in (self._mixer, self._video):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._mixer = self._video = None
 
     async def _run_mixer(self) -> None:
         loop = asyncio.get_running_loop()
@@ -135,11 +163,86 @@ class Room:
             return
         inputs = {s.participant_id: s.audio_in.pop() for s in live}
         muted = frozenset(s.participant_id for s in live if s.muted)
-        result = mix_tick(inputs, (s.participant_id for s in live), muted)
+        levels = levels_of(inputs)
+        result = mix_tick(inputs, self.active.update(levels, muted), levels)
+        pts = self._pts
+        self._pts += FRAME_SAMPLES
+        for gone in set(self._personal_audio) - set(result.personal):
+            self._audio_encodes_done += self._personal_audio.pop(gone).encoded
+        shared = None
+        shared_done = False
         for session in live:
-            session.audio_out.feed(result.outputs[session.participant_id])
+            who = session.participant_id
+            if who in result.personal:
+                stream = self._personal_audio.setdefault(who, OpusStream())
+                packet = stream.encode(result.personal[who], pts)
+            else:
+                if not shared_done:
+                    shared, shared_done = self._shared_audio.encode(result.shared, pts), True
+                packet = shared
+            if packet is not None:
+                session.audio_out.feed(packet)
         if self.speaker.update(result.levels, muted):
             self.announce()
+
+    # -- video: one encode per picture shown ------------------------------------------------
+
+    async def _run_video(self) -> None:
+        loop = asyncio.get_running_loop()
+        # Looked at twice per picture interval, so a new picture waits at most half of one
+        # (looking once per interval would beat against the senders' clocks and skip some).
+        interval = 0.5 / self.bridge.limits.video_fps
+        due = loop.time()
+        while True:
+            due += interval
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if loop.time() - due > 1.0:
+                due = loop.time()
+            try:
+                await self._video_tick(loop)
+            except Exception:
+                log.exception("video tick failed in %s", self.conference_id)
+
+    async def _video_tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        min_gap = 0.9 / self.bridge.limits.video_fps
+        groups: dict[str, list[Session]] = {}
+        for session in list(self.sessions.values()):
+            if session.closed or session.video_out is None:
+                continue
+            shown = self.shown_to(session.participant_id)
+            if self._shown.get(session.participant_id) != shown:
+                self._shown[session.participant_id] = shown
+                if shown in self._video_streams:
+                    self._video_streams[shown].keyframe_wanted = True
+            if shown is not None:
+                groups.setdefault(shown, []).append(session)
+        for gone in set(self._video_streams) - set(groups):
+            del self._video_streams[gone]
+        for shown, listeners in groups.items():
+            source_session = self.sessions.get(shown)
+            if source_session is None:
+                continue
+            source = source_session.video_in
+            stream = self._video_streams.get(shown)
+            if stream is None:
+                stream = self._video_streams[shown] = Vp8Stream(self.bridge.limits.video_fps)
+            picture = source.latest
+            now = loop.time() - self.started
+            fresh = source.seq != stream.source_seq and now - stream.encoded_at >= min_gap
+            if picture is None or not (fresh or stream.keyframe_wanted):
+                continue
+            stream.source_seq, stream.encoded_at = source.seq, now
+            packets = await loop.run_in_executor(None, stream.encode, picture, now)
+            self._video_encodes += 1
+            for listener in listeners:
+                if listener.video_out is not None and not listener.closed:
+                    listener.video_out.feed(packets)
+
+    def picture_lost(self, listener: str) -> None:
+        """A listener misses a picture (joined, lost packets): its stream sends a key frame."""
+        shown = self._shown.get(listener)
+        if shown is not None and shown in self._video_streams:
+            self._video_streams[shown].keyframe_wanted = True
 
     # -- video routing --------------------------------------------------------------------
 
