@@ -8,7 +8,8 @@ from typing import Any
 
 from vcorch.config import ConfigError
 
-DEFAULT_MAX_PER_CONFERENCE = 12  # carried with video on one core: benchmarks/results/webrtc_bridge.json
+# Carried with video on one core: benchmarks/results/webrtc_bridge.json.
+DEFAULT_MAX_PER_CONFERENCE = 12
 DEFAULT_VIDEO = (640, 360, 15)
 
 
