@@ -172,6 +172,8 @@ def create_app(
     # Tests drive the background workers themselves, one round at a time.
     app[BACKGROUND] = background
     app.cleanup_ctx.append(lambda app: _services(app, metrics))
+    # Live streams end when the service stops, before in-flight requests are waited for.
+    app.on_shutdown.append(orchestration.close_live_streams)
     operations = []
     for table in ROUTE_TABLES:
         table.mount(app)
