@@ -182,6 +182,8 @@ def create_app(
     ops.mount(app)
     metrics_route.mount(app)
     pages.mount_static(app)
+    pages.mount_home(app)
+    booking.mount_pages(app)
     monitoring.mount_pages(app)
     stats.mount_pages(app)
     return app

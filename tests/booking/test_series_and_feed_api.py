@@ -160,3 +160,64 @@ async def test_open_ended_series_clashes_beyond_the_stored_horizon(api: Api, wor
         "/api/meetings", meeting(world, start=iso(free_day), end=iso(free_day + timedelta(hours=1)))
     )
     assert status == 201
+
+
+async def test_the_calendar_lists_occurrences_in_a_window_within_scope(
+    api: Api, world: World
+) -> None:
+    sec = api.as_(world.tokens["central_sec"])
+    created = await weekly(api, world)
+    key = "20270111T010000Z"
+    moved_start = FIRST + timedelta(weeks=1, days=1)
+    status, _ = await sec.patch(
+        f"/api/meetings/{created['id']}/occurrences/{key}",
+        {"start": iso(moved_start), "end": iso(moved_start + timedelta(hours=1))},
+        headers={"If-Match": '"v1"'},
+    )
+    assert status == 200
+    status, _ = await sec.delete(
+        f"/api/meetings/{created['id']}/occurrences/20270118T010000Z", headers={"If-Match": '"v2"'}
+    )
+    assert status == 200
+    # Điện Biên's own meeting: not in Lào Cai's calendar.
+    status, other = await api.as_(world.tokens["dienbien_sec"]).post(
+        "/api/meetings",
+        meeting(
+            world,
+            title="Họp Điện Biên",
+            organizer_unit_id=world.units["dien-bien"],
+            host_room_id=world.rooms["dien-bien"],
+            sites=[{"room_id": world.rooms["dien-bien"]}],
+            start=iso(FIRST),
+            end=iso(FIRST + timedelta(hours=1)),
+        ),
+    )
+    assert status == 201, other
+    window = "from=2027-01-01T00:00:00Z&to=2027-01-22T00:00:00Z"
+
+    status, page = await api.as_(world.tokens["laocai_sec"]).get(f"/api/occurrences?{window}")
+    assert status == 200, page
+    items = sorted(page["items"], key=lambda i: i["start"])
+    assert [(i["meeting_id"], i["start"], i["moved"]) for i in items] == [
+        (created["id"], "2027-01-04T01:00:00Z", False),
+        (created["id"], iso(moved_start), True),
+    ]
+    assert items[0]["title"] == "Giao ban tuần" and items[0]["recurring"] is True
+    assert items[0]["organizer_unit_name"] and items[0]["site_count"] == 2
+
+    status, page = await sec.get(f"/api/occurrences?{window}&cancelled=true&q=giao ban")
+    assert status == 200
+    assert sorted(i["cancelled"] for i in page["items"]) == [False, False, True]
+
+    status, page = await sec.get(f"/api/occurrences?{window}&unit={world.units['dien-bien']}")
+    assert [i["title"] for i in page["items"]] == ["Họp Điện Biên"]
+
+    status, page = await sec.get(f"/api/occurrences?{window}&limit=1")
+    assert len(page["items"]) == 1 and page["next"]
+    status, rest = await sec.get(f"/api/occurrences?{window}&limit=5&cursor={page['next']}")
+    assert len(rest["items"]) == 2 and rest["next"] is None
+
+    status, problem = await sec.get(
+        "/api/occurrences?from=2027-01-01T00:00:00Z&to=2027-06-01T00:00:00Z"
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "to"

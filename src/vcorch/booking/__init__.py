@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from vcorch.booking.policy import ACCEPTED as ACCEPTED
     from vcorch.booking.recurrence import between as between
     from vcorch.booking.recurrence import occurrence_key_text as occurrence_key_text
+    from vcorch.booking.routes import mount_pages as mount_pages
     from vcorch.booking.routes import routes as api_routes
     from vcorch.booking.schemas import StrictModel as StrictModel
     from vcorch.booking.service import BookingPolicy as BookingPolicy
@@ -42,6 +43,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "StaleVersion": ("vcorch.booking.errors", "StaleVersion"),
     "StrictModel": ("vcorch.booking.schemas", "StrictModel"),
     "api_routes": ("vcorch.booking.routes", "routes"),
+    "mount_pages": ("vcorch.booking.routes", "mount_pages"),
     "between": ("vcorch.booking.recurrence", "between"),
     "occurrence_key_text": ("vcorch.booking.recurrence", "occurrence_key_text"),
     "schemas": ("vcorch.booking.schemas", None),
@@ -64,6 +66,7 @@ __all__ = [
     "StrictModel",
     "api_routes",
     "between",
+    "mount_pages",
     "occurrence_key_text",
     "schemas",
     "series_of",

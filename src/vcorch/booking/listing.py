@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vcorch.access import Principal, Role
 from vcorch.booking import schemas
-from vcorch.booking.models import Meeting, MeetingChange, MeetingOverride, MeetingSite
+from vcorch.booking.models import (
+    Meeting,
+    MeetingChange,
+    MeetingOccurrence,
+    MeetingOverride,
+    MeetingSite,
+)
 from vcorch.booking.policy import ACCEPTED, BookingPolicy
 from vcorch.booking.recurrence import Occurrence, between
 from vcorch.booking.series import series_of
 from vcorch.booking.views import MeetingRecord
-from vcorch.errors import NotFound
+from vcorch.errors import FieldProblem, InvalidInput, NotFound
 from vcorch.rooms import Room, Unit
 from vcorch.text import search_blob
 
@@ -51,14 +58,17 @@ async def load_record(session: AsyncSession, who: Principal, meeting_id: int) ->
     return MeetingRecord(meeting, sites)
 
 
-async def list_meetings(
-    session: AsyncSession, who: Principal, query: schemas.MeetingQuery, after: int | None
-) -> tuple[list[MeetingRecord], int | None]:
-    stmt: Select[Meeting] = select(Meeting).where(visible_to(who))
-    if query.from_ is not None:
-        stmt = stmt.where(or_(Meeting.series_end.is_(None), Meeting.series_end > query.from_))
-    if query.to is not None:
-        stmt = stmt.where(Meeting.series_start < query.to)
+Statement = TypeVar("Statement", bound=Select[*tuple[Any, ...]])
+
+
+async def _filtered(
+    session: AsyncSession,
+    stmt: Statement,
+    who: Principal,
+    query: schemas.MeetingQuery | schemas.CalendarQuery,
+) -> Statement:
+    """``stmt`` narrowed to the meetings ``who`` may see and ``query``'s filters."""
+    stmt = stmt.where(visible_to(who))
     if query.unit is not None:
         unit = await session.get(Unit, query.unit)
         if unit is None or not who.sees(unit.path):
@@ -79,6 +89,18 @@ async def list_meetings(
         )
     if query.q:
         stmt = stmt.where(Meeting.search_text.contains(search_blob(query.q), autoescape=True))
+    return stmt
+
+
+async def list_meetings(
+    session: AsyncSession, who: Principal, query: schemas.MeetingQuery, after: int | None
+) -> tuple[list[MeetingRecord], int | None]:
+    stmt = select(Meeting)
+    if query.from_ is not None:
+        stmt = stmt.where(or_(Meeting.series_end.is_(None), Meeting.series_end > query.from_))
+    if query.to is not None:
+        stmt = stmt.where(Meeting.series_start < query.to)
+    stmt = await _filtered(session, stmt, who, query)
     if after is not None:
         stmt = stmt.where(Meeting.id > after)
     meetings = list(
@@ -95,6 +117,61 @@ async def list_meetings(
             by_meeting[site.meeting_id].append(site)
     records = [MeetingRecord(m, by_meeting[m.id]) for m in meetings]
     return records, (meetings[-1].id if more and meetings else None)
+
+
+CALENDAR_WINDOW = timedelta(days=100)
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """One stored occurrence in a window, with its meeting, organiser and site count."""
+
+    occurrence: MeetingOccurrence
+    meeting: Meeting
+    organizer_unit_name: str
+    site_count: int
+
+
+async def calendar(
+    session: AsyncSession, who: Principal, query: schemas.CalendarQuery, after: int | None
+) -> tuple[list[CalendarEntry], int | None]:
+    """The stored occurrences overlapping ``[from, to)`` of the meetings ``who`` may see,
+    by occurrence id (the cursor); at most 100 days, so one page stays bounded."""
+    if query.to <= query.from_:
+        raise InvalidInput("empty window", problems=[FieldProblem("to", "must be after from")])
+    if query.to - query.from_ > CALENDAR_WINDOW:
+        raise InvalidInput(
+            "window too long", problems=[FieldProblem("to", "at most 100 days after from")]
+        )
+    stmt = (
+        select(MeetingOccurrence, Meeting, Unit.name)
+        .join(Meeting, MeetingOccurrence.meeting_id == Meeting.id)
+        .join(Unit, Meeting.organizer_unit_id == Unit.id)
+        .where(MeetingOccurrence.start_at < query.to, MeetingOccurrence.end_at > query.from_)
+    )
+    if not query.cancelled:
+        stmt = stmt.where(MeetingOccurrence.cancelled.is_(False), Meeting.status != "cancelled")
+    stmt = await _filtered(session, stmt, who, query)
+    if after is not None:
+        stmt = stmt.where(MeetingOccurrence.id > after)
+    rows = list(
+        (await session.execute(stmt.order_by(MeetingOccurrence.id).limit(query.limit + 1))).all()
+    )
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    counts: dict[int, int] = {}
+    meeting_ids = sorted({meeting.id for _occ, meeting, _name in rows})
+    if meeting_ids:
+        counted = await session.execute(
+            select(MeetingSite.meeting_id, func.count())
+            .where(MeetingSite.meeting_id.in_(meeting_ids), MeetingSite.approval == ACCEPTED)
+            .group_by(MeetingSite.meeting_id)
+        )
+        counts = {meeting_id: int(n) for meeting_id, n in counted.all()}
+    entries = [
+        CalendarEntry(occ, meeting, name, counts.get(meeting.id, 0)) for occ, meeting, name in rows
+    ]
+    return entries, (rows[-1][0].id if more and rows else None)
 
 
 async def changes(

@@ -12,7 +12,7 @@ from vcorch.booking import schemas
 from vcorch.booking.recurrence import occurrence_key_text
 from vcorch.booking.service import BookingService, MeetingRecord, meeting_view
 from vcorch.errors import FieldProblem, InvalidInput
-from vcorch.web import ApiRoutes, Created, Reply, decode_cursor, encode_cursor
+from vcorch.web import ApiRoutes, Created, Reply, decode_cursor, encode_cursor, page_response
 
 routes = ApiRoutes(tag="Meetings")
 BOOKING = web.AppKey("booking", BookingService)
@@ -87,6 +87,48 @@ async def list_meetings(
     return schemas.MeetingPage(
         items=[_out(r) for r in records], next=encode_cursor(after) if after else None
     )
+
+
+@routes.get(
+    "/api/occurrences",
+    summary="The occurrences in a window of the meetings you may see (the calendar)",
+    description="Each stored occurrence overlapping `[from, to)` (at most 100 days), with its"
+    " meeting's title, kind, mode, status, organiser and site count; filters as"
+    " `GET /api/meetings`. Cancelled occurrences and meetings only with `cancelled=true`."
+    " Paged by occurrence: sort by `start` yourself.",
+    query=schemas.CalendarQuery,
+    response=schemas.CalendarPage,
+    roles=READERS,
+)
+async def calendar(
+    query: schemas.CalendarQuery, me: Principal, app: web.Application
+) -> schemas.CalendarPage:
+    entries, after = await app[BOOKING].calendar(me, query, decode_cursor(query.cursor))
+    items = []
+    for entry in entries:
+        occ, meeting = entry.occurrence, entry.meeting
+        items.append(
+            schemas.CalendarEntryOut(
+                meeting_id=meeting.id,
+                key=occurrence_key_text(occ.occurrence_key),
+                start=occ.start_at,
+                end=occ.end_at,
+                cancelled=occ.cancelled or meeting.status == "cancelled",
+                moved=occ.start_at != occ.occurrence_key,
+                title=meeting.title,
+                kind=meeting.kind,
+                mode=meeting.mode,
+                status=meeting.status,
+                organizer_unit_id=meeting.organizer_unit_id,
+                organizer_unit_name=entry.organizer_unit_name,
+                host_room_id=meeting.host_room_id,
+                timezone=meeting.timezone,
+                recurring=meeting.rrule is not None,
+                site_count=entry.site_count,
+                chair=meeting.chair,
+            )
+        )
+    return schemas.CalendarPage(items=items, next=encode_cursor(after) if after else None)
 
 
 @routes.get(
@@ -288,3 +330,15 @@ async def site_requests(
         items=[schemas.SiteRequestOut.model_validate(i) for i in items],
         next=encode_cursor(after) if after else None,
     )
+
+
+# -- the console's pages -------------------------------------------------------------------------
+
+
+async def calendar_page(_request: web.Request) -> web.StreamResponse:
+    """The calendar: the page holds no data, it signs in and reads the API from the browser."""
+    return page_response("calendar.html")
+
+
+def mount_pages(app: web.Application) -> None:
+    app.router.add_get("/calendar", calendar_page)

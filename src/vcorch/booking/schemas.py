@@ -147,6 +147,53 @@ class MeetingQuery(StrictModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class CalendarQuery(StrictModel):
+    """The occurrences of the meetings you may see in a window (at most 100 days)."""
+
+    from_: AwareDatetime = Field(alias="from", description="Window start (RFC 3339)")
+    to: AwareDatetime = Field(description="Window end (RFC 3339), at most 100 days after from")
+    unit: int | None = Field(default=None, description="Organised by this unit's subtree")
+    kind: Kind | None = None
+    mode: Mode | None = None
+    status: Status | None = Field(default=None, description="The meeting's status")
+    site: int | None = Field(default=None, description="Rooms taking part: a room id")
+    q: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="Words of the title, chair or agenda (accents optional)"
+    )
+    cancelled: bool = Field(default=False, description="Also list cancelled occurrences")
+    limit: Annotated[int, Field(ge=1, le=1000)] = 500
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CalendarEntryOut(StrictModel):
+    """One occurrence with what a calendar shows of its meeting."""
+
+    meeting_id: int
+    key: str = Field(description="RECURRENCE-ID: the original start, UTC, YYYYMMDDTHHMMSSZ")
+    start: datetime
+    end: datetime
+    cancelled: bool = Field(description="This occurrence is cancelled (or the whole meeting)")
+    moved: bool = Field(description="This occurrence was moved from its original time")
+    title: str
+    kind: Kind
+    mode: Mode
+    status: Status
+    organizer_unit_id: int
+    organizer_unit_name: str
+    host_room_id: int | None
+    timezone: str = Field(description="The meeting's zone, e.g. Asia/Ho_Chi_Minh")
+    recurring: bool
+    site_count: int = Field(description="Rooms taking part (accepted sites of the meeting)")
+    chair: str | None
+
+
+class CalendarPage(StrictModel):
+    items: list[CalendarEntryOut]
+    next: str | None
+
+
 class WindowQuery(StrictModel):
     from_: AwareDatetime = Field(alias="from")
     to: AwareDatetime

@@ -95,6 +95,12 @@ class BookingService:
         async with self._sessions() as session:
             return await listing.list_meetings(session, who, query, after)
 
+    async def calendar(
+        self, who: Principal, query: schemas.CalendarQuery, after: int | None
+    ) -> tuple[list[listing.CalendarEntry], int | None]:
+        async with self._sessions() as session:
+            return await listing.calendar(session, who, query, after)
+
     async def occurrences(
         self, who: Principal, meeting_id: int, start: datetime, end: datetime
     ) -> tuple[MeetingRecord, list[tuple[Occurrence, list[dict[str, Any]]]]]:

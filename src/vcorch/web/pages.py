@@ -39,6 +39,16 @@ def page_response(name: str) -> web.Response:
     )
 
 
+async def home(_request: web.Request) -> web.StreamResponse:
+    """The console's home page: it signs in and reads the API from the browser."""
+    return page_response("home.html")
+
+
+def mount_home(app: web.Application) -> None:
+    """``GET /``: the console's home page (each package mounts its own pages)."""
+    app.router.add_get("/", home)
+
+
 def mount_static(app: web.Application) -> None:
     """``/static/<file>`` from ``web/static`` (scripts and styles of the pages)."""
     app.router.add_static("/static/", STATIC, name="static", follow_symlinks=False)
