@@ -184,6 +184,8 @@ def create_app(
     pages.mount_static(app)
     pages.mount_home(app)
     booking.mount_pages(app)
+    orchestration.mount_pages(app)
+    attendance.mount_pages(app)
     monitoring.mount_pages(app)
     stats.mount_pages(app)
     return app

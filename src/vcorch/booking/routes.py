@@ -340,5 +340,11 @@ async def calendar_page(_request: web.Request) -> web.StreamResponse:
     return page_response("calendar.html")
 
 
+async def site_requests_page(_request: web.Request) -> web.StreamResponse:
+    """Other units' requests for the rooms of your scope, to accept or decline."""
+    return page_response("site-requests.html")
+
+
 def mount_pages(app: web.Application) -> None:
     app.router.add_get("/calendar", calendar_page)
+    app.router.add_get("/site-requests", site_requests_page)

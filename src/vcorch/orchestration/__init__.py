@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from vcorch.orchestration.orchestrator import ACTIVE_RUN as ACTIVE_RUN
     from vcorch.orchestration.orchestrator import Orchestrator as Orchestrator
     from vcorch.orchestration.routes import close_live_streams as close_live_streams
+    from vcorch.orchestration.routes import mount_pages as mount_pages
     from vcorch.orchestration.routes import routes as api_routes
     from vcorch.orchestration.wiring import setup as setup
 
@@ -45,6 +46,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "TooManyStreams": ("vcorch.orchestration.live_feed", "TooManyStreams"),
     "api_routes": ("vcorch.orchestration.routes", "routes"),
     "close_live_streams": ("vcorch.orchestration.routes", "close_live_streams"),
+    "mount_pages": ("vcorch.orchestration.routes", "mount_pages"),
     "queue_mail": ("vcorch.orchestration.operator_mail", "queue_mail"),
     "setup": ("vcorch.orchestration.wiring", "setup"),
     "site_operators": ("vcorch.orchestration.operator_mail", "site_operators"),
@@ -67,6 +69,7 @@ __all__ = [
     "api_routes",
     "close_live_streams",
     "mark_browser",
+    "mount_pages",
     "queue_mail",
     "setup",
     "site_operators",

@@ -14,7 +14,7 @@ from vcorch.orchestration import schemas
 from vcorch.orchestration.live import LiveService, SiteAction
 from vcorch.orchestration.live_feed import LiveFeed
 from vcorch.orchestration.orchestrator import Orchestrator
-from vcorch.web import ApiRoutes
+from vcorch.web import ApiRoutes, page_response
 from vcorch.web.keys import PRINCIPAL_RESOLVER
 
 LIVE = web.AppKey("live", LiveService)
@@ -176,3 +176,12 @@ async def close_live_streams(app: web.Application) -> None:
     feed = app.get(LIVE_FEED)
     if feed is not None:
         await feed.close()
+
+
+async def live_page(_request: web.Request) -> web.StreamResponse:
+    """The live room: the page holds no data, it signs in and follows the stream."""
+    return page_response("live.html")
+
+
+def mount_pages(app: web.Application) -> None:
+    app.router.add_get(f"/meetings/{ID}/live", live_page)
