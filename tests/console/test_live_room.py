@@ -129,6 +129,26 @@ async def test_an_operator_watches_the_launch_redials_and_hands_out_a_link_then_
     }
     for code in ("central", "lao-cai", "dien-bien", "lao-cai.bac-ha"):
         assert f"Phòng họp {code}" in cells, code
+    # A headcount and a person on the roster, checked in.
+    await secretariat.get_by_label("Điểm cầu", exact=True).first.select_option(
+        label="Phòng họp lao-cai"
+    )
+    await secretariat.get_by_role("spinbutton", name="Số người").fill("12")
+    await secretariat.get_by_role("button", name="Lưu số người").click()
+    await expect(secretariat.get_by_text("Đã lưu số người của Phòng họp lao-cai")).to_be_visible()
+    laocai_row = table.locator(f'tr[data-room-id="{world.rooms["lao-cai"]}"]')
+    await expect(laocai_row.locator("td").nth(6)).to_have_text("12")
+    await secretariat.get_by_role("textbox", name="Họ tên").fill("Nguyễn Văn An")
+    await secretariat.get_by_role("textbox", name="Chức vụ").fill("Phó Chủ tịch")
+    await secretariat.locator("#person-room").select_option(label="Phòng họp lao-cai")
+    await secretariat.get_by_role("button", name="Thêm vào danh sách").click()
+    roster = secretariat.get_by_role("table", name="Danh sách dự kiến")
+    await expect(roster).to_contain_text("Nguyễn Văn An")
+    await roster.get_by_role("button", name="Điểm danh Nguyễn Văn An").click()
+    await expect(roster).to_contain_text("Đã điểm danh")
+    await expect(
+        secretariat.get_by_text("1 người đã điểm danh, 1/1 người trong danh sách.")
+    ).to_be_visible()
     await check_accessibility(secretariat)
     await screenshots(secretariat, "attendance")
     assert not console.errors, console.errors
