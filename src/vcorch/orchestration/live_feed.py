@@ -261,6 +261,8 @@ class LiveFeed:
 
     def listen_to(self, engine: AsyncEngine) -> None:
         """Be told of every write to a run's tables committed through ``engine``."""
+        if self._engine is not None:
+            return
         sync = engine.sync_engine
         event.listen(sync, "after_cursor_execute", self._saw_statement)
         event.listen(sync, "commit", self._saw_commit)
@@ -459,6 +461,10 @@ class LiveFeed:
                 follower.end("shutdown")
             if watched.task is not None:
                 watched.task.cancel()
+        self.stop_listening()
+
+    def stop_listening(self) -> None:
+        """No longer be told by the engine (the poll alone then brings changes)."""
         if self._engine is not None:
             sync = self._engine.sync_engine
             for name, fn in (
