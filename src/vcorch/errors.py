@@ -59,6 +59,19 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class StaleVersion(DomainError):
+    """The client's If-Match names an older version than the stored one (meetings, site
+    groups: anything kept with a version)."""
+
+    code = "stale-version"
+
+
+class PreconditionRequired(DomainError):
+    """A change was sent without If-Match."""
+
+    code = "precondition-required"
+
+
 class PermissionDenied(DomainError):
     """The caller's role or unit scope does not allow this."""
 

@@ -163,5 +163,12 @@ async def build_estate(api: Api, world: World) -> Estate:
         )
         ids["calendar_token"] = feed["id"]
         ids["feed_token"] = feed["token"]
+        group = await _ok(
+            await central.post(
+                "/api/site-groups",
+                {"unit_id": unit_id, "name": f"Nhóm {code}", "room_ids": [room_id]},
+            )
+        )
+        ids["site_group"] = group["id"]
         estate.ids[scope] = ids
     return estate

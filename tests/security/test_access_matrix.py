@@ -135,6 +135,7 @@ ID_BY_PREFIX = [
     ("/api/endpoints", "endpoint"),
     ("/api/meetings", "meeting"),
     ("/api/calendar-tokens", "calendar_token"),
+    ("/api/site-groups", "site_group"),
 ]
 PARAM_IDS = {
     "site_id": "site",
@@ -195,6 +196,17 @@ BODIES: dict[tuple[str, str], Body] = {
     },
     ("PATCH", "/api/endpoints/{id}"): lambda ids: {"name": "Thiết bị đổi tên"},
     ("POST", "/api/meetings"): meeting_body,
+    ("POST", "/api/meetings/check"): meeting_body,
+    ("POST", "/api/site-groups"): lambda ids: {
+        "unit_id": ids["unit"],
+        "name": f"Nhóm {unique()}",
+        "room_ids": [ids["room"]],
+    },
+    ("PUT", "/api/site-groups/{id}"): lambda ids: {
+        "unit_id": ids["unit"],
+        "name": f"Nhóm đổi tên {unique()}",
+        "room_ids": [ids["room"]],
+    },
     ("PATCH", "/api/meetings/{id}"): lambda ids: {"title": "Đổi tiêu đề"},
     ("PATCH", "/api/meetings/{id}/occurrences/{key}"): lambda ids: {"cancelled": False},
     ("POST", "/api/calendar-tokens"): lambda ids: {"unit_id": ids["unit"]},
@@ -230,6 +242,8 @@ SCOPED_BODY_FIELDS: dict[tuple[str, str], str] = {
     ("POST", "/api/rooms"): "unit_id",
     ("POST", "/api/endpoints"): "room_id",
     ("POST", "/api/meetings"): "organizer_unit_id",
+    ("POST", "/api/meetings/check"): "organizer_unit_id",
+    ("POST", "/api/site-groups"): "unit_id",
     ("POST", "/api/calendar-tokens"): "unit_id",
 }
 QUERIES: dict[tuple[str, str], Callable[[dict[str, Any]], str]] = {
@@ -244,6 +258,8 @@ QUERIES: dict[tuple[str, str], Callable[[dict[str, Any]], str]] = {
 }
 HEADERS: dict[tuple[str, str], dict[str, str]] = {
     ("PATCH", "/api/meetings/{id}"): {"If-Match": '"v1"'},
+    ("PUT", "/api/site-groups/{id}"): {"If-Match": '"v1"'},
+    ("DELETE", "/api/site-groups/{id}"): {"If-Match": '"v1"'},
 }
 
 
@@ -268,6 +284,11 @@ async def fresh_ids(api: Api, estate: Estate, scope: str, method: str, path: str
         "/api/rooms/{id}": ("room", "/api/rooms", BODIES[("POST", "/api/rooms")]),
         "/api/endpoints/{id}": ("endpoint", "/api/endpoints", BODIES[("POST", "/api/endpoints")]),
         "/api/meetings/{id}": ("meeting", "/api/meetings", meeting_body),
+        "/api/site-groups/{id}": (
+            "site_group",
+            "/api/site-groups",
+            BODIES[("POST", "/api/site-groups")],
+        ),
         "/api/calendar-tokens/{id}": (
             "calendar_token",
             "/api/calendar-tokens",

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from vcorch.errors import Conflict, DomainError, InvalidInput
+from vcorch.errors import Conflict, InvalidInput, PreconditionRequired, StaleVersion
+
+# Kept under the booking face too: they were born here and meetings raise them most.
+__all__ = [
+    "BookingConflict",
+    "InvalidSchedule",
+    "MeetingClosed",
+    "PreconditionRequired",
+    "SiteNotRequested",
+    "StaleVersion",
+]
 
 
 class InvalidSchedule(InvalidInput):
@@ -32,18 +42,6 @@ class MeetingClosed(Conflict):
     """The meeting has ended, was cancelled or failed: it can no longer be changed."""
 
     code = "meeting-closed"
-
-
-class StaleVersion(DomainError):
-    """The client's If-Match names an older version than the stored one."""
-
-    code = "stale-version"
-
-
-class PreconditionRequired(DomainError):
-    """A change was sent without If-Match."""
-
-    code = "precondition-required"
 
 
 class SiteNotRequested(Conflict):

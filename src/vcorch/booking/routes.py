@@ -73,6 +73,23 @@ async def create_meeting(
     )
 
 
+@routes.post(
+    "/api/meetings/check",
+    summary="Check a booking before saving it: validation and clashes, nothing stored",
+    description="Takes what `POST /api/meetings` takes (and, for an edit, `meeting_id`). "
+    "Bad input is answered as a save would answer it (422, 403, 404); clashes with other "
+    "bookings are listed with 200 and `ok: false` instead of a 409. A check holds nothing: "
+    "another booking may take the room before you save, which the save then reports.",
+    body=schemas.MeetingCheck,
+    response=schemas.BookingCheck,
+    roles=BOOKERS,
+)
+async def check_meeting(
+    data: schemas.MeetingCheck, actor: Actor, app: web.Application
+) -> schemas.BookingCheck:
+    return await app[BOOKING].check(actor, data)
+
+
 @routes.get(
     "/api/meetings",
     summary="List meetings you may see",
@@ -345,6 +362,19 @@ async def site_requests_page(_request: web.Request) -> web.StreamResponse:
     return page_response("site-requests.html")
 
 
+async def booking_page(_request: web.Request) -> web.StreamResponse:
+    """The booking form: new, edit (``/meetings/{id}/edit``) and copy (``?copy={id}``)."""
+    return page_response("meeting-form.html")
+
+
+async def site_groups_page(_request: web.Request) -> web.StreamResponse:
+    """Saved sets of sites (the API is the organisation's: ``/api/site-groups``)."""
+    return page_response("site-groups.html")
+
+
 def mount_pages(app: web.Application) -> None:
     app.router.add_get("/calendar", calendar_page)
     app.router.add_get("/site-requests", site_requests_page)
+    app.router.add_get("/meetings/new", booking_page)
+    app.router.add_get(f"/meetings/{ID}/edit", booking_page)
+    app.router.add_get("/site-groups", site_groups_page)

@@ -72,6 +72,35 @@ class MeetingCreate(MeetingFields):
     status: BookableStatus = "scheduled"
 
 
+class MeetingCheck(MeetingCreate):
+    """A meeting as it would be saved, to learn what saving it would meet."""
+
+    meeting_id: int | None = Field(
+        default=None,
+        description="The meeting being edited: its own occurrences do not clash with the "
+        "check (its per-occurrence changes are not considered)",
+    )
+
+
+class BookingCheck(StrictModel):
+    ok: bool = Field(description="Saving now would meet no clash")
+    status: Literal["draft", "scheduled", "ended"] = Field(
+        description="What the meeting would be stored as: `ended` when its last occurrence "
+        "is already over (recording a past meeting: nothing is held or checked)"
+    )
+    first_start: datetime | None = Field(description="The first occurrence's start")
+    last_end: datetime | None = Field(description="The last occurrence's end (null: open)")
+    requests: list[int] = Field(
+        description="Rooms outside the organiser's units: they would be asked for, held only "
+        "once the room's unit accepts"
+    )
+    clashes: list[dict[str, Any]] = Field(
+        description="As in the 409 booking-conflict body: `kind` (room, endpoint, ports), "
+        "`resource_id`, `start`, `end`, `candidate_occurrence`, and the other meeting's "
+        "`meeting_id`, `meeting_title`, `occurrence` when you may read it"
+    )
+
+
 class MeetingUpdate(MeetingFields):
     """JSON merge patch: fields left out stay as they are."""
 

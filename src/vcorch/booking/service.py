@@ -125,6 +125,9 @@ class BookingService:
     async def create(self, actor: Actor, data: schemas.MeetingCreate) -> MeetingRecord:
         return await self._writes.create(actor, data)
 
+    async def check(self, actor: Actor, data: schemas.MeetingCheck) -> schemas.BookingCheck:
+        return await self._writes.check(actor, data)
+
     async def update(
         self, actor: Actor, meeting_id: int, if_match: int | None, data: schemas.MeetingUpdate
     ) -> MeetingRecord:

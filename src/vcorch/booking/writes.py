@@ -18,6 +18,7 @@ from vcorch.access import Actor, audit
 from vcorch.booking import approval, schemas
 from vcorch.booking.conflicts import ConflictCheck, lock
 from vcorch.booking.errors import (
+    BookingConflict,
     MeetingClosed,
     PreconditionRequired,
     SiteNotRequested,
@@ -185,6 +186,57 @@ class MeetingWrites:
                 now=self._clock(),
             )
             return record
+
+    async def check(self, actor: Actor, data: schemas.MeetingCheck) -> schemas.BookingCheck:
+        """What saving ``data`` would meet, without saving: the same validation (4xx as a
+        save would answer) and the same conflict check, whose clashes are returned rather
+        than raised.  For an edit, ``meeting_id`` names the meeting, whose own occurrences
+        do not count; its per-occurrence changes are not considered."""
+        async with self._sessions() as session:
+            exclude: int | None = None
+            if data.meeting_id is not None:
+                exclude = (await load_record(session, actor.principal, data.meeting_id)).meeting.id
+            organizer = await organizer_unit(session, actor.principal, data.organizer_unit_id)
+            zone = data.timezone or organizer.timezone or self._zone
+            series = parse_series(
+                start=data.start,
+                end=data.end,
+                timezone=zone,
+                rrule=data.rrule,
+                exdates=data.exdates or [],
+                max_duration=self._policy.max_duration,
+                max_span=self._policy.max_series_span,
+            )
+            sites = await resolve_sites(session, data.sites, data.mode)
+            if data.host_room_id is not None:
+                await check_host_room(session, data.host_room_id, organizer)
+            states = await self._initial_states(session, organizer, sites, actor)
+            series_start, series_end = span(series)
+            status = self._status_for(data.status, series_end)
+            clashes: list[dict[str, Any]] = []
+            if status == "scheduled":
+                try:
+                    await self._conflicts.check(
+                        session,
+                        exclude,
+                        series,
+                        data.mode,
+                        organizer,
+                        data.preferred_bridge,
+                        sites,
+                        {},
+                        reader=actor.principal,
+                    )
+                except BookingConflict as err:
+                    clashes = list(err.extra["clashes"])
+            return schemas.BookingCheck(
+                ok=not clashes,
+                status=status,
+                first_start=series_start,
+                last_end=series_end,
+                requests=sorted(room for room, state in states.items() if state != ACCEPTED),
+                clashes=clashes,
+            )
 
     @staticmethod
     async def _initial_states(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vcorch.access import Actor, Principal, audit
 from vcorch.errors import NotFound, Reference, StillReferenced
 from vcorch.rooms import schemas
 from vcorch.rooms.base import REFERENCE_LIST_LIMIT, Listing, RoomsBase, invalid, page
-from vcorch.rooms.models import Endpoint, Room, Unit
+from vcorch.rooms.models import Endpoint, Room, SiteGroupRoom, Unit
 from vcorch.rooms.views import room_view
 from vcorch.text import search_blob
 
@@ -131,4 +131,6 @@ class RoomsPart(RoomsBase):
                 unit_path=unit.path,
                 before=room_view(room),
             )
+            # A site group lists the room no more (the group's own audit is its next read).
+            await session.execute(delete(SiteGroupRoom).where(SiteGroupRoom.room_id == room.id))
             await session.delete(room)

@@ -68,3 +68,38 @@ class Endpoint(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now, onupdate=clock_now)
+
+
+class SiteGroup(Base):
+    """A saved set of sites ("all 34 provinces", "the districts of Điện Biên") to add to a
+    meeting at once: listed rooms, a rule (every room of a unit's subtree, of one level), or
+    both.  It belongs to a unit, whose secretariat (or one above it) keeps it."""
+
+    __tablename__ = "site_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    # The rule, resolved when read: rooms of units in this unit's subtree (at this level).
+    rule_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    rule_level: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now, onupdate=clock_now)
+
+
+class SiteGroupRoom(Base):
+    """A room listed in a site group, in the order it was listed."""
+
+    __tablename__ = "site_group_rooms"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("site_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    room_id: Mapped[int] = mapped_column(
+        ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)

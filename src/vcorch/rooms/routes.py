@@ -1,14 +1,27 @@
-"""HTTP edge of the organisation: /api/units, /api/unit-levels, /api/rooms, /api/endpoints."""
+"""HTTP edge of the organisation: units, unit levels, rooms, endpoints and site groups."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
-from vcorch.access import EVERYONE, STAFF, Actor, Role
+from vcorch.access import EVERYONE, STAFF, Actor, Principal, Role
 from vcorch.errors import PermissionDenied
 from vcorch.rooms import schemas
 from vcorch.rooms.service import RoomsService
-from vcorch.web import ApiRoutes, CrudResource, Methods, Summaries
+from vcorch.rooms.site_groups import SiteGroupView
+from vcorch.web import (
+    ApiRoutes,
+    Created,
+    CrudResource,
+    Methods,
+    NoContent,
+    Reply,
+    Summaries,
+    decode_cursor,
+    encode_cursor,
+)
 
 routes = ApiRoutes(tag="Organisation")
 ROOMS = web.AppKey("rooms", RoomsService)
@@ -140,3 +153,116 @@ CrudResource(
     readers=STAFF,
     writers=ENDPOINT_WRITERS,
 ).declare(routes)
+
+
+# -- site groups ------------------------------------------------------------------------------
+
+GROUP_WRITERS = (Role.ADMIN, Role.SECRETARIAT)
+GROUP_ID = "{id:[0-9]+}"
+_GROUP_SCOPE = (
+    "A group belongs to a unit: it is seen by whoever's scope holds that unit and kept by "
+    "the secretariat or administrators among them. Its members are the rooms listed by hand "
+    "and those its rule takes from the unit tree when it is read; a reader is shown only the "
+    "members in their own scope (the others are counted in `hidden_members`, never named)."
+)
+
+
+def group_etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def group_if_match(request: web.Request) -> int | None:
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    match = re.fullmatch(r'\s*(?:W/)?"v?([0-9]{1,9})"\s*|\s*([0-9]{1,9})\s*', header)
+    if match is None:
+        # An unparseable If-Match can match no version: a stale write.
+        return -1
+    return int(match.group(1) or match.group(2))
+
+
+def _group_out(view: SiteGroupView) -> schemas.SiteGroupOut:
+    return schemas.SiteGroupOut.model_validate(view, from_attributes=True)
+
+
+def _group_reply(view: SiteGroupView) -> Reply:
+    return Reply(_group_out(view), headers={"ETag": group_etag(view.version)})
+
+
+@routes.get(
+    "/api/site-groups",
+    summary="List the site groups you may see",
+    description=_GROUP_SCOPE,
+    query=schemas.SiteGroupQuery,
+    response=schemas.SiteGroupPage,
+    roles=STAFF,
+)
+async def list_site_groups(
+    query: schemas.SiteGroupQuery, me: Principal, app: web.Application
+) -> schemas.SiteGroupPage:
+    listing = await app[ROOMS].list_site_groups(me, query, decode_cursor(query.cursor))
+    after = listing.next_after
+    return schemas.SiteGroupPage(
+        items=[_group_out(v) for v in listing.items],
+        next=encode_cursor(after) if after is not None else None,
+    )
+
+
+@routes.post(
+    "/api/site-groups",
+    summary="Save a set of sites to add to meetings at once",
+    description=_GROUP_SCOPE + " Listed rooms and the rule's unit must lie in your scope.",
+    body=schemas.SiteGroupCreate,
+    response=schemas.SiteGroupOut,
+    status=201,
+    roles=GROUP_WRITERS,
+)
+async def create_site_group(
+    data: schemas.SiteGroupCreate, actor: Actor, app: web.Application
+) -> Created:
+    view = await app[ROOMS].create_site_group(actor, data)
+    return Created(
+        _group_out(view),
+        location=f"/api/site-groups/{view.id}",
+        headers={"ETag": group_etag(view.version)},
+    )
+
+
+@routes.get(
+    f"/api/site-groups/{GROUP_ID}",
+    summary="Read a site group with its members (ETag carries its version)",
+    description=_GROUP_SCOPE,
+    response=schemas.SiteGroupOut,
+    roles=STAFF,
+)
+async def get_site_group(id: int, me: Principal, app: web.Application) -> Reply:
+    return _group_reply(await app[ROOMS].get_site_group(me, id))
+
+
+@routes.put(
+    f"/api/site-groups/{GROUP_ID}",
+    summary="Replace a site group (If-Match required)",
+    description="Send the whole group as it should be, with `If-Match` set to the ETag you "
+    "read: 412 stale-version when it changed since, 428 without `If-Match`. Listed rooms you "
+    "cannot see are replaced by what you send.",
+    body=schemas.SiteGroupUpdate,
+    response=schemas.SiteGroupOut,
+    roles=GROUP_WRITERS,
+)
+async def update_site_group(
+    id: int, data: schemas.SiteGroupUpdate, actor: Actor, request: web.Request
+) -> Reply:
+    view = await request.app[ROOMS].update_site_group(actor, id, group_if_match(request), data)
+    return _group_reply(view)
+
+
+@routes.delete(
+    f"/api/site-groups/{GROUP_ID}",
+    summary="Delete a site group (If-Match required; meetings keep their sites)",
+    status=204,
+    roles=GROUP_WRITERS,
+)
+async def delete_site_group(id: int, actor: Actor, request: web.Request) -> NoContent:
+    await request.app[ROOMS].delete_site_group(actor, id, group_if_match(request))
+    return NoContent()

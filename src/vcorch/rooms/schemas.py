@@ -207,3 +207,89 @@ class EndpointQuery(ListQuery):
     unit_id: int | None = None
     within: int | None = Field(default=None, description="Endpoints of this unit's subtree")
     kind: EndpointKind | None = None
+
+
+# -- site groups ----------------------------------------------------------------------------
+
+MAX_GROUP_ROOMS = 2000
+
+
+class SiteGroupRule(StrictModel):
+    """Members that follow the unit tree: every room of a subtree, or of one level in it."""
+
+    unit_id: int = Field(
+        description="Every room of this unit and the units below it (the reader sees those "
+        "in their scope)"
+    )
+    level: Annotated[str, Field(max_length=32)] | None = Field(
+        default=None,
+        description="Only rooms of units at this level (a code of /api/unit-levels, e.g. "
+        "`province`); null: rooms of every level. 'All provinces' is the root unit with "
+        "level `province`",
+    )
+
+
+class SiteGroupFields(StrictModel):
+    unit_id: int = Field(
+        description="The unit the group belongs to: seen by the unit's subtree and those "
+        "above it, kept by the secretariat (or an administrator) whose scope holds the unit"
+    )
+    name: Annotated[Line, Field(max_length=255)] = Field(
+        description="Shown in the site picker, e.g. `Các tỉnh miền núi phía Bắc`"
+    )
+    description: LongText | None = Field(default=None, description="What the group is for")
+    room_ids: Annotated[list[int], Field(max_length=MAX_GROUP_ROOMS)] = Field(
+        default_factory=list,
+        description="Rooms listed by hand, in order; each must lie in the writer's scope",
+    )
+    rule: SiteGroupRule | None = Field(
+        default=None, description="Rooms taken from the unit tree when the group is read"
+    )
+
+
+class SiteGroupCreate(SiteGroupFields):
+    """A new site group: listed rooms, a rule, or both (at least one)."""
+
+
+class SiteGroupUpdate(SiteGroupFields):
+    """The whole group as it should be (PUT replaces it; send If-Match with its ETag)."""
+
+
+class SiteGroupMember(StrictModel):
+    room_id: int
+    room_name: str
+    unit_id: int
+    unit_name: str
+    unit_level: str
+    listed: bool = Field(description="Listed by hand (false: only the rule brings it in)")
+
+
+class SiteGroupOut(StrictModel):
+    id: int
+    version: int = Field(description="Also the ETag; send it as If-Match to change the group")
+    unit_id: int
+    unit_name: str
+    name: str
+    description: str | None
+    room_ids: list[int] = Field(
+        description="The rooms listed by hand that lie in your scope, in order"
+    )
+    rule: SiteGroupRule | None
+    members: list[SiteGroupMember] = Field(
+        description="Listed rooms and those the rule brings in, in your scope, listed ones "
+        "first then by unit; add these as the meeting's sites"
+    )
+    hidden_members: int = Field(
+        description="Listed rooms outside your unit scope: counted, never named"
+    )
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SiteGroupPage(Page):
+    items: list[SiteGroupOut]
+
+
+class SiteGroupQuery(ListQuery):
+    unit: int | None = Field(default=None, description="Only groups of this unit's subtree")

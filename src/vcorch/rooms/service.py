@@ -1,4 +1,4 @@
-"""Units, rooms and endpoints: the organisation every meeting is booked against.
+"""Units, rooms, endpoints and site groups: the organisation every meeting is booked against.
 
 Every method takes the acting principal and keeps to its unit scope; every write runs in
 one transaction together with its audit entry.  Each part lives in its own module; the
@@ -10,6 +10,7 @@ from __future__ import annotations
 from vcorch.rooms.base import REFERENCE_LIST_LIMIT, Listing, ReferenceFinder
 from vcorch.rooms.endpoints import EndpointsPart
 from vcorch.rooms.meeting_rooms import RoomsPart
+from vcorch.rooms.site_groups import SiteGroupsPart
 from vcorch.rooms.units import UnitsPart, insert_unit
 from vcorch.rooms.views import endpoint_view, room_view, unit_view
 
@@ -25,5 +26,5 @@ __all__ = [
 ]
 
 
-class RoomsService(UnitsPart, RoomsPart, EndpointsPart):
+class RoomsService(UnitsPart, RoomsPart, EndpointsPart, SiteGroupsPart):
     pass

@@ -13,7 +13,7 @@ from vcorch.errors import FieldProblem, PermissionDenied, Reference, StillRefere
 from vcorch.rooms import schemas
 from vcorch.rooms.base import REFERENCE_LIST_LIMIT, Listing, RoomsBase, invalid, page
 from vcorch.rooms.errors import DuplicateCode, UnitTreeError
-from vcorch.rooms.models import Room, Unit, UnitLevel
+from vcorch.rooms.models import Room, SiteGroup, Unit, UnitLevel
 from vcorch.rooms.views import unit_view
 from vcorch.text import search_blob
 
@@ -287,6 +287,12 @@ class UnitsPart(RoomsBase):
                 .limit(REFERENCE_LIST_LIMIT)
             )
             refs += [Reference("room", i, n) for i, n in rooms]
+            groups = await session.execute(
+                select(SiteGroup.id, SiteGroup.name)
+                .where((SiteGroup.unit_id == unit.id) | (SiteGroup.rule_unit_id == unit.id))
+                .limit(REFERENCE_LIST_LIMIT)
+            )
+            refs += [Reference("site_group", i, n) for i, n in groups]
             refs += await self._references(session, "unit", unit.id)
             if refs:
                 raise StillReferenced("the unit is still referenced", refs[:REFERENCE_LIST_LIMIT])

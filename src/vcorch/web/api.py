@@ -128,6 +128,9 @@ class ApiRoutes:
     def patch(self, path: str, **kwargs: Any) -> Callable[[H], H]:
         return self.operation("PATCH", path, **kwargs)
 
+    def put(self, path: str, **kwargs: Any) -> Callable[[H], H]:
+        return self.operation("PUT", path, **kwargs)
+
     def delete(self, path: str, **kwargs: Any) -> Callable[[H], H]:
         return self.operation("DELETE", path, **kwargs)
 
