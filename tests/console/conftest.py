@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.api import PASSWORD, TEST_ACTOR, Api
+from tests.api import PASSWORD, TEST_ACTOR, Api, FakeClock
 from tests.services import missing_service
 from tests.world import World
 
@@ -69,6 +69,8 @@ class Console:
     api: Api
     world: World
     browser: Browser
+    app: Any
+    clock: FakeClock
     pages: list[Page] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -99,6 +101,26 @@ class Console:
         )
         self.pages.append(page)
         return page
+
+    async def mark_down(self, code: str) -> None:
+        """Point the endpoint of ``code``'s room at a closed port and probe until it is down."""
+        from tests.monitoring.sip_servers import free_port
+        from vcorch.monitoring.routes import MONITORING
+
+        admin = self.api.as_(self.token("admin"))
+        endpoint_id = self.world.endpoints[code]
+        address = f"sip:bot@127.0.0.1:{free_port()}"
+        status, body = await admin.patch(f"/api/endpoints/{endpoint_id}", {"address": address})
+        assert status == 200, body
+        service = self.app[MONITORING]
+        await service.refresh_targets(force=True)
+        for _ in range(5):
+            await service.sweep_all(self.clock.now)
+            status, health = await admin.get(f"/api/endpoints/{endpoint_id}/health")
+            if health.get("state") == "down":
+                return
+            self.clock.advance(seconds=60)
+        raise AssertionError(f"{code} never went down: {health}")
 
     async def sign_in(self, page: Page, who: str, path: str = "/") -> Page:
         """Open ``path`` and sign in through the form as ``who`` (a role or a user name)."""
@@ -156,9 +178,16 @@ async def console_world(app_client: Any, api: Api, world: World) -> World:
 
 @pytest.fixture
 async def console(
-    app_client: Any, api: Api, console_world: World, chromium_browser: Browser
+    app_client: Any, api: Api, console_world: World, chromium_browser: Browser, clock: FakeClock
 ) -> AsyncIterator[Console]:
-    console = Console(str(app_client.make_url("/")), api, console_world, chromium_browser)
+    console = Console(
+        str(app_client.make_url("/")),
+        api,
+        console_world,
+        chromium_browser,
+        app_client.server.app,
+        clock,
+    )
     yield console
     for page in console.pages:
         await page.context.close()

@@ -21,10 +21,10 @@ def _card(endpoint_id: int) -> str:
 
 async def _log_in(page: Page, app_client: Any, username: str, query: str = "") -> None:
     await page.goto(str(app_client.make_url(f"/board{query}")))
-    await page.wait_for("document.body.dataset.view === 'login'")
+    await page.wait_for("document.body.dataset.view === 'signin'")
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
-    await page.click("#login button[type=submit]")
+    await page.click("#vc-signin button[type=submit]")
     await page.wait_for("document.body.dataset.loaded !== undefined")
 
 
@@ -38,17 +38,16 @@ async def test_the_board_shows_a_down_endpoint_as_down_and_follows_changes(
 
     down = world.endpoints["dien-bien"]
     await page.wait_for(f"{_card(down)}?.dataset.state === 'down'")
-    # Logged in: the form is gone from the screen, the board is on it.
-    assert await page.evaluate("getComputedStyle(document.getElementById('login')).display") == (
-        "none"
-    )
+    # Signed in: the form is gone, the board is on the screen.
+    assert await page.evaluate("document.getElementById('vc-signin') === null")
     assert await page.evaluate("document.getElementById('board').offsetHeight > 0")
     assert await page.evaluate(f"{_card(down)}.querySelector('.state-label').textContent") == (
         "Mất kết nối"
     )
     assert await page.evaluate(f"getComputedStyle({_card(down)}).borderLeftColor") == RED
     meta = await page.evaluate(f"{_card(down)}.querySelector('.meta').textContent")
-    assert "refused" in meta
+    # What the probe found, in Vietnamese.
+    assert "thiết bị từ chối kết nối" in meta and "refused" not in meta
     # Since when, in Vietnam's time, written the Vietnamese way.
     assert clock.now.astimezone(ZONE).strftime("từ %H:%M %d/%m") in meta
     up = world.endpoints["central"]
@@ -59,12 +58,24 @@ async def test_the_board_shows_a_down_endpoint_as_down_and_follows_changes(
         ".map(p => [p.dataset.state, Number(p.dataset.count)]))"
     )
     assert counts == {"up": 2, "down": 2, "unknown": 0}
-    # Grouped by unit, units with a down endpoint first, names as the units have them.
+    # Grouped by province, provinces with a down endpoint first, names as the units have
+    # them; the commune (Bắc Hà, down) inside its province.
     units = await page.evaluate(
         "[...document.querySelectorAll('.unit h2')].map(h => h.firstChild.textContent)"
     )
-    assert set(units[:2]) == {"Tỉnh Điện Biên", "Xã Bắc Hà"}
-    assert set(units) == {"Tỉnh Điện Biên", "Xã Bắc Hà", "Tỉnh Lào Cai", world_root_name(units)}
+    assert set(units[:2]) == {"Tỉnh Điện Biên", "Tỉnh Lào Cai"}
+    assert set(units) == {"Tỉnh Điện Biên", "Tỉnh Lào Cai", world_root_name(units)}
+    communes = await page.evaluate(
+        f'[...document.querySelectorAll(\'.unit[data-unit-id="{world.units["lao-cai"]}"]'
+        " .subunit h3')].map(h => h.firstChild.textContent)"
+    )
+    assert communes == ["Xã Bắc Hà"]
+    # Several columns on a desktop: the units do not stand in one narrow column.
+    lefts = await page.evaluate(
+        "new Set([...document.querySelectorAll('.unit')]"
+        ".map(u => Math.round(u.getBoundingClientRect().left))).size"
+    )
+    assert lefts >= 2
     await page.screenshot(artifact("board-desktop.png"))
 
     # Lào Cai's endpoint fails three times: the open page shows it down by itself.
@@ -81,7 +92,7 @@ async def test_the_board_shows_a_down_endpoint_as_down_and_follows_changes(
 
 def world_root_name(units: list[str]) -> str:
     """The central unit's name is whatever the fresh database calls it."""
-    known = {"Tỉnh Điện Biên", "Xã Bắc Hà", "Tỉnh Lào Cai"}
+    known = {"Tỉnh Điện Biên", "Tỉnh Lào Cai"}
     rest = [name for name in units if name not in known]
     assert len(rest) == 1, units
     return rest[0]
@@ -132,16 +143,16 @@ async def test_bad_logins_expired_sessions_and_hostile_names(
     assert status == 201, created
     page = await browser.new_page()
     await page.goto(str(app_client.make_url("/board")))
-    await page.wait_for("document.body.dataset.view === 'login'")
+    await page.wait_for("document.body.dataset.view === 'signin'")
     await page.fill("input[name=username]", "admin")
     await page.fill("input[name=password]", "sai-mật-khẩu")
-    await page.click("#login button[type=submit]")
-    await page.wait_for("document.getElementById('login-error').textContent !== ''")
-    assert await page.evaluate("document.getElementById('login-error').textContent") == (
+    await page.click("#vc-signin button[type=submit]")
+    await page.wait_for("document.getElementById('vc-signin-error').textContent !== ''")
+    assert await page.evaluate("document.getElementById('vc-signin-error').textContent") == (
         "Tên đăng nhập hoặc mật khẩu không đúng."
     )
     await page.fill("input[name=password]", PASSWORD)
-    await page.click("#login button[type=submit]")
+    await page.click("#vc-signin button[type=submit]")
     await page.wait_for(f"{_card(created['id'])} !== null")
     # Names are text, never markup.
     assert await page.evaluate(f"{_card(created['id'])}.querySelector('.name').textContent") == (
@@ -151,11 +162,13 @@ async def test_bad_logins_expired_sessions_and_hostile_names(
     assert await page.evaluate("document.body.dataset.pwned") is None
     # A token that no longer works sends the operator back to the login form.
     await page.evaluate(
-        f"sessionStorage.setItem('vcorch.board.token', {json.dumps('hỏng')}.replace(/./g, 'x'))"
+        f"sessionStorage.setItem('vcorch.console.token', {json.dumps('hỏng')}.replace(/./g, 'x'))"
     )
     await page.goto(str(app_client.make_url("/board")))
-    await page.wait_for("document.body.dataset.view === 'login'")
-    assert "hết hạn" in await page.evaluate("document.getElementById('login-error').textContent")
+    await page.wait_for("document.body.dataset.view === 'signin'")
+    assert "hết hạn" in await page.evaluate(
+        "document.getElementById('vc-signin-error').textContent"
+    )
     assert page.errors == [], page.errors
 
 
@@ -166,7 +179,7 @@ async def test_the_page_is_served_with_a_strict_content_policy(app_client: Any) 
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     html = await response.text()
-    assert '<html lang="vi">' in html and "/static/board.js" in html
-    script = await app_client.get("/static/board.js")
+    assert '<html lang="vi">' in html and "/static/console/board.js" in html
+    script = await app_client.get("/static/console/board.js")
     assert script.status == 200 and "javascript" in script.content_type
     assert (await app_client.get("/static/../templates/board.html")).status in (403, 404)

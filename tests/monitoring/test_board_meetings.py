@@ -141,8 +141,14 @@ async def test_the_board_page_shows_the_next_meeting_and_the_live_state(
     assert shown.startswith("Đang họp: Giao ban sáng · Đã kết nối"), shown
     assert shown.endswith(" Xem trực tiếp"), shown
     assert await page.evaluate(f"{line}.querySelector('a.live').getAttribute('href')") == (
-        f"/api/meetings/{soon}/live"
+        f"/meetings/{soon}/live"
     )
+    # The meetings themselves, running first, with their live room.
+    listed = await page.evaluate(
+        "[...document.querySelectorAll('#meeting-list .board-meeting')]"
+        ".map(m => [Number(m.dataset.meetingId), m.dataset.running])"
+    )
+    assert listed[0] == [soon, "true"], listed
     dien_bien = _card(world.endpoints["dien-bien"])
     await page.wait_for(f"{dien_bien}?.querySelector('.meeting')?.dataset.siteState === 'fallback'")
     assert "Dự phòng qua trình duyệt" in await page.evaluate(

@@ -12,7 +12,7 @@ from tests import databases
 from tests.api import PASSWORD
 from tests.browser import Browser, artifact
 from tests.stats.conftest import Calendar
-from tests.stats.test_online_share import build
+from tests.stats.test_online_share import NOW, build
 from vcorch.stats.routes import STATS
 
 
@@ -66,10 +66,10 @@ async def test_the_page_in_a_browser(calendar: Calendar, browser: Browser, app_c
     await _built(calendar)
     page = await browser.new_page(width=1280, height=1000)
     await page.goto(str(app_client.make_url("/dashboard?year=2026")))
-    await page.wait_for("document.body.dataset.view === 'login'")
+    await page.wait_for("document.body.dataset.view === 'signin'")
     await page.fill("input[name=username]", "leader")
     await page.fill("input[name=password]", PASSWORD)
-    await page.click("#login button[type=submit]")
+    await page.click("#vc-signin button[type=submit]")
     await page.wait_for("document.body.dataset.loaded !== undefined")
     assert await page.evaluate("document.querySelectorAll('svg .month-bar').length") == 3
     # The chart is drawn: the January bar has a height, the target line lies across it.
@@ -96,3 +96,31 @@ async def test_the_page_in_a_browser(calendar: Calendar, browser: Browser, app_c
     await page.wait_for("document.querySelector('.stats')?.dataset.year === '2025'")
     assert await page.evaluate("document.querySelectorAll('svg .month-bar').length") == 0
     assert page.errors == [], page.errors
+
+
+async def test_nothing_held_yet_is_no_forecast_of_a_hundred_percent(calendar: Calendar) -> None:
+    # Only bookings this year, all online, nothing held: the old projection assumed every
+    # booked online meeting verified and said 100 %.
+    calendar.clock.now = NOW
+    await calendar.book("Kế hoạch 1", day="2026-05-10", mode="online", sites=("central", "lao-cai"))
+    await calendar.book("Kế hoạch 2", day="2027-02-10", mode="online", sites=("central", "lao-cai"))
+    await calendar.app[STATS].refresher.refresh()
+    api = calendar.api.as_(await calendar.token("leader"))
+    status, body = await api.get("/api/stats/online-share?from=2026-01-01&to=2026-12-31")
+    assert status == 200, body
+    current = body["current_period"]
+    assert current["figures"]["held"] == 0 and current["figures"]["booked_online"] == 1
+    assert current["projection_known"] is False
+    assert current["projected_share"] == 0.0 and current["projected_met"] is False
+    assert current["projected_share_declared"] == 1.0  # what is declared stays known
+
+    status, html = await api.get("/api/stats/dashboard?year=2026")
+    assert status == 200
+    tiles = re.findall(
+        r'<div class="tile-label">([^<]+)</div><div class="tile-value">([^<]+)<', html
+    )
+    assert ("Dự báo cuối kỳ", "—") in tiles
+    assert "100% đã xác minh" not in html
+    assert "Chưa dự báo được tỷ lệ đã xác minh" in html
+    # The years with data reach into 2027: the page's year selector offers it.
+    assert 'data-first-year="2026" data-last-year="2027"' in html

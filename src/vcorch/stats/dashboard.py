@@ -135,6 +135,19 @@ def _tile(label: str, value: str, note: str = "", state: str = "") -> str:
     )
 
 
+def _forecast_tile(current: schemas.CurrentPeriod | None) -> str:
+    if current is None:
+        return _tile("Dự báo cuối kỳ", "—")
+    if not current.projection_known:
+        return _tile("Dự báo cuối kỳ", "—", "chưa có cuộc họp trực tuyến nào đã tổ chức")
+    return _tile(
+        "Dự báo cuối kỳ",
+        percent(current.projected_share),
+        current.label,
+        "met" if current.projected_met else "behind",
+    )
+
+
 def _places_table(view: Dashboard) -> str:
     heading = "Tỉnh, thành phố" if view.places_are_provinces else "Đơn vị"
     rows = []
@@ -148,13 +161,13 @@ def _places_table(view: Dashboard) -> str:
         rows.append(
             f'<tr class="{state}" data-key="{_e(group.key or "")}">'
             f'<th scope="row">{_e(group.label)}</th>'
-            f"<td>{number(group.held)}</td>"
-            f"<td>{number(group.declared_online)}</td>"
-            f"<td>{number(group.verified_online)}</td>"
-            f'<td class="share">{percent(group.share)}</td>'
-            f"<td>{percent(group.share_declared)}</td>"
-            f"<td>{percent(group.attendance_rate)}</td>"
-            f"<td>{_e(verdict)}</td></tr>"
+            f'<td data-label="Đã tổ chức">{number(group.held)}</td>'
+            f'<td data-label="Trực tuyến (đăng ký)">{number(group.declared_online)}</td>'
+            f'<td data-label="Trực tuyến (xác minh)">{number(group.verified_online)}</td>'
+            f'<td class="share" data-label="Tỷ lệ xác minh">{percent(group.share)}</td>'
+            f'<td data-label="Tỷ lệ đăng ký">{percent(group.share_declared)}</td>'
+            f'<td data-label="Tỷ lệ điểm cầu tham dự">{percent(group.attendance_rate)}</td>'
+            f'<td class="verdict" data-label="So với mục tiêu">{_e(verdict)}</td></tr>'
         )
     return (
         '<table class="places"><caption>Theo '
@@ -185,6 +198,22 @@ def _projection(current: schemas.CurrentPeriod | None, target: float) -> str:
         else f"Cần thêm khoảng {number(current.online_needed_by_end)} cuộc họp trực tuyến"
         f" (được xác minh) để đạt mục tiêu {percent(target)}."
     )
+    if not current.projection_known:
+        return (
+            f'<section class="projection unknown"><h3>Dự báo đến hết'
+            f" {_e(current.label.lower())}</h3>"
+            "<dl>"
+            f"<dt>Đã tổ chức</dt><dd>{number(figures.held)}</dd>"
+            f"<dt>Đã lên lịch, chưa diễn ra</dt><dd>{number(figures.booked)}"
+            f" (trực tuyến {number(figures.booked_online)})</dd>"
+            f"<dt>Tỷ lệ trực tuyến theo đăng ký nếu họp đủ</dt>"
+            f'<dd class="projected">{percent(current.projected_share_declared)}</dd>'
+            "</dl>"
+            '<p class="needed">Chưa dự báo được tỷ lệ đã xác minh: trong kỳ chưa có cuộc họp'
+            " trực tuyến nào được tổ chức, nên chưa biết bao nhiêu cuộc họp sẽ được cầu hội nghị"
+            " xác nhận.</p>"
+            "</section>"
+        )
     return (
         f'<section class="projection {state}"><h3>Dự báo đến hết {_e(current.label.lower())}</h3>'
         "<dl>"
@@ -220,12 +249,7 @@ def render(view: Dashboard) -> str:
                 f"{number(total.declared_online)}/{number(total.held)} cuộc họp",
             ),
             _tile("Mục tiêu", percent(target), "cuộc họp tổ chức trực tuyến"),
-            _tile(
-                "Dự báo cuối kỳ",
-                percent(view.current.projected_share) if view.current else "—",
-                view.current.label if view.current else "",
-                ("met" if view.current.projected_met else "behind") if view.current else "",
-            ),
+            _forecast_tile(view.current),
             _tile(
                 "Tỷ lệ điểm cầu tham dự",
                 percent(total.attendance_rate),
@@ -239,8 +263,14 @@ def render(view: Dashboard) -> str:
         else ""
     )
     return (
-        f'<section class="stats" data-year="{view.year}" data-unit="{view.unit.id}">'
-        f"<h2>Tỷ lệ cuộc họp trực tuyến năm {view.year} — {_e(view.unit.name)}</h2>"
+        f'<section class="stats" data-year="{view.year}" data-unit="{view.unit.id}"'
+        + (
+            f' data-first-year="{view.years_with_data[0]}"'
+            f' data-last-year="{view.years_with_data[1]}">'
+            if view.years_with_data
+            else ">"
+        )
+        + f"<h2>Tỷ lệ cuộc họp trực tuyến năm {view.year} — {_e(view.unit.name)}</h2>"
         f'<div class="tiles">{tiles}</div>'
         '<figure class="chart-box">'
         + chart(view.months, target, view.year)

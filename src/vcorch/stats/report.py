@@ -394,12 +394,11 @@ def figures(counts: Counts, target: Fraction) -> schemas.Figures:
 
 def projection(period: Period, counts: Counts, target: Fraction) -> schemas.CurrentPeriod:
     """The period's end, if every booked occurrence is held and the booked online ones are
-    verified at the rate seen so far in the period."""
-    rate = (
-        Fraction(counts.verified_online, counts.declared_online)
-        if counts.declared_online
-        else Fraction(1)
-    )
+    verified at the rate seen so far in the period.  With no online meeting held yet there is
+    no rate to go by: nothing booked is assumed verified and the projection says it is not
+    known (a forecast of 100 % with nothing held was the old answer)."""
+    known = counts.declared_online > 0
+    rate = Fraction(counts.verified_online, counts.declared_online) if known else Fraction(0)
     booked, booked_online = max(0, counts.booked), max(0, counts.booked_online)
     held = counts.held + booked
     declared = counts.declared_online + booked_online
@@ -411,12 +410,13 @@ def projection(period: Period, counts: Counts, target: Fraction) -> schemas.Curr
         to=period.last,
         figures=figures(counts, target),
         assumed_verification_rate=round(float(rate), 4),
+        projection_known=known,
         projected_held=held,
         projected_declared_online=declared,
         projected_verified_online=round(float(verified), 2),
         projected_share=_ratio(verified, held),
         projected_share_declared=_ratio(declared, held),
-        projected_met=held > 0 and verified / held >= target,
+        projected_met=known and held > 0 and verified / held >= target,
         online_needed_by_end=online_needed(target, held, verified),
     )
 

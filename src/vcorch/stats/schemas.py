@@ -112,7 +112,12 @@ class CurrentPeriod(StrictModel):
     figures: Figures
     assumed_verification_rate: float = Field(
         description="Share of the period's held online meetings that were verified so far"
-        " (1 when none was held): applied to the booked online ones"
+        " (0 when none was held: see projection_known): applied to the booked online ones"
+    )
+    projection_known: bool = Field(
+        default=True,
+        description="False while no online meeting was held in the period: with no"
+        " verification rate seen, the projected verified share counts only what is verified",
     )
     projected_held: int
     projected_declared_online: int

@@ -24,7 +24,7 @@ from vcorch.orchestration import MeetingRun, RunConference
 from vcorch.rooms import Unit
 from vcorch.stats import report, schemas
 from vcorch.stats.facts import StatsListener
-from vcorch.stats.models import ConferenceLink, StatsMonthly
+from vcorch.stats.models import ConferenceLink, StatsMonthly, StatsOccurrence
 from vcorch.stats.periods import (
     Period,
     PeriodKind,
@@ -108,6 +108,9 @@ class Dashboard:
     as_of: datetime
     summarised_at: datetime | None
     zone: ZoneInfo
+    # The first and last year with a counted meeting in scope (held or booked), if any: the
+    # page's year selector offers these as well as this year and the next.
+    years_with_data: tuple[int, int] | None = None
 
 
 class StatsService:
@@ -260,6 +263,7 @@ class StatsService:
                 now=now,
                 dimensions=(),
             )
+            years = await self._years_with_data(session, scope)
         months = months_between(first, last)
         provinces = scope.province_of(root.id, self.policy.province_level) is None
         places = report.groups_of(
@@ -285,7 +289,22 @@ class StatsService:
             as_of=now,
             summarised_at=cells.summarised_at,
             zone=self.policy.zone,
+            years_with_data=years,
         )
+
+    async def _years_with_data(
+        self, session: AsyncSession, scope: report.Scope
+    ) -> tuple[int, int] | None:
+        """The first and last year (yyyymm // 100) of the counted occurrences in scope."""
+        stmt = select(func.min(StatsOccurrence.month), func.max(StatsOccurrence.month)).where(
+            StatsOccurrence.counted.is_(True)
+        )
+        if not scope.everything:
+            stmt = stmt.where(StatsOccurrence.unit_id.in_(list(scope.units)))
+        low, high = (await session.execute(stmt)).one()
+        if low is None or high is None:
+            return None
+        return int(low) // 100, int(high) // 100
 
     # -- open data -------------------------------------------------------------------------------
 

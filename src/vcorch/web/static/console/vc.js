@@ -180,6 +180,46 @@ export class Problem extends Error {
   }
 }
 
+// What a probe found (monitoring's words, English) in Vietnamese, for the board and home.
+const PROBE_DETAILS = [
+  [/^refused$/i, "thiết bị từ chối kết nối"],
+  [/^janus: refused$/i, "Janus từ chối kết nối"],
+  [/^timeout after ([\d.]+) s \(name resolution\)$/i, "không phân giải được tên sau $1 giây"],
+  [/^timeout after ([\d.]+) s during (.+)$/i, "không trả lời sau $1 giây (bước $2)"],
+  [/^timeout after ([\d.]+) s$/i, "không trả lời sau $1 giây"],
+  [/^dns: (.+?): (name or service not known|no address associated with hostname|nodename nor servname provided.*)$/i, "không tìm thấy tên máy $1 (DNS)"],
+  [/^dns: (.+?): (temporary failure in name resolution|.*timed out.*)$/i, "máy chủ tên miền chưa trả lời cho $1 (DNS)"],
+  [/^dns: (\S+) did not resolve within ([\d.]+) s$/i, "không phân giải được tên máy $1 sau $2 giây (DNS)"],
+  [/^dns: (\S+): no address$/i, "tên máy $1 không có địa chỉ (DNS)"],
+  [/^dns: (.+)$/i, "lỗi phân giải tên (DNS): $1"],
+  [/^probing switched off$/i, "đã tắt theo dõi"],
+  [/^not probed$/i, "chưa được kiểm tra"],
+  [/^prober closed$/i, "bộ kiểm tra đã dừng"],
+  [/^answered, but not with a SIP response$/i, "có trả lời nhưng không phải SIP"],
+  [/^connection closed before a final response$/i, "kết nối bị đóng trước khi có trả lời"],
+  [/^response head too long$/i, "phần đầu câu trả lời quá dài"],
+  [/^media: ICE\/DTLS failed$/i, "không thiết lập được đường truyền âm thanh, hình ảnh (ICE/DTLS)"],
+  [/^simulated network: does not answer/i, "mạng mô phỏng: thiết bị không trả lời"],
+  [/^send failed: (.+)$/i, "không gửi được: $1"],
+  [/^connect failed: (.+)$/i, "không kết nối được: $1"],
+  [/^tls: (.+)$/i, "lỗi TLS: $1"],
+  [/^http error: (.+)$/i, "lỗi HTTP: $1"],
+  [/^janus: (.+)$/i, "Janus: $1"],
+  [/^(\d{3})(?: (.*))?$/, "thiết bị trả lời mã $1"],
+];
+
+/** A probe's detail in Vietnamese ("refused" → "thiết bị từ chối kết nối"); unknown ones are
+ * kept after "lỗi kỹ thuật:". */
+export function describeProbe(detail) {
+  const text = String(detail || "").trim();
+  if (!text) return "";
+  for (const [pattern, vietnamese] of PROBE_DETAILS) {
+    const found = text.match(pattern);
+    if (found) return vietnamese.replace(/\$(\d)/g, (_, i) => found[Number(i)] || "");
+  }
+  return "lỗi kỹ thuật: " + text;
+}
+
 // -- sign-in and the API -------------------------------------------------------------------
 
 export function token() { return window.sessionStorage.getItem(TOKEN_KEY); }
