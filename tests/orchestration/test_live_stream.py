@@ -326,3 +326,24 @@ async def test_a_site_link_comes_with_its_qr_code_and_only_to_its_scope(
     assert body["qr_svg"] == qr_svg(body["url"])  # the code of this link, not of another
     status, body = await api.as_(world.tokens["laocai_op"]).post(path)
     assert status == 403 and "url" not in body and "qr_svg" not in body
+
+
+async def test_every_stream_ends_when_the_service_stops(
+    app_client: Any, api: Api, world: World, clock: FakeClock
+) -> None:
+    from vcorch.orchestration import close_live_streams
+
+    app = app_client.server.app
+    meeting_id = await book(api, world, clock.now.replace(microsecond=0) + timedelta(minutes=2))
+    stream = await open_stream(api, world.tokens["central_sec"], meeting_id)
+    assert (await stream.next())[0] == "snapshot"
+    await close_live_streams(app)  # what app.on_shutdown runs, before requests are waited for
+    _, end = await stream.until("the end", lambda k, d: k == "end", within=5)
+    assert end == {"reason": "shutdown"}
+    with pytest.raises(EOFError):
+        await stream.next()
+    response = await api.client.get(
+        f"/api/meetings/{meeting_id}/live/stream",
+        headers={"Authorization": f"Bearer {world.tokens['central_sec']}"},
+    )
+    assert response.status == 429

@@ -14,8 +14,7 @@ from vcorch.orchestration import schemas
 from vcorch.orchestration.live import LiveService, SiteAction
 from vcorch.orchestration.live_feed import LiveFeed
 from vcorch.orchestration.orchestrator import Orchestrator
-from vcorch.web import ApiRoutes, page_response
-from vcorch.web.keys import PRINCIPAL_RESOLVER
+from vcorch.web import PRINCIPAL_RESOLVER, ApiRoutes, page_response
 
 LIVE = web.AppKey("live", LiveService)
 LIVE_FEED = web.AppKey("live_feed", LiveFeed)
