@@ -138,6 +138,15 @@ SignedIn = Callable[..., Awaitable["Page"]]
 
 
 @pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
+    # What the pages show does not depend on the database (the API tests run on both):
+    # SQLite only, so that each browser test runs once.
+    from tests import databases
+
+    return databases.copy_sqlite(sqlite_template, tmp_path)
+
+
+@pytest.fixture
 async def playwright() -> AsyncIterator[Playwright]:
     try:
         from playwright.async_api import async_playwright

@@ -87,3 +87,55 @@ async def test_the_dashboard_of_a_year_and_its_province_table_on_a_phone(
     await expect(page.locator(".stats")).to_have_attribute("data-year", "2025")
     await expect(page.locator("svg .month-bar")).to_have_count(0)
     assert console.errors == []
+
+
+async def test_forty_six_endpoints_fit_a_desktop_screen_in_columns(
+    console: Console, signed_in: SignedIn
+) -> None:
+    # The board: 46 endpoints were 9,047 px tall in one 340 px column at 1366 px.
+    from tests.api import TEST_ACTOR
+    from vcorch.rooms import schemas
+    from vcorch.rooms.routes import ROOMS
+
+    rooms = console.app[ROOMS]
+    world = console.world
+    count = len(world.endpoints)
+    for province in ("lao-cai", "dien-bien"):
+        for n in range(7):
+            commune = await rooms.create_unit(
+                TEST_ACTOR,
+                schemas.UnitCreate(
+                    code=f"{province}.xa-{n}",
+                    name=f"Xã số {n + 1} ({province})",
+                    level="commune",
+                    parent_id=world.units[province],
+                ),
+            )
+            for r in range(3):
+                if count == 46:
+                    break
+                room = await rooms.create_room(
+                    TEST_ACTOR,
+                    schemas.RoomCreate(unit_id=commune.id, name=f"Phòng {r + 1}", seats=20),
+                )
+                await rooms.create_endpoint(
+                    TEST_ACTOR,
+                    schemas.EndpointCreate(
+                        room_id=room.id,
+                        name=f"Thiết bị {n}-{r}",
+                        kind="sip",
+                        address=f"sip:phong{r}@xa-{n}.{province}.example.vn",
+                    ),
+                )
+                count += 1
+    assert count == 46
+    page = await signed_in("admin", "/board")
+    await expect(page.locator(".endpoint")).to_have_count(46)
+    height = await page.evaluate("document.documentElement.scrollHeight")
+    widths = await page.evaluate(
+        "[...document.querySelectorAll('.unit')].map(u => u.getBoundingClientRect().width)"
+    )
+    print(f"board with 46 endpoints at 1366 px: {height} px tall, units {min(widths):.0f} px wide")
+    assert height < 4500, height
+    assert min(widths) > 380, widths
+    await screenshots(page, "board-46-endpoints")
