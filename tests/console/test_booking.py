@@ -221,3 +221,61 @@ async def test_site_groups_page_saves_all_provinces_by_rule(
     await page.get_by_role("button", name="Lưu nhóm").click()
     await expect(page.locator("#vc-toasts")).to_contain_text("(3 điểm cầu)")
     assert not console.errors, console.errors
+
+
+async def test_copying_a_meeting_into_the_past_records_it_and_a_series_is_cancelled(
+    console: Console, signed_in: SignedIn
+) -> None:
+    monday = next_monday()
+    sec = console.api.as_(console.token("central_sec"))
+    status, original = await sec.post(
+        "/api/meetings",
+        {
+            "title": "Tập huấn phần mềm",
+            "kind": "training",
+            "mode": "hybrid",
+            "organizer_unit_id": console.world.units["central"],
+            "start": at(monday, 8),
+            "end": at(monday, 11),
+            "rrule": "FREQ=WEEKLY;COUNT=3",
+            "sites": [
+                {"room_id": console.world.rooms["central"]},
+                {"room_id": console.world.rooms["lao-cai"]},
+            ],
+        },
+    )
+    assert status == 201, original
+    page = await signed_in("secretariat", f"/meetings/new?copy={original['id']}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Sao chép cuộc họp")
+    await expect(page.get_by_label("Tiêu đề", exact=True)).to_have_value(
+        "Tập huấn phần mềm (bản sao)"
+    )
+    await expect(page.get_by_label("Loại")).to_have_value("training")
+    await expect(page.locator("#site-rows tr")).to_have_count(2)
+    # Held last Wednesday, once: recorded after the fact.
+    last_week = datetime.now(HANOI) - timedelta(days=6)
+    await page.get_by_label("Ngày", exact=True).fill(last_week.strftime("%Y-%m-%d"))
+    await page.get_by_label("Lặp lại").select_option("")
+    await page.get_by_role("button", name="Kiểm tra trùng lịch").click()
+    await expect(page.locator("#past-note")).to_be_visible()
+    await expect(page.locator("#past-note")).to_contain_text("đã diễn ra")
+    await page.get_by_role("button", name="Đặt lịch").click()
+    await page.wait_for_url(re.compile(r"/meetings/[0-9]+/edit\?created=1$"))
+    await page.wait_for_selector("body[data-ready]")
+    await expect(page.locator("#meeting-status")).to_have_text("Đã kết thúc")
+    copy_id = int(page.url.split("/")[-2])
+    status, copy = await sec.get(f"/api/meetings/{copy_id}")
+    assert copy["status"] == "ended" and copy["rrule"] is None and len(copy["sites"]) == 2
+
+    # The original series is cancelled from its edit page, after a confirmation.
+    await page.goto(console.url(f"/meetings/{original['id']}/edit"))
+    await page.wait_for_selector("body[data-ready]")
+    await expect(page.locator("#occurrences > li")).to_have_count(3)
+    await page.get_by_role("button", name="Hủy cả chuỗi").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text("Hủy cả chuỗi cuộc họp “Tập huấn phần mềm”?")
+    await dialog.get_by_role("button", name="Hủy cuộc họp").click()
+    await expect(page.locator("#meeting-status")).to_have_text("Đã hủy")
+    status, cancelled = await sec.get(f"/api/meetings/{original['id']}")
+    assert cancelled["status"] == "cancelled"
+    assert not console.errors, console.errors

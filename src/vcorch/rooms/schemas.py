@@ -256,18 +256,20 @@ class SiteGroupUpdate(SiteGroupFields):
 
 
 class SiteGroupMember(StrictModel):
+    """A room of the group, in the reader's scope: pass `room_id` as a meeting's site."""
+
     room_id: int
     room_name: str
-    unit_id: int
+    unit_id: int = Field(description="The room's unit")
     unit_name: str
-    unit_level: str
+    unit_level: str = Field(description="The level code of the room's unit, e.g. `province`")
     listed: bool = Field(description="Listed by hand (false: only the rule brings it in)")
 
 
 class SiteGroupOut(StrictModel):
     id: int
     version: int = Field(description="Also the ETag; send it as If-Match to change the group")
-    unit_id: int
+    unit_id: int = Field(description="The unit the group belongs to")
     unit_name: str
     name: str
     description: str | None

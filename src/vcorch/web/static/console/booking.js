@@ -301,9 +301,14 @@ startPage({
       const rooms = [...chosen].filter((r) => org.roomById.has(r));
       if (!times || !rooms.length) { busy = new Map(); renderSites(); return; }
       try {
-        const answer = await api("/api/availability", { query: { rooms: rooms.join(","), from: iso(times.start), to: iso(times.end) } });
+        // The API answers at most 200 rooms a request (and a bounded query string): in chunks.
+        const chunks = [];
+        for (let i = 0; i < rooms.length; i += 150) chunks.push(rooms.slice(i, i + 150));
+        const answers = await Promise.all(chunks.map((chunk) => api("/api/availability", {
+          query: { rooms: chunk.join(","), from: iso(times.start), to: iso(times.end) },
+        })));
         const excluded = editId;
-        busy = new Map(answer.rooms.map((r) => [r.room_id, r.spans.some((s) => s.busy)]));
+        busy = new Map(answers.flatMap((answer) => answer.rooms).map((r) => [r.room_id, r.spans.some((s) => s.busy)]));
         if (excluded && lastCheck && lastCheck.ok) {
           // The meeting being edited holds its own rooms: they are not busy for it.
           for (const room of rooms) busy.set(room, false);
