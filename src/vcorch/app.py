@@ -172,6 +172,8 @@ def create_app(
     # Tests drive the background workers themselves, one round at a time.
     app[BACKGROUND] = background
     app.cleanup_ctx.append(lambda app: _services(app, metrics))
+    # Live streams end when the service stops, before in-flight requests are waited for.
+    app.on_shutdown.append(orchestration.close_live_streams)
     operations = []
     for table in ROUTE_TABLES:
         table.mount(app)
@@ -182,6 +184,8 @@ def create_app(
     pages.mount_static(app)
     pages.mount_home(app)
     booking.mount_pages(app)
+    orchestration.mount_pages(app)
+    attendance.mount_pages(app)
     monitoring.mount_pages(app)
     stats.mount_pages(app)
     return app

@@ -76,8 +76,13 @@ async def test_operators_act_on_their_own_sites_only(
     meeting_id, _ = await started(api, world, clock, app)
     status, live = await api.as_(world.tokens["laocai_op"]).get(f"/api/meetings/{meeting_id}/live")
     laocai = site_of(live, world.rooms["lao-cai"])
-    central = site_of(live, world.rooms["central"])
     bac_ha = site_of(live, world.rooms["lao-cai.bac-ha"])
+    # A province sees its own units' sites only: not the central room, not Điện Biên's (nor
+    # its browser link), and none of the meeting's incidents.
+    assert {s["room_id"] for s in live["sites"]} == {laocai["room_id"], bac_ha["room_id"]}
+    assert live["incidents"] == []
+    _, whole = await api.as_(world.tokens["central_sec"]).get(f"/api/meetings/{meeting_id}/live")
+    central = site_of(whole, world.rooms["central"])
     assert laocai["state"] == "connected"
     base = f"/api/meetings/{meeting_id}/sites"
     operator = api.as_(world.tokens["laocai_op"])

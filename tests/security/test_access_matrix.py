@@ -355,6 +355,9 @@ async def send(api: Api, token: str | None, call: Call) -> tuple[int, Any]:
     )
     if response.content_type in ("application/json", "application/problem+json"):
         return response.status, await response.json()
+    if response.content_type == "text/event-stream":
+        response.close()  # the live stream lasts as long as its meeting: its status is enough
+        return response.status, b""
     return response.status, await response.read()
 
 

@@ -21,6 +21,9 @@ SEQUENCES = 25  # sequences per role
 
 async def test_chained_calls_as_every_role(app_client: Any, estate: Estate) -> None:
     document = await (await app_client.get("/api/openapi.json")).json()
+    # The live stream lasts as long as its meeting: a chain would wait on it (it is tested
+    # in tests/orchestration/test_live_stream.py and by the access matrix).
+    document["paths"].pop("/api/meetings/{id}/live/stream")
     base_url = str(app_client.make_url("")).rstrip("/")
     schema = schemathesis.openapi.from_dict(document)
     failures: list[str] = []

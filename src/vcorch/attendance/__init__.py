@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from vcorch.attendance.report import build_report as build_report
     from vcorch.attendance.report import site_refs as site_refs
     from vcorch.attendance.report import window_of as window_of
+    from vcorch.attendance.routes import mount_pages as mount_pages
     from vcorch.attendance.routes import routes as api_routes
     from vcorch.attendance.wiring import setup as setup
 
@@ -58,6 +59,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "Report": ("vcorch.attendance.mapping", "Report"),
     "SiteRef": ("vcorch.attendance.mapping", "SiteRef"),
     "api_routes": ("vcorch.attendance.routes", "routes"),
+    "mount_pages": ("vcorch.attendance.routes", "mount_pages"),
     "build_report": ("vcorch.attendance.report", "build_report"),
     "build_timelines": ("vcorch.attendance.intervals", "build_timelines"),
     "chunks": ("vcorch.attendance.loader", "chunks"),
@@ -94,6 +96,7 @@ __all__ = [
     "chunks",
     "event_report",
     "load_occurrences",
+    "mount_pages",
     "observations_of_run",
     "setup",
     "site_refs",

@@ -22,7 +22,7 @@ from vcorch.attendance.service import (
     UnitTally,
 )
 from vcorch.booking import occurrence_key_text
-from vcorch.web import ApiRoutes
+from vcorch.web import ApiRoutes, page_response
 
 ATTENDANCE = web.AppKey("attendance", AttendanceService)
 
@@ -340,3 +340,15 @@ async def set_headcount(
 
 
 # -- roster and check-ins -------------------------------------------------------------------------
+
+
+# -- the console's page ------------------------------------------------------------------------
+
+
+async def attendance_page(_request: web.Request) -> web.StreamResponse:
+    """A meeting's attendance: the page holds no data, it signs in and reads the API."""
+    return page_response("attendance.html")
+
+
+def mount_pages(app: web.Application) -> None:
+    app.router.add_get(f"/meetings/{ID}/attendance", attendance_page)

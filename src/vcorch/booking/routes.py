@@ -357,6 +357,11 @@ async def calendar_page(_request: web.Request) -> web.StreamResponse:
     return page_response("calendar.html")
 
 
+async def site_requests_page(_request: web.Request) -> web.StreamResponse:
+    """Other units' requests for the rooms of your scope, to accept or decline."""
+    return page_response("site-requests.html")
+
+
 async def booking_page(_request: web.Request) -> web.StreamResponse:
     """The booking form: new, edit (``/meetings/{id}/edit``) and copy (``?copy={id}``)."""
     return page_response("meeting-form.html")
@@ -369,6 +374,7 @@ async def site_groups_page(_request: web.Request) -> web.StreamResponse:
 
 def mount_pages(app: web.Application) -> None:
     app.router.add_get("/calendar", calendar_page)
+    app.router.add_get("/site-requests", site_requests_page)
     app.router.add_get("/meetings/new", booking_page)
     app.router.add_get(f"/meetings/{ID}/edit", booking_page)
     app.router.add_get("/site-groups", site_groups_page)

@@ -208,6 +208,11 @@ class Settings(BaseSettings):
     scheduler_sync_seconds: float = Field(default=15.0, gt=0, le=600)
     scheduler_horizon_minutes: int = Field(default=120, ge=10, le=10_080)
     leader_check_seconds: float = Field(default=1.0, gt=0, le=60)
+    # The live room's stream (docs/console.md#live-room): how late a change written by
+    # another process may be, the keep-alive comment (and token check), streams per account.
+    live_stream_poll_seconds: float = Field(default=1.0, ge=0.05, le=30)
+    live_stream_heartbeat_seconds: float = Field(default=15.0, ge=0.1, le=120)
+    live_streams_per_user: int = Field(default=4, ge=1, le=50)
     # The WebRTC fallback (docs/webrtc-fallback.md): ICE servers handed to browsers, TURN
     # REST credentials (coturn use-auth-secret), and the built-in bridge's limits.  The
     # participant caps follow benchmarks/webrtc_bridge.py on one core.

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from vcorch.orchestration.channels import mark_browser as mark_browser
     from vcorch.orchestration.hot_endpoints import MeetingSites as MeetingSites
     from vcorch.orchestration.hot_endpoints import SiteInRun as SiteInRun
+    from vcorch.orchestration.live_feed import TooManyStreams as TooManyStreams
     from vcorch.orchestration.models import MeetingRun as MeetingRun
     from vcorch.orchestration.models import RunConference as RunConference
     from vcorch.orchestration.models import RunIncident as RunIncident
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from vcorch.orchestration.operator_mail import tell_secretariat as tell_secretariat
     from vcorch.orchestration.orchestrator import ACTIVE_RUN as ACTIVE_RUN
     from vcorch.orchestration.orchestrator import Orchestrator as Orchestrator
+    from vcorch.orchestration.routes import close_live_streams as close_live_streams
+    from vcorch.orchestration.routes import mount_pages as mount_pages
     from vcorch.orchestration.routes import routes as api_routes
     from vcorch.orchestration.wiring import setup as setup
 
@@ -40,7 +43,10 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "RunConference": ("vcorch.orchestration.models", "RunConference"),
     "RunIncident": ("vcorch.orchestration.models", "RunIncident"),
     "RunSite": ("vcorch.orchestration.models", "RunSite"),
+    "TooManyStreams": ("vcorch.orchestration.live_feed", "TooManyStreams"),
     "api_routes": ("vcorch.orchestration.routes", "routes"),
+    "close_live_streams": ("vcorch.orchestration.routes", "close_live_streams"),
+    "mount_pages": ("vcorch.orchestration.routes", "mount_pages"),
     "queue_mail": ("vcorch.orchestration.operator_mail", "queue_mail"),
     "setup": ("vcorch.orchestration.wiring", "setup"),
     "site_operators": ("vcorch.orchestration.operator_mail", "site_operators"),
@@ -59,8 +65,11 @@ __all__ = [
     "RunIncident",
     "RunSite",
     "SiteInRun",
+    "TooManyStreams",
     "api_routes",
+    "close_live_streams",
     "mark_browser",
+    "mount_pages",
     "queue_mail",
     "setup",
     "site_operators",

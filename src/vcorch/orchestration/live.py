@@ -207,14 +207,18 @@ class LiveService:
     async def live(
         self, who: Principal, meeting_id: int, *, run_id: int | None = None
     ) -> dict[str, Any]:
+        """The live view as ``who`` may see it: who does not see the organiser's unit sees
+        only the sites of its own units (not another unit's browser link) and no incidents."""
         async with self._sessions() as session:
             meeting = await self._readable(session, who, meeting_id)
+            _, organizer_path = await self._meeting(session, meeting_id)
+            whole = who.sees(organizer_path)
             if run_id is not None:
                 run = await session.get(MeetingRun, run_id)
             else:
                 run = await self._current_run(session, meeting_id, active_only=False)
             if run is None:
-                return await self._not_started(session, meeting)
+                return await self._not_started(session, meeting, None if whole else who)
             conferences = list(
                 (
                     await session.execute(
@@ -233,14 +237,21 @@ class LiveService:
                     )
                 ).scalars()
             )
-            rows = (
-                await session.execute(
-                    select(RunSite, Room.name)
-                    .join(Room, Room.id == RunSite.room_id)
-                    .where(RunSite.run_id == run.id)
-                    .order_by(RunSite.id)
-                )
-            ).all()
+            rows = [
+                (site, room_name)
+                for site, room_name, path in (
+                    await session.execute(
+                        select(RunSite, Room.name, Unit.path)
+                        .join(Room, Room.id == RunSite.room_id)
+                        .join(Unit, Unit.id == RunSite.unit_id)
+                        .where(RunSite.run_id == run.id)
+                        .order_by(RunSite.id)
+                    )
+                ).all()
+                if whole or who.sees(path)
+            ]
+            if not whole:
+                incidents = []
         bridge_of = {c.id: c.bridge for c in conferences}
         separate = separate_conferences(conferences, run.whole_fallback)
         running = run.status in ACTIVE_RUN
@@ -308,22 +319,32 @@ class LiveService:
             ],
         }
 
-    async def _not_started(self, session: AsyncSession, meeting: Meeting) -> dict[str, Any]:
+    async def _not_started(
+        self, session: AsyncSession, meeting: Meeting, only: Principal | None
+    ) -> dict[str, Any]:
+        """The booked sites, pending; ``only``: those of that principal's units."""
         rows = (
             await session.execute(
-                select(MeetingSite, Room.name)
+                select(MeetingSite, Room.name, Unit.path)
                 .join(Room, Room.id == MeetingSite.room_id)
+                .join(Unit, Unit.id == Room.unit_id)
                 .where(MeetingSite.meeting_id == meeting.id, MeetingSite.approval == ACCEPTED)
                 .order_by(MeetingSite.id)
             )
         ).all()
         status = "cancelled" if meeting.status == "cancelled" else "scheduled"
-        listed = [(site.id, site.room_id, name, site.endpoint_id) for site, name in rows]
-        if meeting.host_room_id is not None and all(
-            room_id != meeting.host_room_id for _, room_id, _, _ in listed
-        ):
+        listed = [
+            (site.id, site.room_id, name, site.endpoint_id)
+            for site, name, path in rows
+            if only is None or only.sees(path)
+        ]
+        booked = {site.room_id for site, _, _ in rows}
+        if meeting.host_room_id is not None and meeting.host_room_id not in booked:
             host = await session.get(Room, meeting.host_room_id)
-            if host is not None:
+            host_unit = await session.get(Unit, host.unit_id) if host is not None else None
+            if host is not None and (
+                only is None or (host_unit is not None and only.sees(host_unit.path))
+            ):
                 # Not booked as a site, yet dialled first at bring-up (as -room_id).
                 listed.insert(0, (-host.id, host.id, host.name, None))
         return {

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from typing import Any
 
+import segno
 from aiohttp import web
 
 from vcorch.access import STAFF, Actor, Principal, Role
 from vcorch.orchestration import schemas
 from vcorch.orchestration.live import LiveService, SiteAction
+from vcorch.orchestration.live_feed import LiveFeed
 from vcorch.orchestration.orchestrator import Orchestrator
-from vcorch.web import ApiRoutes
+from vcorch.web import PRINCIPAL_RESOLVER, ApiRoutes, page_response
 
 LIVE = web.AppKey("live", LiveService)
+LIVE_FEED = web.AppKey("live_feed", LiveFeed)
 ORCHESTRATOR = web.AppKey("orchestrator", Orchestrator)
+EVENT_STREAM = "text/event-stream"
 
 routes = ApiRoutes(tag="Live control")
 
@@ -103,4 +109,78 @@ _site_route("unmute", "Let the others hear the site again")
 )
 async def site_link(id: int, site_id: int, actor: Actor, app: web.Application) -> schemas.LinkOut:
     url, expires = await app[LIVE].fallback_link(actor, id, site_id)
-    return schemas.LinkOut(url=url, expires_at=expires)
+    return schemas.LinkOut(url=url, expires_at=expires, qr_svg=qr_svg(url))
+
+
+def qr_svg(data: str) -> str:
+    """``data`` as a QR code, a standalone SVG document (error correction M: phone cameras
+    read it from a screen across a room)."""
+    out = io.BytesIO()
+    segno.make_qr(data, error="m").save(
+        out, kind="svg", scale=6, border=4, dark="#000", light="#fff", xmldecl=True
+    )
+    return out.getvalue().decode("utf-8")
+
+
+@routes.get(
+    f"/api/meetings/{ID}/live/stream",
+    summary="The live view as server-sent events: the view, then every change",
+    roles=STAFF,
+    response_content_type=EVENT_STREAM,
+    description=(
+        "A `text/event-stream` (server-sent events; read it with `fetch`, since the bearer "
+        "token goes in the `Authorization` header). First `event: snapshot` with the live "
+        "view as `GET /api/meetings/{id}/live` answers it, cut to the caller's scope, plus "
+        "`controls` (may start, extend, end), each site's `actions` (may redial, mute, drop, "
+        "give a browser link) and `progress` (`connected` of `total`, and a count per "
+        "state). Then `event: site` with one site whenever its state, channel, attempts, "
+        "last error, mute or link changes, `event: run` when the run's status, end, "
+        "progress, bridges or incidents change, and `event: snapshot` again when another "
+        "run starts. A comment line (`: ping`) every 15 s; `event: end` with a `reason` "
+        "(`over`: the run ended; `token`: the token expired or was revoked; `shutdown`; "
+        "`gone`) closes it. Who does not see the organiser's unit sees only its own "
+        "units' sites and no incidents. At most 4 streams per account (429 "
+        "too-many-streams)."
+    ),
+)
+async def live_stream(
+    id: int, me: Principal, request: web.Request, app: web.Application
+) -> web.StreamResponse:
+    feed = app[LIVE_FEED]
+    follower = await feed.follow(me, id)
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    resolver = app[PRINCIPAL_RESOLVER]
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": EVENT_STREAM,
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",  # proxies must pass each message on at once
+        }
+    )
+    try:
+        await response.prepare(request)
+        async for chunk in feed.stream(follower, lambda: resolver(token)):
+            await asyncio.wait_for(
+                response.write(chunk.encode("utf-8")), feed.policy.write_timeout_seconds
+            )
+    except (ConnectionResetError, TimeoutError):
+        pass  # the reader went away or stopped reading: drop it
+    finally:
+        feed.unfollow(follower)
+    return response
+
+
+async def close_live_streams(app: web.Application) -> None:
+    """At shutdown, before in-flight requests are waited for: end every live stream."""
+    feed = app.get(LIVE_FEED)
+    if feed is not None:
+        await feed.close()
+
+
+async def live_page(_request: web.Request) -> web.StreamResponse:
+    """The live room: the page holds no data, it signs in and follows the stream."""
+    return page_response("live.html")
+
+
+def mount_pages(app: web.Application) -> None:
+    app.router.add_get(f"/meetings/{ID}/live", live_page)

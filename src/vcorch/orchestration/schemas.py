@@ -103,3 +103,6 @@ class LiveOut(StrictModel):
 class LinkOut(StrictModel):
     url: str
     expires_at: datetime
+    qr_svg: str | None = Field(
+        default=None, description="The link as a QR code, an SVG document, to show on a screen"
+    )

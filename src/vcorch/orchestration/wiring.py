@@ -8,8 +8,9 @@ from vcorch.config import Settings
 from vcorch.mcu_adapter import BridgeHealthCoordinator, BridgeRegistry
 from vcorch.orchestration.collaborators import DialMetrics, FallbackLinks, PollSink
 from vcorch.orchestration.live import LiveService
+from vcorch.orchestration.live_feed import FeedPolicy, LiveFeed
 from vcorch.orchestration.orchestrator import OrchestrationPolicy, Orchestrator
-from vcorch.orchestration.routes import LIVE, ORCHESTRATOR
+from vcorch.orchestration.routes import LIVE, LIVE_FEED, ORCHESTRATOR
 from vcorch.runtime import Runtime
 
 __all__ = ["orchestration_policy", "setup"]
@@ -46,5 +47,19 @@ def setup(
         health=bridge_health,
     )
     runtime.provide(ORCHESTRATOR, orchestrator)
-    runtime.provide(LIVE, LiveService(runtime.sessions, orchestrator, runtime.clock))
+    live = LiveService(runtime.sessions, orchestrator, runtime.clock)
+    runtime.provide(LIVE, live)
+    settings = runtime.settings
+    feed = LiveFeed(
+        runtime.sessions,
+        live,
+        FeedPolicy(
+            poll_seconds=settings.live_stream_poll_seconds,
+            heartbeat_seconds=settings.live_stream_heartbeat_seconds,
+            per_user=settings.live_streams_per_user,
+        ),
+    )
+    feed.listen_to(runtime.engine)
+    runtime.provide(LIVE_FEED, feed)
+    runtime.on_close(feed.close)
     return orchestrator
