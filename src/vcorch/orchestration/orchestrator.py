@@ -100,10 +100,16 @@ class Orchestrator:
             fallback=self._fallback,
             metrics=metrics,
             on_poll=on_poll,
+            health=health,
         )
         self._control = Control(sessions, registry, clock)
         self._locks: dict[int, asyncio.Lock] = {}
         self._wake = asyncio.Event()
+
+    @property
+    def supervision_requests(self) -> dict[str, int]:
+        """Requests supervision sent so far, per bridge (listings and confirming looks)."""
+        return dict(self._supervisor.requests)
 
     # -- waking the supervisor ----------------------------------------------------------
 
