@@ -7,8 +7,9 @@ once they are settled (``reconcile_steady``), and never so often that listing th
 conferences on one bridge takes more than ``supervision_share`` of that bridge's budget:
 with ``n`` conferences on a bridge of ``rate`` requests/s, each listing costing ``cost``
 requests, the wait is at least ``cost × n / (rate × share)`` seconds, so supervision's
-requests per second stay at or below ``rate × share`` whatever the meetings' size.  A bridge without a budget (in process: the simulated
-MCU, the built-in WebRTC bridge) is listed at every supervisor step.
+requests per second stay at or below ``rate × share`` whatever the meetings' size.
+A bridge without a budget (in process: the simulated MCU, the built-in WebRTC bridge) is
+listed at every supervisor step.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ class Progress:
         self._fall_back = fall_back
         self._pending: list[SiteChange] = []
         self._writer: asyncio.Task[None] | None = None
+        self._now = asyncio.Event()  # set by ``flush``: write without waiting the window
         self._failed: BaseException | None = None
         self.written = 0
         self.fallen_back = 0
@@ -72,11 +73,10 @@ class Progress:
 
     async def flush(self) -> None:
         """Write what is queued now, and wait for it; raises what a write raised."""
-        writer = self._writer
-        if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+        self._now.set()
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+        self._now.clear()
         while self._pending:
             await self._write_batch()
         if self._failed is not None:
@@ -84,10 +84,11 @@ class Progress:
             raise failed
 
     async def _write_soon(self) -> None:
+        # One writer at a time, so changes to a site are written in the order they landed.
         while self._pending:
-            await asyncio.sleep(self._window)
-            # Shielded: a flush that cancels the wait does not cut a write in half.
-            await asyncio.shield(self._write_batch())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._now.wait(), self._window)
+            await self._write_batch()
 
     async def _write_batch(self) -> None:
         batch, self._pending = self._pending, []

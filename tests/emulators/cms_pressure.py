@@ -1,0 +1,81 @@
+"""The CMS emulator under pressure, as a real server at national scale behaves: every
+request takes ``latency`` seconds, a request budget is enforced (above ``budget`` requests
+a second it answers 503, optionally with ``Retry-After``), and a leg can be made to leave
+between two pages of a listing (the offset-paging race).
+
+A subclass in its own file, so the emulator itself (tests/emulators/cisco_cms.py) stays
+the protocol's shape; this only adds the pressure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from tests.emulators.cisco_cms import CmsEmulator
+
+
+class PressuredCms(CmsEmulator):
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        budget: float | None = None,
+        burst: float | None = None,
+        retry_after: float | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self.latency = latency
+        self.budget = budget
+        self.burst = burst if burst is not None else (budget or 1.0)
+        self.retry_after = retry_after
+        self._tokens = self.burst
+        self._updated = time.monotonic()
+        self.answered = 0
+        self.refused_busy = 0  # requests answered 503 because the budget was exceeded
+        # Every ``busy_every``-th request is answered 503 whatever the budget (0: none).
+        self.busy_every = 0
+        # A leg id to end when the next listing asks for a page after the first.
+        self.leave_between_pages: str | None = None
+        self.races = 0
+
+    def _over_budget(self) -> bool:
+        if self.budget is None:
+            return False
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.budget)
+        self._updated = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return False
+        return True
+
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        self.answered += 1
+        busy = self.busy_every and self.answered % self.busy_every == 0
+        if busy or self._over_budget():
+            self.refused_busy += 1
+            headers = {"Retry-After": f"{self.retry_after:g}"} if self.retry_after else {}
+            return web.Response(status=503, headers=headers)
+        if (
+            self.leave_between_pages is not None
+            and request.method == "GET"
+            and request.path.endswith("/callLegs")
+            and int(request.query.get("offset", "0")) > 0
+        ):
+            found = self._find_leg(self.leave_between_pages)
+            self.leave_between_pages = None
+            if found is not None:
+                self.races += 1
+                self._end_leg(found[0], found[1], "remoteTeardown")
+        return await super()._middleware(request, handler)
