@@ -68,15 +68,16 @@ async def failovers(app: Any) -> int:
 
 
 def busy_half_the_time(bridge: SimulatedBridge, clock: FakeClock, until: datetime) -> list[str]:
-    """Until ``until`` (service time), every other call to the bridge answers busy; its
-    health checks, if anyone made them, would fail every other time as well."""
+    """Until ``until`` (service time), half the calls to the bridge answer busy (two in a
+    row, then two answered); its health checks, if anyone made them, fail as often."""
     answered: list[str] = []
-    calls = {"n": 0}
+    calls: Counter[str] = Counter()
     participants, dial_out, health = bridge.participants, bridge.dial_out, bridge.health
 
     def busy(what: str) -> bool:
-        calls["n"] += 1
-        if clock.now < until and calls["n"] % 2 == 0:
+        # Two busy answers, two good ones, and so on, for each kind of call.
+        calls[what] += 1
+        if clock.now < until and (calls[what] // 2) % 2 == 1:
             answered.append(what)
             return True
         return False
