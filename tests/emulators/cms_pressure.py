@@ -1,4 +1,5 @@
-"""The CMS emulator under pressure, as a real server at national scale behaves: every
+"""The CMS emulator under pressure (attribute names prefixed so they never clash with
+knobs the emulator itself may grow), as a real server at national scale behaves: every
 request takes ``latency`` seconds, a request budget is enforced (above ``budget`` requests
 a second it answers 503, optionally with ``Retry-After``), and a leg can be made to leave
 between two pages of a listing (the offset-paging race).
@@ -30,12 +31,12 @@ class PressuredCms(CmsEmulator):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        self.latency = latency
-        self.budget = budget
-        self.burst = burst if burst is not None else (budget or 1.0)
-        self.retry_after = retry_after
-        self._tokens = self.burst
-        self._updated = time.monotonic()
+        self.pressure_latency = latency
+        self.pressure_budget = budget
+        self.pressure_burst = burst if burst is not None else (budget or 1.0)
+        self.pressure_retry_after = retry_after
+        self._pressure_tokens = self.pressure_burst
+        self._pressure_updated = time.monotonic()
         self.answered = 0
         self.refused_busy = 0  # requests answered 503 because the budget was exceeded
         # Every ``busy_every``-th request is answered 503 whatever the budget (0: none).
@@ -45,13 +46,16 @@ class PressuredCms(CmsEmulator):
         self.races = 0
 
     def _over_budget(self) -> bool:
-        if self.budget is None:
+        if self.pressure_budget is None:
             return False
         now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.budget)
-        self._updated = now
-        if self._tokens >= 1:
-            self._tokens -= 1
+        self._pressure_tokens = min(
+            self.pressure_burst,
+            self._pressure_tokens + (now - self._pressure_updated) * self.pressure_budget,
+        )
+        self._pressure_updated = now
+        if self._pressure_tokens >= 1:
+            self._pressure_tokens -= 1
             return False
         return True
 
@@ -59,13 +63,14 @@ class PressuredCms(CmsEmulator):
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        if self.pressure_latency:
+            await asyncio.sleep(self.pressure_latency)
         self.answered += 1
         busy = self.busy_every and self.answered % self.busy_every == 0
         if busy or self._over_budget():
             self.refused_busy += 1
-            headers = {"Retry-After": f"{self.retry_after:g}"} if self.retry_after else {}
+            wait = self.pressure_retry_after
+            headers = {"Retry-After": f"{wait:g}"} if wait else {}
             return web.Response(status=503, headers=headers)
         if (
             self.leave_between_pages is not None
