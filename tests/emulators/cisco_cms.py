@@ -14,10 +14,40 @@ Written from the public API reference (github.com/ciscocms/apiary, ``apiary.apib
   ``/system/cdrReceivers`` (POST ``uri=`` adds a receiver: the parameter the reference's
   ``cdrReceiver`` attributes and its GET answer name; its prose says "url", which is refused
   here as an unknown parameter, 400 ``parameterError``).
+- the call-leg list ``/calls/<id>/callLegs`` gives per leg only ``name``, ``remoteParty``,
+  ``originalRemoteParty`` and ``call`` (the reference's example and table for "Retrieving
+  Information on Active Call Legs"); state, mute and ``ownerId`` only in the leg's own
+  ``GET /callLegs/<id>`` (``ownerId`` under ``configuration``, as the table lists it);
+- ``ownerId`` on POST ``/calls/<id>/callLegs`` is an "ID" (callLeg attributes): a GUID
+  here, else 400 ``parameterError``.
 CDRs are POSTed to every receiver as ``<records session callBridge><record type time
 recordIndex correlatorIndex>…`` (shape from the CMS CDR reference as seen in public CDR
-receivers' test data).  ``callLegEnd`` reason codes are passed through by vcorch
-unread, so the emulator's choice of them does not matter to the code under test.
+receivers' test data); ``callLegStart`` and ``callLegUpdate`` carry the leg's ``ownerId``
+when it has one (the fields public receivers store from those records).  ``callLegEnd``
+reason codes are passed through by vcorch unread, so the emulator's choice of them does
+not matter to the code under test.
+
+Knobs for load and fault tests (constructor arguments, also plain attributes to change
+while running):
+
+``page_size`` (default 10)
+    the server's own cap on items per collection page, whatever ``limit`` asks.
+``latency`` (seconds, default 0)
+    added to every API answer (busy ones included), as a far network and a loaded server.
+``budget_per_second`` (default ``None``: unlimited)
+    an enforced request budget: a token bucket of that many requests a second (burst one
+    second's worth); a request above it is answered 503 and not carried out — the
+    reference's "temporary busy condition".
+``busy_fraction`` (0..1, default 0) with ``seed``
+    answer that share of API requests 503 at random, deterministically for a seed.
+``busy_retry_after`` (seconds or ``None``, default ``None``) and ``busy_retry_after_date``
+    whether busy answers carry ``Retry-After`` (the reference documents none; proxies and
+    other servers send one), in seconds or, with ``busy_retry_after_date=True``, as an
+    HTTP-date.
+:meth:`arm_paging_race` (``leg_id`` or the first leg of the page)
+    make one leg leave right after the next first page of a call-leg list that has more
+    than one page is served: the paging race of offset paging.
+Counters: ``requests`` (every request), ``busy_answers`` (503s given), ``paging_races``.
 """
 
 from __future__ import annotations
@@ -27,12 +57,15 @@ import base64
 import binascii
 import contextlib
 import itertools
+import random
 import secrets
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Literal
 
 import aiohttp
@@ -60,6 +93,7 @@ class EmuLeg:
     call_id: str
     remote_party: str
     name: str
+    owner_id: str = ""
     state: str = "ringing"
     rx_audio_mute: bool = False
     connected_at: datetime | None = None
@@ -110,10 +144,28 @@ class CmsEmulator:
         ring_timeout: float = 0.4,
         max_call_legs: int = 1000,
         version: str = "3.8.1",
+        latency: float = 0.0,
+        budget_per_second: float | None = None,
+        busy_fraction: float = 0.0,
+        busy_retry_after: float | None = None,
+        busy_retry_after_date: bool = False,
+        seed: int = 1,
     ) -> None:
         self.username = username
         self.password = password
         self.page_size = page_size
+        self.latency = latency
+        self.budget_per_second = budget_per_second
+        self.busy_fraction = busy_fraction
+        self.busy_retry_after = busy_retry_after
+        self.busy_retry_after_date = busy_retry_after_date
+        self._busy_random = random.Random(seed)
+        self._tokens = float(budget_per_second or 0.0)
+        self._bucket_rate = budget_per_second
+        self._tokens_at = time.monotonic()
+        self.busy_answers = 0
+        self.paging_races = 0
+        self._race: tuple[str | None] | None = None
         self.ring_delay = ring_delay
         self.ring_timeout = ring_timeout
         self.max_call_legs = max_call_legs
@@ -216,8 +268,14 @@ class CmsEmulator:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
         if not self._authorised(request.headers.get("Authorization")):
             return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="api"'})
+        if self._over_budget() or (
+            self.busy_fraction > 0 and self._busy_random.random() < self.busy_fraction
+        ):
+            return self._busy()
         if self.mode == "hang":
             # Held until the test is over; the client's own timeout is what ends its wait.
             await self._released.wait()
@@ -232,6 +290,38 @@ class CmsEmulator:
         ):
             return _failure(400, "parameterError")
         return await handler(request)
+
+    def _over_budget(self) -> bool:
+        rate = self.budget_per_second
+        if not rate:
+            return False
+        now = time.monotonic()
+        if rate != self._bucket_rate:  # set or changed while running: a full bucket
+            self._bucket_rate, self._tokens = rate, float(rate)
+        self._tokens = min(float(rate), self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return False
+        return True
+
+    def _busy(self) -> web.Response:
+        """503, the reference's "busy": nothing was done; maybe with Retry-After."""
+        self.busy_answers += 1
+        headers: dict[str, str] = {}
+        wait = self.busy_retry_after
+        if wait is not None:
+            if self.busy_retry_after_date:
+                when = datetime.now(UTC) + timedelta(seconds=wait)
+                headers["Retry-After"] = format_datetime(when, usegmt=True)
+            else:
+                headers["Retry-After"] = str(max(0, round(wait)))
+        return web.Response(status=503, headers=headers)
+
+    def arm_paging_race(self, leg_id: str | None = None) -> None:
+        """One leg (``leg_id``, else the first on the page) leaves right after the next
+        first page of a multi-page call-leg list is served (see the module docstring)."""
+        self._race = (leg_id,)
 
     def _authorised(self, header: str | None) -> bool:
         if not header or not header.startswith("Basic "):
@@ -422,9 +512,21 @@ class CmsEmulator:
         call = self.calls.get(request.match_info["id"])
         if call is None:
             return _failure(404, "callDoesNotExist")
-        return self._page(
+        answer = self._page(
             request, [self._leg_summary(leg) for leg in call.legs.values()], "callLegs"
         )
+        if (
+            self._race is not None
+            and int(request.query.get("offset", "0")) == 0
+            and len(call.legs) > min(self.page_size, int(request.query.get("limit", "1000")))
+        ):
+            (wanted,) = self._race
+            leg_id = wanted or next(iter(call.legs))
+            if leg_id in call.legs:
+                self._race = None
+                self.paging_races += 1
+                self.remote_hangup(leg_id)
+        return answer
 
     async def _list_participants(self, request: web.Request) -> web.Response:
         call = self.calls.get(request.match_info["id"])
@@ -448,8 +550,20 @@ class CmsEmulator:
             return _failure(400, "parameterError")
         if self.active_legs() >= self.max_call_legs:
             return _failure(400, "participantLimitReached")
+        owner_id = str(form.get("ownerId", ""))
+        if owner_id:
+            try:
+                uuid.UUID(owner_id)
+            except ValueError:
+                return _failure(400, "parameterError")  # an "ID" in the reference
         name = str(form.get("nameLabelOverride", "")) or remote
-        leg = EmuLeg(leg_id=str(uuid.uuid4()), call_id=call.call_id, remote_party=remote, name=name)
+        leg = EmuLeg(
+            leg_id=str(uuid.uuid4()),
+            call_id=call.call_id,
+            remote_party=remote,
+            name=name,
+            owner_id=owner_id,
+        )
         call.legs[leg.leg_id] = leg
         start = ET.Element("callLeg", id=leg.leg_id)
         _sub(start, "displayName", name)
@@ -458,6 +572,8 @@ class CmsEmulator:
         _sub(start, "type", "sip")
         _sub(start, "direction", "outgoing")
         _sub(start, "call", call.call_id)
+        if owner_id:
+            _sub(start, "ownerId", owner_id)
         self._cdr("callLegStart", start)
         leg.timer = asyncio.get_running_loop().create_task(self._ring(call, leg))
         return _created("callLegs", leg.leg_id)
@@ -478,6 +594,8 @@ class CmsEmulator:
         _sub(element, "type", "sip")
         _sub(element, "direction", "outgoing")
         configuration = ET.SubElement(element, "configuration")
+        if leg.owner_id:
+            _sub(configuration, "ownerId", leg.owner_id)
         _sub(configuration, "rxAudioMute", "true" if leg.rx_audio_mute else "false")
         _sub(configuration, "txAudioMute", "false")
         status = ET.SubElement(element, "status")
@@ -533,6 +651,8 @@ class CmsEmulator:
         _sub(update, "call", call.call_id)
         _sub(update, "remoteAddress", leg.remote_party)
         _sub(update, "deactivated", "false")
+        if leg.owner_id:
+            _sub(update, "ownerId", leg.owner_id)
         self._cdr("callLegUpdate", update)
 
     def web_app_guest_joins(self, cospace_id: str, name: str) -> str:

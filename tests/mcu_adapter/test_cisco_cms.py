@@ -17,6 +17,7 @@ from tests.emulators.canned import Canned, CannedServer
 from tests.emulators.cisco_cms import CmsEmulator
 from vcorch.config import BridgeConfig
 from vcorch.mcu_adapter.base import (
+    BridgeBusy,
     BridgeContext,
     BridgeProtocolError,
     BridgeUnavailable,
@@ -263,18 +264,24 @@ async def test_dial_errors_are_translated(setup: Setup, emulator: CmsEmulator) -
     assert name.startswith("Ủy ban nhân dân")
 
 
-async def test_busy_server_is_retried_then_unavailable(setup: Setup, emulator: CmsEmulator) -> None:
-    bridge = setup.bridge(emulator.url)
+async def test_a_busy_server_is_busy_not_unavailable(setup: Setup, emulator: CmsEmulator) -> None:
+    # API reference: 503 is a temporary "busy" condition, "re-attempt the same method later".
+    bridge = setup.bridge(emulator.url, options={"retry_base_delay": 0.001, "busy_retries": 3})
     ref = await bridge.create_conference(ConferenceSpec(key="k", title="t", expected_sites=2))
     emulator.mode = "busy"
     emulator.requests.clear()
-    with pytest.raises(BridgeUnavailable, match="503"):
+    with pytest.raises(BridgeBusy, match="503") as caught:
         await bridge.participants(ref)
-    assert len(emulator.requests) == 3  # one attempt and two retries
+    assert not isinstance(caught.value, BridgeUnavailable)
+    assert len(emulator.requests) == 4  # one attempt and three repeats
     emulator.requests.clear()
-    with pytest.raises(BridgeUnavailable):
+    with pytest.raises(BridgeBusy):
         await bridge.dial_out(ref, target(1))
-    assert len(emulator.requests) == 1  # creating a call leg is not repeated blindly
+    # A 503 means the leg was not created: the create is repeated like any other call.
+    assert len(emulator.requests) == 4
+    assert emulator.active_legs() == 0
+    health = await bridge.health()
+    assert health.reachable  # busy is not down
 
 
 async def test_garbage_is_a_protocol_error_not_a_crash(setup: Setup, emulator: CmsEmulator) -> None:

@@ -13,17 +13,22 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.emulators.canned import Canned, CannedServer
 from tests.janus_harness.proxy import GARBAGE, FaultProxy
 from tests.janus_harness.server import JanusProcess, JanusSettings, build_shim, free_port
 from tests.janus_harness.wiring import JanusInstance, bridge_config, utc_now
 from vcorch.mcu_adapter.base import (
+    BridgeBusy,
     BridgeContext,
     BridgeProtocolError,
     BridgeUnavailable,
     ConferenceRef,
     ConferenceSpec,
 )
+from vcorch.mcu_adapter.budget import RequestBudget
 from vcorch.mcu_adapter.janus import JanusBridge
+from vcorch.mcu_adapter.janus.client import AUDIOBRIDGE, JanusClient
+from vcorch.mcu_adapter.retry import RetryPolicy
 
 pytest_plugins = ["tests.janus_harness.fixtures"]
 
@@ -243,3 +248,32 @@ async def test_a_wrong_admin_secret_is_named(
     assert "admin_secret" in health.detail
     with pytest.raises(BridgeUnavailable, match="admin_secret"):
         await bridge.create_conference(spec("wrong-secret"))
+
+
+async def test_a_busy_proxy_in_front_of_janus_is_busy_not_unavailable(
+    janus_http: aiohttp.ClientSession,
+) -> None:
+    proxy = CannedServer()
+    await proxy.start()
+    try:
+        proxy.answer("POST", "/admin", Canned(status=429, headers={"Retry-After": "0"}))
+        budget = RequestBudget(None)
+        client = JanusClient(
+            janus_http,
+            bridge="janus",
+            api_url=proxy.url + "/janus",
+            admin_url=proxy.url + "/admin",
+            admin_secret="s",
+            policy=RetryPolicy(timeout=TIMEOUT, retries=0, base_delay=0.001, busy_retries=2),
+            budget=budget,
+        )
+        with pytest.raises(BridgeBusy) as caught:
+            # A create: repeated all the same, since busy means it was not carried out.
+            await client.message_plugin(
+                AUDIOBRIDGE, {"request": "create", "room": 7}, idempotent=False
+            )
+        assert not isinstance(caught.value, BridgeUnavailable)
+        assert len(proxy.seen) == 3
+        assert budget.spent == 3
+    finally:
+        await proxy.stop()

@@ -17,6 +17,7 @@ from tests.emulators.canned import Canned, CannedServer
 from tests.emulators.jitsi import JitsiEmulator, JoinRefused
 from vcorch.config import BridgeConfig
 from vcorch.mcu_adapter.base import (
+    BridgeBusy,
     BridgeContext,
     BridgeUnavailable,
     ConferenceRef,
@@ -289,3 +290,37 @@ async def test_what_jitsi_cannot_do_is_said(setup: Setup, emulator: JitsiEmulato
     ):
         with pytest.raises(NotSupported):
             await attempt
+
+
+# -- request budget and busy ------------------------------------------------------------------
+
+
+async def test_a_busy_prosody_is_busy_not_unavailable(setup: Setup, canned: CannedServer) -> None:
+    canned.answer("GET", "/room", Canned(status=503, headers={"Retry-After": "0"}))
+    bridge = setup.bridge(canned.url, canned.url, busy_retries=2)
+    ref = ConferenceRef(bridge="jitsi", conference_id="vcorch-room")
+    with pytest.raises(BridgeBusy) as caught:
+        await bridge.participants(ref)
+    assert not isinstance(caught.value, BridgeUnavailable)
+    assert caught.value.retry_after == 0.0
+    assert [path for _, path, _ in canned.seen].count(canned.seen[0][1]) == 3
+    assert bridge.budget.spent == 3  # every attempt went through the budget
+
+
+def test_jitsi_has_a_default_request_budget(setup: Setup) -> None:
+    assert setup.bridge("http://127.0.0.1:9", "http://127.0.0.1:9").budget.rate == 20.0
+    configured = setup.bridge(
+        "http://127.0.0.1:9", "http://127.0.0.1:9", request_budget_per_second=3
+    )
+    assert configured.budget.rate == 3.0
+
+
+async def test_a_busy_videobridge_is_still_reachable(setup: Setup, canned: CannedServer) -> None:
+    canned.answer("GET", "/about/health", Canned(status=503))
+    canned.answer(
+        "GET", "/room-size", Canned(body=b'{"participants": 0}', content_type="application/json")
+    )
+    bridge = setup.bridge(canned.url, canned.url, busy_retries=0)
+    health = await bridge.health()
+    assert health.reachable
+    assert "busy" in health.detail

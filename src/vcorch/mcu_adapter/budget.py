@@ -63,6 +63,22 @@ class RequestBudget:
         """Send nothing for ``seconds`` (the far side's ``Retry-After``)."""
         self._hold_until = max(self._hold_until, self._clock() + max(0.0, seconds))
 
+    def held_for(self) -> float:
+        """Seconds the far side's ``Retry-After`` still holds every request (0: none)."""
+        return max(0.0, self._hold_until - self._clock())
+
+    def can_spend(self, cost: int, *, within: float = 0.0) -> bool:
+        """Whether ``cost`` requests could go out within ``within`` seconds (nothing held
+        longer, the tokens there by then, no urgent request waiting): for optional extra
+        reads such as re-reading a listing that shifted."""
+        if self.held_for() > within or self._urgent_waiting:
+            return False
+        if self.rate is None:
+            return True
+        now = self._clock()
+        tokens = min(self.burst, self._tokens + (now - self._updated + within) * self.rate)
+        return tokens >= min(float(cost), self.burst)
+
     async def acquire(self, cost: int = 1, *, urgent: bool = True) -> None:
         """Wait until ``cost`` requests may go out. ``urgent=False`` (reconciling reads)
         waits while any urgent request is waiting."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 
@@ -14,7 +15,7 @@ from vcorch.mcu_adapter.base import BridgeEvent, BridgeProtocolError, InboundReq
 from vcorch.mcu_adapter.errors import HookUnauthenticated, MalformedEvents
 from vcorch.mcu_adapter.health import BridgeHealthCoordinator
 from vcorch.mcu_adapter.registry import BridgeRegistry
-from vcorch.web import ApiRoutes, checked_json
+from vcorch.web import ApiRoutes, HttpProblem, checked_json
 
 REGISTRY = web.AppKey("bridge_registry", BridgeRegistry)
 EVENT_SINK = web.AppKey[Callable[[str, Sequence[BridgeEvent]], Awaitable[int]]]("bridge_event_sink")
@@ -22,6 +23,7 @@ EVENT_SINK = web.AppKey[Callable[[str, Sequence[BridgeEvent]], Awaitable[int]]](
 REJECTED_SINK = web.AppKey[Callable[[str, str, str, bytes], Awaitable[int]]]("bridge_rejected_sink")
 BRIDGE_HEALTH = web.AppKey("bridge_health", BridgeHealthCoordinator)
 
+log = logging.getLogger(__name__)
 routes = ApiRoutes(tag="Bridges")
 VIEWERS = STAFF
 
@@ -121,8 +123,13 @@ async def receive_hook(request: web.Request) -> HookAccepted:
         raise HookUnauthenticated(WRONG_CREDENTIALS)
     if _looks_like_json(request.content_type, inbound.body):
         # The API's limits (depth, UTF-8) before a bridge's own parser recurses into it;
-        # the size limit is the application's, as for every body.
-        checked_json(inbound.body)
+        # the size limit is the application's, as for every body.  A body beyond them is
+        # kept as rejected, not refused: an authenticated sender is never answered an error
+        # (Janus' event handler drops what is answered 4xx/5xx; CMS resends it for ever).
+        try:
+            checked_json(inbound.body)
+        except HttpProblem as err:
+            return await _reject(request, name, err.detail, inbound.body)
     try:
         events = bridge.parse_events(inbound)
     except RecursionError:
@@ -131,6 +138,13 @@ async def receive_hook(request: web.Request) -> HookAccepted:
         return await _reject(request, name, err.reason, inbound.body)
     except NotSupported as err:
         raise NotFound("this bridge pushes no events") from err
+    except Exception as err:
+        # A shape the adapter's parser did not foresee: kept, answered 200, logged (the
+        # error's type only: the body may hold what a log must not).
+        log.warning("bridge %s: a pushed body broke its parser (%s)", name, type(err).__name__)
+        return await _reject(
+            request, name, f"the body could not be read ({type(err).__name__})", inbound.body
+        )
     stored = await request.app[EVENT_SINK](name, events)
     return HookAccepted(received=len(events), stored=stored)
 

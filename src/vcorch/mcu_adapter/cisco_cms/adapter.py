@@ -4,6 +4,15 @@ A conference is a coSpace (found again by a URI derived from ``spec.key``, so cr
 idempotent) plus the active call instantiated from it; ``conference_id`` is the call id,
 ``extra["coSpace"]`` the coSpace id.  A dial-out is a call leg; joins and leaves come from
 the CDR receiver (``parse_events``) and can be polled with ``participants``.
+
+Polling is by list calls: the call's leg list pages (``listing_cost``).  The list does not
+give a leg's state, so a leg is looked at directly (``GET /callLegs/<id>``) only while this
+process does not know it connected (from a ``callLegUpdate`` CDR or an earlier look):
+in steady state a poll costs its pages only.
+
+Site tag: a dialled leg carries its vcorch site in ``ownerId`` (:func:`owner_id_of_site`),
+which the Meeting Server returns in the leg's detail and writes into the leg's
+``callLegStart``/``callLegUpdate`` CDRs, so records map to sites after a restart.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import contextlib
 import dataclasses
 import hashlib
 import unicodedata
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -22,6 +32,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from vcorch.config import ConfigError
 from vcorch.mcu_adapter.base import (
     Bridge,
+    BridgeBusy,
     BridgeContext,
     BridgeError,
     BridgeEvent,
@@ -36,6 +47,7 @@ from vcorch.mcu_adapter.base import (
     DialFailed,
     DialTarget,
     InboundRequest,
+    ListingUnreliable,
     NotSupported,
     Participant,
     ParticipantRef,
@@ -44,7 +56,9 @@ from vcorch.mcu_adapter.cisco_cms.cdr import CdrMalformed, CdrRecord, parse_cdr
 from vcorch.mcu_adapter.cisco_cms.client import (
     CmsApiError,
     CmsCallLeg,
+    CmsCallLegSummary,
     CmsClient,
+    CmsListingShifted,
     CmsMalformed,
     CmsSettings,
 )
@@ -70,6 +84,52 @@ _FULL = frozenset(
 )
 _REMEMBERED_LEGS = 20_000  # leg → call/site notes kept for CDRs that do not name the call
 _DETAIL_CONCURRENCY = 8  # GET /callLegs/<id> requests in flight for one participants() call
+_REREAD_WAIT = 1.0  # a shifted listing is read again if the budget has room within this (s)
+
+# ownerId is an "ID" in the API reference (a GUID like every object id there), so the site
+# tag is packed into one: the bytes "vc", the tag's length, the tag (UTF-8), zeros.
+_OWNER_MARK = b"vc"
+_OWNER_MAX_TAG = 16 - len(_OWNER_MARK) - 1
+
+
+def owner_id_of_site(site_id: str) -> str | None:
+    """The ``ownerId`` a leg dialled for ``site_id`` carries (``None``: tag too long)."""
+    raw = site_id.encode("utf-8")
+    if not raw or len(raw) > _OWNER_MAX_TAG:
+        return None
+    packed = _OWNER_MARK + bytes([len(raw)]) + raw
+    return str(uuid.UUID(bytes=packed.ljust(16, b"\0")))
+
+
+def site_of_owner_id(owner_id: str | None) -> str | None:
+    """The vcorch site an ``ownerId`` names, if vcorch set it (else ``None``)."""
+    if not owner_id:
+        return None
+    try:
+        raw = uuid.UUID(owner_id.strip()).bytes
+    except ValueError:
+        return None
+    if not raw.startswith(_OWNER_MARK):
+        return None
+    length = raw[len(_OWNER_MARK)]
+    start = len(_OWNER_MARK) + 1
+    if not 0 < length <= _OWNER_MAX_TAG or raw[start + length :].strip(b"\0"):
+        return None
+    try:
+        return raw[start : start + length].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+@dataclasses.dataclass
+class _Leg:
+    """What this process knows of one call leg (learned from dial-outs, CDRs, looks)."""
+
+    call_id: str | None = None
+    site_id: str | None = None
+    state: str | None = None  # the last state seen; "connected" spares a direct look
+    connected_at: datetime | None = None
+    muted: bool = False
 
 
 class CiscoCmsBridge(Bridge):
@@ -79,6 +139,12 @@ class CiscoCmsBridge(Bridge):
     dial); hook auth as in the base class."""
 
     type_name: ClassVar[str] = "cisco_cms"
+    # Cisco publishes no request rate for the Meeting Server API: the API reference only
+    # says it answers 503 when busy ("re-attempt the same method later").  The API is
+    # served by the Web Admin process the operators also use, so the default is modest:
+    # 20 requests a second (a 700-leg listing at the server's 10-a-page cap is 78 pages,
+    # about 4 s of budget).  Raise it with options.request_budget_per_second.
+    default_request_budget: ClassVar[float | None] = 20.0
     capabilities: Capabilities = Capabilities(
         dial_sip=True,
         events_pushed=True,
@@ -111,9 +177,11 @@ class CiscoCmsBridge(Bridge):
                 policy=self._policy,
             ),
             context.http,
+            budget=self.budget,
+            page_size=int(config.options.get("api_page_size", 10)),
         )
         self._uri_prefix = str(config.options.get("cospace_uri_prefix", "vcorch-"))
-        self._leg_notes: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+        self._legs: OrderedDict[str, _Leg] = OrderedDict()
         # (call id, display name) -> site id of the web-app guest links given out: a web
         # app guest's leg carries only the name the link set, so that name maps it back.
         self._web_guests: OrderedDict[tuple[str, str], str] = OrderedDict()
@@ -151,17 +219,25 @@ class CiscoCmsBridge(Bridge):
             return DialFailed(self.name, reason, site_id=dialing.site_id)
         return BridgeProtocolError(self.name, f"unexpected refusal: {reason}")
 
-    def _note_leg(self, leg_id: str, call_id: str | None, site_id: str | None) -> None:
-        old_call, old_site = self._leg_notes.pop(leg_id, (None, None))
-        self._leg_notes[leg_id] = (call_id or old_call, site_id or old_site)
-        while len(self._leg_notes) > _REMEMBERED_LEGS:
-            self._leg_notes.popitem(last=False)
+    def _note_leg(self, leg_id: str, call_id: str | None, site_id: str | None) -> _Leg:
+        note = self._legs.pop(leg_id, None) or _Leg()
+        note.call_id = call_id or note.call_id
+        note.site_id = site_id or note.site_id
+        self._legs[leg_id] = note
+        while len(self._legs) > _REMEMBERED_LEGS:
+            self._legs.popitem(last=False)
+        return note
 
     # -- contract ---------------------------------------------------------------------------
 
     async def health(self) -> BridgeHealth:
         try:
             status = await self._cms(self._client.system_status)
+        except BridgeBusy as err:
+            # Busy is not down: it answered, it asks us to come back later.
+            return BridgeHealth(
+                reachable=True, ports_total=self.config.ports, detail=f"busy: {err.reason}"
+            )
         except BridgeError as err:
             return BridgeHealth(reachable=False, ports_total=self.config.ports, detail=err.reason)
         in_use = status.call_legs_active
@@ -229,17 +305,40 @@ class CiscoCmsBridge(Bridge):
         remote = target.address.removeprefix("sip:").strip()
         if not remote:
             raise DialFailed(self.name, "empty address", site_id=target.site_id)
+        owner_id = owner_id_of_site(target.site_id)
         leg_id = await self._cms(
             lambda: self._client.create_call_leg(
-                ref.conference_id, remote_party=remote, name=target.display_name
+                ref.conference_id,
+                remote_party=remote,
+                name=target.display_name,
+                owner_id=owner_id,
             ),
             dialing=target,
         )
         self._note_leg(leg_id, ref.conference_id, target.site_id)
         return ParticipantRef(conference_id=ref.conference_id, participant_id=leg_id)
 
+    def listing_cost(self, expected_participants: int) -> int:
+        """Pages of ``/calls/<id>/callLegs`` for that many legs, at the server's page cap as
+        seen (``options.api_page_size`` until a listing shows it); pages overlap by one.
+        Legs this process does not yet know connected cost one direct look each on top."""
+        return self._client.listing_requests(max(0, expected_participants))
+
+    async def _leg_list(self, call_id: str) -> list[CmsCallLegSummary]:
+        """One consistent listing; a shifted one is read again once if the budget has room
+        for it now, else (or if it shifts again) :class:`ListingUnreliable`."""
+        for attempt in range(2):
+            try:
+                return await self._cms(lambda: self._client.call_legs_of_call(call_id))
+            except CmsListingShifted as err:
+                known = sum(1 for note in self._legs.values() if note.call_id == call_id)
+                cost = self.listing_cost(known)
+                if attempt or not self.budget.can_spend(cost, within=_REREAD_WAIT):
+                    raise ListingUnreliable(self.name, str(err)) from err
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def participants(self, ref: ConferenceRef) -> list[Participant]:
-        summaries = await self._cms(lambda: self._client.call_legs_of_call(ref.conference_id))
+        summaries = await self._leg_list(ref.conference_id)
         limit = asyncio.Semaphore(_DETAIL_CONCURRENCY)
 
         async def detail(leg_id: str) -> CmsCallLeg | None:
@@ -249,35 +348,65 @@ class CiscoCmsBridge(Bridge):
                 except ConferenceNotFound:
                     return None  # left between the list and this look
 
-        details = await asyncio.gather(*(detail(summary.leg_id) for summary in summaries))
+        unknown = [
+            summary.leg_id
+            for summary in summaries
+            if (note := self._legs.get(summary.leg_id)) is None or note.state != "connected"
+        ]
+        looked = await asyncio.gather(*(detail(leg_id) for leg_id in unknown))
         now = self.context.clock()
-        result: list[Participant] = []
-        for leg in details:
+        gone: set[str] = set()
+        for leg_id, leg in zip(unknown, looked, strict=True):
             if leg is None:
-                continue
-            _, site_id = self._leg_notes.get(leg.leg_id, (None, None))
-            if site_id is None and leg.name:
-                site_id = self._web_guests.get(
-                    (ref.conference_id, unicodedata.normalize("NFC", leg.name))
-                )
-            connected = leg.state == "connected"
-            joined_at = (
+                gone.add(leg_id)  # its note stays: the leave CDR may come after this
+            else:
+                self._learn(leg, now)
+        return [
+            self._participant(ref, summary.leg_id, summary.name, summary.remote_party)
+            for summary in summaries
+            if summary.leg_id not in gone
+        ]
+
+    async def participant(self, ref: ConferenceRef, participant_id: str) -> Participant | None:
+        """One ``GET /callLegs/<id>``: the leg now, or ``None`` when it is gone (or in
+        another call)."""
+        try:
+            leg = await self._cms(lambda: self._client.get_call_leg(participant_id))
+        except ConferenceNotFound:
+            return None
+        if leg.call_id and leg.call_id != ref.conference_id:
+            return None
+        self._learn(leg, self.context.clock())
+        return self._participant(ref, leg.leg_id, leg.name, leg.remote_party)
+
+    def _learn(self, leg: CmsCallLeg, now: datetime) -> None:
+        note = self._note_leg(leg.leg_id, leg.call_id, site_of_owner_id(leg.owner_id))
+        if leg.state == "connected" and note.state != "connected":
+            note.connected_at = (
                 _seconds_before(now, leg.duration_seconds)
-                if connected and leg.duration_seconds is not None
-                else None
+                if leg.duration_seconds is not None
+                else note.connected_at
             )
-            result.append(
-                Participant(
-                    participant_id=leg.leg_id,
-                    display_name=leg.name or leg.remote_party or leg.leg_id,
-                    address=leg.remote_party,
-                    site_id=site_id,
-                    connected=connected,
-                    muted=leg.rx_audio_mute,
-                    joined_at=joined_at,
-                )
-            )
-        return result
+        note.state = leg.state
+        note.muted = leg.rx_audio_mute
+
+    def _participant(
+        self, ref: ConferenceRef, leg_id: str, name: str | None, remote_party: str | None
+    ) -> Participant:
+        note = self._legs.get(leg_id) or _Leg()
+        site_id = note.site_id
+        if site_id is None and name:
+            site_id = self._web_guests.get((ref.conference_id, unicodedata.normalize("NFC", name)))
+        connected = note.state == "connected"
+        return Participant(
+            participant_id=leg_id,
+            display_name=name or remote_party or leg_id,
+            address=remote_party,
+            site_id=site_id,
+            connected=connected,
+            muted=note.muted,
+            joined_at=note.connected_at if connected else None,
+        )
 
     async def disconnect(self, ref: ConferenceRef, participant_id: str) -> None:
         await self._cms(lambda: self._client.delete_call_leg(participant_id))
@@ -287,6 +416,9 @@ class CiscoCmsBridge(Bridge):
         await self._cms(
             lambda: self._client.update_call_leg(participant_id, {"rxAudioMute": value})
         )
+        note = self._legs.get(participant_id)
+        if note is not None:
+            note.muted = muted
 
     async def webrtc_join_url(
         self, ref: ConferenceRef, target: DialTarget, expires_at: datetime
@@ -341,16 +473,25 @@ class CiscoCmsBridge(Bridge):
     def _event_of(self, record: CdrRecord) -> BridgeEvent | None:
         if record.leg_id is None:
             return None
+        note = self._legs.get(record.leg_id)
         if record.type in ("callLegStart", "callLegUpdate"):
-            self._note_leg(record.leg_id, record.call_id, None)
+            # ownerId (the site tag) is in callLegStart and callLegUpdate records.
+            note = self._note_leg(record.leg_id, record.call_id, site_of_owner_id(record.owner_id))
+            if record.state:
+                if record.state == "connected" and note.state != "connected":
+                    note.connected_at = record.time
+                note.state = record.state
         kind: Literal["join", "leave"]
         if record.type == "callLegUpdate" and record.state == "connected":
             kind = "join"
         elif record.type == "callLegEnd":
             kind = "leave"
+            if note is not None:
+                note.state = "ended"
         else:
             return None
-        call_id, site_id = self._leg_notes.get(record.leg_id, (None, None))
+        call_id = note.call_id if note is not None else None
+        site_id = note.site_id if note is not None else None
         if record.session and record.record_index:
             event_id = f"{self.name}:{record.session}:{record.record_index}"
         else:

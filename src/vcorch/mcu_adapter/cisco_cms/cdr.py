@@ -5,7 +5,10 @@ holds ``<records session="…" callBridge="…">`` with one or more
 ``<record type="callLegStart|callLegUpdate|callLegEnd|callStart|callEnd" time="RFC 3339"
 recordIndex="n" correlatorIndex="n">`` each wrapping a ``<callLeg id="…">`` or
 ``<call id="…">``.  ``callLegEnd`` does not name the call; ``callLegUpdate`` carries the new
-``state`` (``connected`` once media is up).  Records of other types are ignored here.
+``state`` (``connected`` once media is up).  ``callLegStart`` and ``callLegUpdate`` carry
+the leg's ``ownerId`` when the API set one (the CDR reference's fields, as public CDR
+receivers store them, e.g. ``CdrCallLegStart``/``CdrCallLegUpdate`` models with
+``ownerId`` and ``cdrTag``): vcorch's site tag.  Records of other types are ignored here.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class CdrRecord:
     display_name: str | None = None
     remote_address: str | None = None
     reason: str | None = None
+    owner_id: str | None = None
 
 
 def parse_cdr(body: bytes) -> list[CdrRecord]:
@@ -71,6 +75,7 @@ def parse_cdr(body: bytes) -> list[CdrRecord]:
                     or text_of(leg, "remoteParty")
                     or None,
                     reason=text_of(leg, "reason") or None,
+                    owner_id=text_of(leg, "ownerId") or None,
                 )
             )
         else:

@@ -5,30 +5,44 @@ HTTP basic auth; POST and PUT bodies ``application/x-www-form-urlencoded``; answ
 ``text/xml``; a created object's id only in the ``Location`` header
 (``/api/v1/callLegs/<id>``); collections as ``<callLegs total="N"><callLeg id="...">``
 pages whose size the server caps (``offset``/``limit``); errors as 4xx/5xx with an optional
-``<failureDetails><reasonCode/></failureDetails>`` body; 503 means "busy, try again".
+``<failureDetails><reasonCode/></failureDetails>`` body; 503 means "busy, try again"
+("API Methods": a temporary busy condition; "re-attempt the same method later").
+
+Every request waits its turn in the bridge's request budget (``budget``; ``urgent`` for
+acts, not for supervision's reads) and a busy answer (503, or 429 from a proxy in front)
+is repeated within it and ends as ``BridgeBusy`` (:mod:`vcorch.mcu_adapter.retry`).
+
+Paged listings: the reference warns that offset paging "will not necessarily be operating
+on the same complete list if any objects have been deleted or added in the interval"
+("Using limit and offset at the Collections level").  :meth:`CmsClient.call_legs_of_call`
+therefore reads pages that overlap by one item and raises :class:`CmsListingShifted` when
+``total`` changes between pages, a page does not start with the last item of the one
+before, an id repeats, or the items do not add up to ``total``.
 
 Errors: :class:`CmsApiError` (the server said no), :class:`CmsMalformed` (its answer does
-not have the documented shape); transport failures become ``BridgeUnavailable`` in
-:func:`~vcorch.mcu_adapter.retry.call_with_retry`.
+not have the documented shape), :class:`CmsListingShifted`; transport failures become
+``BridgeUnavailable`` in :func:`~vcorch.mcu_adapter.retry.call_with_retry`.
 """
 
 from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from vcorch.mcu_adapter.budget import RequestBudget
 from vcorch.mcu_adapter.cisco_cms.safexml import XmlError, bool_of, parse_xml, text_of
-from vcorch.mcu_adapter.retry import RetryPolicy, call_with_retry
+from vcorch.mcu_adapter.retry import RetryPolicy, busy_of, call_with_retry
 
 API_PREFIX = "/api/v1"
 PAGE_LIMIT = 100  # what we ask for; the server may return fewer per page
-MAX_PAGES = 200  # a server that keeps paging past this is misbehaving
+MAX_PAGES = 1000  # a server that keeps paging past this is misbehaving
 
 
 class CmsApiError(Exception):
@@ -44,6 +58,10 @@ class CmsApiError(Exception):
 
 class CmsMalformed(Exception):
     """The answer does not have the shape the API reference documents."""
+
+
+class CmsListingShifted(Exception):
+    """A paged listing changed while its pages were read (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,10 @@ class CmsCall:
 
 @dataclass(frozen=True)
 class CmsCallLegSummary:
+    """One ``<callLeg>`` of a ``/calls/<id>/callLegs`` page.  The reference's list gives
+    only ``id``, ``name``, ``remoteParty``, ``originalRemoteParty``, ``call``, ``tenant``
+    and ``alarms`` ("Retrieving Information on Active Call Legs"): no state, no ownerId."""
+
     leg_id: str
     name: str | None
     remote_party: str | None
@@ -104,10 +126,12 @@ class CmsCallLeg:
     state: str | None  # initial | ringing | connected | onHold
     duration_seconds: int | None
     rx_audio_mute: bool
+    owner_id: str | None = None  # configuration/ownerId: what the POST set (the site tag)
 
 
 Method = Literal["GET", "POST", "PUT", "DELETE"]
-_TRANSIENT_STATUS = frozenset({502, 503, 504})
+# Worth repeating when repeating is safe; 503 (and 429) are "busy", repeated always.
+_TRANSIENT_STATUS = frozenset({502, 504})
 
 
 def _is_transient(err: BaseException) -> bool:
@@ -117,9 +141,23 @@ def _is_transient(err: BaseException) -> bool:
 class CmsClient:
     """One Meeting Server. Stateless apart from the shared HTTP session."""
 
-    def __init__(self, settings: CmsSettings, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        settings: CmsSettings,
+        http: aiohttp.ClientSession,
+        *,
+        budget: RequestBudget | None = None,
+        page_size: int = 10,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._settings = settings
         self._http = http
+        self._budget = budget
+        self._now = now
+        # The server's own page cap as seen (the reference: "the Meeting Server will have
+        # its own limit"); starts at what the operator says (options.api_page_size).
+        self.page_size = max(1, page_size)
+        self.requests_sent = 0
         credentials = f"{settings.username}:{settings.password}".encode()
         # Built by hand: aiohttp.BasicAuth is deprecated. Never logged.
         self._headers = {"Authorization": "Basic " + base64.b64encode(credentials).decode("ascii")}
@@ -135,10 +173,12 @@ class CmsClient:
         query: Mapping[str, str] | None = None,
         form: Mapping[str, str] | None = None,
         idempotent: bool,
+        urgent: bool = True,
     ) -> tuple[int, bytes, str | None]:
         what = f"{method} {API_PREFIX}{path}"
 
         async def attempt() -> tuple[int, bytes, str | None]:
+            self.requests_sent += 1
             async with self._http.request(
                 method,
                 self._base + path,
@@ -148,6 +188,9 @@ class CmsClient:
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
+                busy = busy_of(response.status, response.headers, what, self._now())
+                if busy is not None:
+                    raise busy
                 if response.status >= 400:
                     raise CmsApiError(response.status, _failure_reason(body), what)
                 return response.status, body, response.headers.get("Location")
@@ -159,10 +202,14 @@ class CmsClient:
             policy=self._settings.policy,
             idempotent=idempotent,
             transient=_is_transient,
+            budget=self._budget,
+            urgent=urgent,
         )
 
-    async def _get_xml(self, path: str, query: Mapping[str, str] | None = None) -> ET.Element:
-        _, body, _ = await self._request("GET", path, query=query, idempotent=True)
+    async def _get_xml(
+        self, path: str, query: Mapping[str, str] | None = None, *, urgent: bool = True
+    ) -> ET.Element:
+        _, body, _ = await self._request("GET", path, query=query, idempotent=True, urgent=urgent)
         try:
             return parse_xml(body)
         except XmlError as err:
@@ -188,6 +235,59 @@ class CmsClient:
             if not page or len(items) >= total:
                 return items
         raise CmsMalformed(f"GET {API_PREFIX}{path}: more than {MAX_PAGES} pages")
+
+    async def _consistent_collection(
+        self, path: str, root_tag: str, item_tag: str, *, urgent: bool
+    ) -> list[ET.Element]:
+        """Every item of a collection read as one consistent list, or
+        :class:`CmsListingShifted`.  Pages after the first start one item early: that item
+        must be the last one already read, so a leg leaving or coming before the page
+        boundary shows as a shift instead of silently skipping or repeating a leg."""
+        what = f"GET {API_PREFIX}{path}"
+        items: list[ET.Element] = []
+        seen: set[str] = set()
+        first_total: int | None = None
+        offset = 0
+        for _ in range(MAX_PAGES):
+            query = {"offset": str(offset), "limit": str(PAGE_LIMIT)}
+            root = await self._get_xml(path, query, urgent=urgent)
+            if root.tag != root_tag:
+                raise CmsMalformed(f"{what}: root <{root.tag}>, not <{root_tag}>")
+            total = _int_attr(root, "total", what)
+            if first_total is None:
+                first_total = total
+            elif total != first_total:
+                raise CmsListingShifted(f"{what}: total went from {first_total} to {total}")
+            raw = root.findall(item_tag)
+            page = raw
+            if offset and items:
+                if not raw or raw[0].get("id") != items[-1].get("id"):
+                    raise CmsListingShifted(f"{what}: the page at {offset} moved")
+                page = raw[1:]
+            for element in page:
+                leg_id = _id_attr(element, item_tag)
+                if leg_id in seen:
+                    raise CmsListingShifted(f"{what}: {item_tag} {leg_id} listed twice")
+                seen.add(leg_id)
+            items.extend(page)
+            if len(items) >= total or not page:
+                if len(items) != total:
+                    raise CmsListingShifted(f"{what}: {len(items)} items, total {total}")
+                return items
+            # Not the last page: what it held is the server's page cap.
+            self.page_size = max(1, min(len(raw), PAGE_LIMIT))
+            # Overlap by one when pages hold more than one item (else no progress).
+            offset = len(items) - 1 if len(raw) > 1 else len(items)
+        raise CmsMalformed(f"{what}: more than {MAX_PAGES} pages")
+
+    def listing_requests(self, legs: int) -> int:
+        """Pages :meth:`call_legs_of_call` reads for ``legs`` legs at the page size seen."""
+        size = self.page_size
+        if legs <= size:
+            return 1
+        if size <= 1:
+            return legs
+        return 1 + -(-(legs - size) // (size - 1))
 
     # -- system ---------------------------------------------------------------------------
 
@@ -276,14 +376,25 @@ class CmsClient:
 
     # -- call legs ------------------------------------------------------------------------
 
-    async def create_call_leg(self, call_id: str, *, remote_party: str, name: str) -> str:
+    async def create_call_leg(
+        self, call_id: str, *, remote_party: str, name: str, owner_id: str | None = None
+    ) -> str:
         form = {"remoteParty": remote_party}
         if name:
             form["nameLabelOverride"] = _utf8_prefix(name, 50)
+        if owner_id:
+            # callLeg attributes: "ownerId (ID) - an ID for the Meeting Server to associate
+            # with this call leg ... returned when the call leg is later queried".
+            form["ownerId"] = owner_id
         return await self._create(f"/calls/{call_id}/callLegs", form, "callLegs")
 
-    async def call_legs_of_call(self, call_id: str) -> list[CmsCallLegSummary]:
-        elements = await self._collection(f"/calls/{call_id}/callLegs", "callLegs", "callLeg")
+    async def call_legs_of_call(
+        self, call_id: str, *, urgent: bool = False
+    ) -> list[CmsCallLegSummary]:
+        """The call's active legs as one consistent listing (or :class:`CmsListingShifted`)."""
+        elements = await self._consistent_collection(
+            f"/calls/{call_id}/callLegs", "callLegs", "callLeg", urgent=urgent
+        )
         return [
             CmsCallLegSummary(
                 leg_id=_id_attr(element, "callLeg"),
@@ -294,9 +405,9 @@ class CmsClient:
             for element in elements
         ]
 
-    async def get_call_leg(self, leg_id: str) -> CmsCallLeg:
+    async def get_call_leg(self, leg_id: str, *, urgent: bool = False) -> CmsCallLeg:
         what = f"GET {API_PREFIX}/callLegs/{leg_id}"
-        root = await self._get_xml(f"/callLegs/{leg_id}")
+        root = await self._get_xml(f"/callLegs/{leg_id}", urgent=urgent)
         if root.tag != "callLeg":
             raise CmsMalformed(f"{what}: root <{root.tag}>")
         status = root.find("status")
@@ -314,6 +425,9 @@ class CmsClient:
             state=text_of(status, "state") if status is not None else None,
             duration_seconds=_to_int(duration, "durationSeconds") if duration else None,
             rx_audio_mute=bool(muted),
+            owner_id=(text_of(configuration, "ownerId") if configuration is not None else None)
+            or text_of(root, "ownerId")
+            or None,
         )
 
     async def update_call_leg(self, leg_id: str, form: Mapping[str, str]) -> None:

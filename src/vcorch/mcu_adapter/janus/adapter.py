@@ -42,6 +42,7 @@ import aiohttp
 from vcorch.config import ConfigError
 from vcorch.mcu_adapter.base import (
     Bridge,
+    BridgeBusy,
     BridgeContext,
     BridgeError,
     BridgeEvent,
@@ -167,6 +168,10 @@ class JanusBridge(Bridge):
     """Janus (Debian package ``janus``, 1.1) through its Admin API and sample event handler."""
 
     type_name: ClassVar[str] = "janus"
+    # Janus publishes no request rate for its Admin API; it runs beside vcorch and answers
+    # each request from its own threads.  50 requests a second keeps a room listing per
+    # meeting every second and a launch's room creates well inside what one Janus takes.
+    default_request_budget: ClassVar[float | None] = 50.0
     capabilities: Capabilities = Capabilities(
         dial_sip=False,
         dial_h323=False,
@@ -235,6 +240,7 @@ class JanusBridge(Bridge):
                 admin_url=self._admin_url,
                 admin_secret=self._admin_secret,
                 policy=self._policy,
+                budget=self.budget,
             )
         return self._client_cache
 
@@ -275,6 +281,11 @@ class JanusBridge(Bridge):
             await client.ping()
             info = await client.admin_info()
             sessions = await client.list_sessions()
+        except BridgeBusy as err:
+            # Busy is not down: it answered (through a proxy) and asks us to come back.
+            return BridgeHealth(
+                reachable=True, ports_total=self.config.ports, detail=f"busy: {err.reason}"
+            )
         except BridgeError as err:
             return BridgeHealth(reachable=False, detail=err.reason)
         plugins = info.get("plugins")
@@ -364,7 +375,10 @@ class JanusBridge(Bridge):
     async def participants(self, ref: ConferenceRef) -> list[Participant]:
         room = self._room(ref)
         response = await self._client().message_plugin(
-            AUDIOBRIDGE, {"request": "listparticipants", "room": room}, idempotent=True
+            AUDIOBRIDGE,
+            {"request": "listparticipants", "room": room},
+            idempotent=True,
+            urgent=False,
         )
         listed = response.get("participants")
         if not isinstance(listed, list):

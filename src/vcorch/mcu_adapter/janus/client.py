@@ -5,6 +5,10 @@ Shapes follow Janus 1.1 (janus-gateway ``src/janus.c``, ``src/apierror.h``, the 
 core failures come back as ``{"janus": "error", "error": {"code", "reason"}}``; an Admin API
 ``message_plugin`` request gets ``{"janus": "success", "response": {...}}`` where a plugin
 failure is ``response.error_code`` / ``response.error``.  Janus answers HTTP 200 for both.
+
+Every request waits in the bridge's request budget (``urgent=False`` for supervision's
+listings); 429/503 (from a proxy in front of Janus) are "busy", repeated and ending as
+``BridgeBusy`` (see ``retry.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 import aiohttp
 
 from vcorch.mcu_adapter.base import BridgeProtocolError, BridgeUnavailable, ConferenceNotFound
-from vcorch.mcu_adapter.retry import RetryPolicy, call_with_retry
+from vcorch.mcu_adapter.budget import RequestBudget
+from vcorch.mcu_adapter.retry import RetryPolicy, busy_of, call_with_retry
 
 AUDIOBRIDGE = "janus.plugin.audiobridge"
 VIDEOROOM = "janus.plugin.videoroom"
@@ -79,6 +84,7 @@ class JanusClient:
         admin_secret: str | None,
         policy: RetryPolicy,
         transactions: Callable[[], str] = new_transaction,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.http = http
         self.bridge = bridge
@@ -87,10 +93,14 @@ class JanusClient:
         self.admin_secret = admin_secret
         self.policy = policy
         self._transactions = transactions
+        self.budget = budget
 
     # -- transport ----------------------------------------------------------------------
 
     async def _read_json(self, response: aiohttp.ClientResponse, what: str) -> dict[str, Any]:
+        busy = busy_of(response.status, response.headers, what)
+        if busy is not None:
+            raise busy
         if response.status >= 500:
             raise BridgeUnavailable(self.bridge, f"{what}: HTTP {response.status}")
         raw = await response.content.read(MAX_BODY_BYTES + 1)
@@ -128,7 +138,13 @@ class JanusClient:
         return body
 
     async def _exchange(
-        self, method: str, url: str, what: str, payload: dict[str, Any] | None, idempotent: bool
+        self,
+        method: str,
+        url: str,
+        what: str,
+        payload: dict[str, Any] | None,
+        idempotent: bool,
+        urgent: bool = True,
     ) -> dict[str, Any]:
         async def attempt() -> dict[str, Any]:
             transaction = self._transactions()
@@ -146,15 +162,17 @@ class JanusClient:
             what=what,
             policy=self.policy,
             idempotent=idempotent,
+            budget=self.budget,
+            urgent=urgent,
         )
 
     async def _admin(
-        self, request: dict[str, Any], *, what: str, idempotent: bool
+        self, request: dict[str, Any], *, what: str, idempotent: bool, urgent: bool = True
     ) -> dict[str, Any]:
         payload = dict(request)
         if self.admin_secret is not None:
             payload["admin_secret"] = self.admin_secret
-        return await self._exchange("POST", self.admin_url, what, payload, idempotent)
+        return await self._exchange("POST", self.admin_url, what, payload, idempotent, urgent)
 
     # -- core requests ------------------------------------------------------------------
 
@@ -192,14 +210,17 @@ class JanusClient:
         *,
         idempotent: bool,
         tolerate: Collection[int] = (),
+        urgent: bool = True,
     ) -> dict[str, Any]:
-        """The plugin's ``response``; an error code in ``tolerate`` is returned, not raised."""
+        """The plugin's ``response``; an error code in ``tolerate`` is returned, not raised.
+        ``urgent=False`` for reads that only reconcile (listings)."""
         name = str(request.get("request", "?"))
         what = f"{plugin.rsplit('.', 1)[-1]} {name}"
         body = await self._admin(
             {"janus": "message_plugin", "plugin": plugin, "request": request},
             what=what,
             idempotent=idempotent,
+            urgent=urgent,
         )
         response = body.get("response")
         if body.get("janus") != "success" or not isinstance(response, dict):

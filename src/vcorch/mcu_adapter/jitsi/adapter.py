@@ -32,6 +32,7 @@ from urllib.parse import quote, unquote
 from vcorch.config import ConfigError
 from vcorch.mcu_adapter.base import (
     Bridge,
+    BridgeBusy,
     BridgeContext,
     BridgeError,
     BridgeEvent,
@@ -77,6 +78,10 @@ def _required_option(config: BridgeConfig, key: str) -> str:
 
 class JitsiBridge(Bridge):
     type_name: ClassVar[str] = "jitsi"
+    # Jitsi publishes no rate for prosody's mod_muc_size or the videobridge's REST API;
+    # both are served by the deployment's own processes.  vcorch reads rooms (no dial-out
+    # here), so 20 requests a second is plenty and light on them.
+    default_request_budget: ClassVar[float | None] = 20.0
     capabilities: Capabilities = Capabilities(
         webrtc_join=True, events_pushed=True, events_polled=True
     )
@@ -112,6 +117,7 @@ class JitsiBridge(Bridge):
                 policy=RetryPolicy.from_config(config),
             ),
             context.http,
+            budget=self.budget,
         )
         # Display names of the links handed out, per room, for occupants without a tag.
         self._named_sites: dict[str, dict[str, str]] = {}
@@ -176,6 +182,11 @@ class JitsiBridge(Bridge):
         if isinstance(stats, BaseException) and not isinstance(stats, BridgeError):
             raise stats
         for result in results:
+            if isinstance(result, BridgeBusy):
+                # Busy is not down: it answered and asks us to come back later.
+                return BridgeHealth(
+                    reachable=True, ports_total=self.config.ports, detail=f"busy: {result.reason}"
+                )
             if isinstance(result, BridgeError):
                 return BridgeHealth(
                     reachable=False, ports_total=self.config.ports, detail=result.reason

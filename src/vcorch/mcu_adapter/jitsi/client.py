@@ -9,6 +9,9 @@
   ``stress_level`` on newer bridges… see jitsi-videobridge ``doc/statistics.md``),
   ``GET /about/version`` (``{"name", "version", "os"}``).
 
+Every request waits in the bridge's request budget (occupant reads are not urgent: they
+reconcile); 429/503 are "busy", repeated and ending as ``BridgeBusy`` (see ``retry.py``).
+
 Errors: :class:`JitsiApiError` (status the API documents as a refusal or failure),
 :class:`JitsiMalformed` (an answer not of the documented shape); transport failures become
 ``BridgeUnavailable`` in :func:`~vcorch.mcu_adapter.retry.call_with_retry`.
@@ -22,7 +25,8 @@ from typing import Any
 
 import aiohttp
 
-from vcorch.mcu_adapter.retry import RetryPolicy, call_with_retry
+from vcorch.mcu_adapter.budget import RequestBudget
+from vcorch.mcu_adapter.retry import RetryPolicy, busy_of, call_with_retry
 
 
 class JitsiApiError(Exception):
@@ -59,7 +63,7 @@ class JvbStats:
     stress_level: float | None
 
 
-_TRANSIENT_STATUS = frozenset({502, 503, 504})
+_TRANSIENT_STATUS = frozenset({502, 504})  # 503 (and 429) are busy: always repeated
 
 
 def _is_transient(err: BaseException) -> bool:
@@ -67,12 +71,25 @@ def _is_transient(err: BaseException) -> bool:
 
 
 class JitsiClient:
-    def __init__(self, settings: JitsiSettings, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        settings: JitsiSettings,
+        http: aiohttp.ClientSession,
+        *,
+        budget: RequestBudget | None = None,
+    ) -> None:
         self._settings = settings
         self._http = http
+        self._budget = budget
 
     async def _get(
-        self, base: str, path: str, query: dict[str, str] | None, *, ok: tuple[int, ...] = (200,)
+        self,
+        base: str,
+        path: str,
+        query: dict[str, str] | None,
+        *,
+        ok: tuple[int, ...] = (200,),
+        urgent: bool = True,
     ) -> tuple[int, bytes]:
         """GET returning (status, body) for statuses in ``ok``; others raise."""
         what = f"GET {path}"
@@ -82,6 +99,9 @@ class JitsiClient:
                 base.rstrip("/") + path, params=query, allow_redirects=False
             ) as response:
                 body = await response.read()
+                busy = busy_of(response.status, response.headers, what)
+                if busy is not None:
+                    raise busy
                 if response.status not in ok:
                     detail = body[:80].decode("utf-8", "replace") if response.status >= 500 else ""
                     raise JitsiApiError(response.status, what, detail)
@@ -94,6 +114,8 @@ class JitsiClient:
             policy=self._settings.policy,
             idempotent=True,
             transient=_is_transient,
+            budget=self._budget,
+            urgent=urgent,
         )
 
     def _room_query(self, room: str, token: str | None) -> dict[str, str]:
@@ -105,7 +127,11 @@ class JitsiClient:
     async def room_size(self, room: str, token: str | None = None) -> int | None:
         """Occupants without the focus; ``None`` when the room does not exist."""
         status, body = await self._get(
-            self._settings.prosody_url, "/room-size", self._room_query(room, token), ok=(200, 404)
+            self._settings.prosody_url,
+            "/room-size",
+            self._room_query(room, token),
+            ok=(200, 404),
+            urgent=False,
         )
         if status == 404:
             return None
@@ -118,7 +144,11 @@ class JitsiClient:
     async def room_occupants(self, room: str, token: str | None = None) -> list[Occupant] | None:
         """The occupants (focus excluded); ``None`` when the room does not exist."""
         status, body = await self._get(
-            self._settings.prosody_url, "/room", self._room_query(room, token), ok=(200, 404)
+            self._settings.prosody_url,
+            "/room",
+            self._room_query(room, token),
+            ok=(200, 404),
+            urgent=False,
         )
         if status == 404:
             return None
