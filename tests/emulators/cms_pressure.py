@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -84,3 +85,40 @@ class PressuredCms(CmsEmulator):
                 self.races += 1
                 self._end_leg(found[0], found[1], "remoteTeardown")
         return await super()._middleware(request, handler)
+
+
+class BatchingCms(CmsEmulator):
+    """A CMS that, like a loaded Call Bridge, sends the CDR records that queued up while
+    its receiver was answering in one ``<records>`` batch (at most ``batch`` records)."""
+
+    def __init__(self, *, batch: int = 200, **options: Any) -> None:
+        super().__init__(**options)
+        self.batch = batch
+        self.batches_sent = 0
+
+    async def _push_cdrs(self) -> None:
+        while True:
+            bodies = [await self._cdr_queue.get()]
+            while len(bodies) < self.batch and not self._cdr_queue.empty():
+                bodies.append(self._cdr_queue.get_nowait())
+            body = _merge(bodies)
+            for url in list(self.cdr_receivers.values()):
+                delay = 0.05
+                while not await self._deliver(url, body):
+                    self.cdr_redeliveries += 1
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+            self.batches_sent += 1
+            for _ in bodies:
+                self._cdr_queue.task_done()
+
+
+def _merge(bodies: list[bytes]) -> bytes:
+    """One ``<records>`` holding every ``<record>`` of the batches, in order."""
+    if len(bodies) == 1:
+        return bodies[0]
+    roots = [ET.fromstring(body) for body in bodies]  # noqa: S314 -- our own XML
+    merged = ET.Element("records", dict(roots[0].attrib))
+    for root in roots:
+        merged.extend(list(root))
+    return b'<?xml version="1.0"?>\n' + ET.tostring(merged, encoding="utf-8")
