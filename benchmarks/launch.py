@@ -22,8 +22,10 @@ A sampler of its own reads the database every 20 ms (what the live view reads), 
 of the supervisor's steps: it gives the first site connected and the count over time.  Then
 ``--steady-seconds`` of steady supervision count the requests the CMS emulator received.
 Printed beside each figure: the bound computed from concurrency, latency and budget.
-Baseline, same run: the same calls placed straight on a fresh simulated MCU with the same
-concurrency and nothing recorded.  Prints and writes JSON to benchmarks/results/launch.json.
+Each launch runs in a process of its own (its peak RSS is its own).  Baseline, same run: the
+same calls placed straight on a fresh simulated MCU with the same concurrency and nothing
+recorded.  The machine's load average is saved with the figures.  Prints and writes JSON to
+benchmarks/results/launch.json.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import argparse
 import asyncio
 import json
 import math
+import multiprocessing
 import os
 import platform
 import resource
@@ -224,6 +227,7 @@ async def vcorch_launch(
         orchestrator = app[ORCHESTRATOR]
         requests_before = len(emulator.requests) if emulator is not None else 0
         busy_before = getattr(emulator, "busy_answers", 0)
+        rss_before = peak_rss_mb()
         began = time.perf_counter()
         run_id, _ = await orchestrator.claim(meeting_id, None, SYSTEM_ACTOR)
         sampler = Sampler(app, run_id, began, 0.02)
@@ -267,6 +271,8 @@ async def vcorch_launch(
             "redials": dials(app) - sites,
             "failovers": int(failovers or 0),
             "supervision_requests": orchestrator.supervision_requests,
+            # The process before the launch (imports, app, emulator, booked rooms).
+            "rss_before_launch_mb": rss_before,
         }
         if emulator is not None:
             result["launch_requests"] = launch_requests
@@ -314,12 +320,11 @@ async def bare_dialling(sites: int, latency_ms: float, answer_ms: float, concurr
 
 
 def cms_dials(emulator: CmsEmulator) -> Callable[[web.Application], int]:
+    """Calls the emulator really placed (a callLegStart each; a POST answered 503 placed
+    nothing and is retried by the adapter, not a redial)."""
+
     def count(_: web.Application) -> int:
-        return sum(
-            1
-            for method, path in emulator.requests
-            if method == "POST" and path.endswith("/callLegs")
-        )
+        return sum(1 for kind, _ in emulator.cdr_records if kind == "callLegStart")
 
     return count
 
@@ -363,6 +368,29 @@ async def one_database_sim(url: str, args: argparse.Namespace) -> dict[str, Any]
     )
 
 
+def _child(queue: Any, kind: str, url: str, args: argparse.Namespace, folder: str) -> None:
+    if kind == "cms":
+        result = asyncio.run(one_database(url, args, Path(folder)))["cms"]
+    else:
+        result = asyncio.run(one_database_sim(url, args))
+    result["peak_rss_mb"] = peak_rss_mb()
+    queue.put(result)
+
+
+def in_child(kind: str, url: str, args: argparse.Namespace, folder: str) -> dict[str, Any]:
+    """One launch in a process of its own, so that its peak RSS is that launch's alone
+    (vcorch and, for CMS, the emulator's few records; not this script's other runs)."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(queue, kind, url, args, folder))
+    process.start()
+    try:
+        result: dict[str, Any] = queue.get(timeout=900)
+    finally:
+        process.join(timeout=60)
+    return result
+
+
 def bounds(args: argparse.Namespace) -> dict[str, float]:
     """The least time the far side allows: calls at ``concurrency`` at a time, each taking
     the latency, and (CMS) no more than ``budget`` requests a second for the calls and the
@@ -397,7 +425,11 @@ async def main() -> None:
         "concurrency": args.concurrency,
         "cms_budget_per_s": args.budget,
         "cms_page_size": 10,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        },
         "bound": bound,
         "baseline_bare_dialling_s": round(
             await bare_dialling(args.sites, args.latency_ms, args.answer_ms, args.concurrency), 3
@@ -414,8 +446,10 @@ async def main() -> None:
             made = [urls["postgresql"], sim_urls["postgresql"]]
         try:
             for name, url in urls.items():
-                outcome = await one_database(url, args, Path(folder))
-                outcome["simulated"] = await one_database_sim(sim_urls[name], args)
+                outcome = {
+                    "cms": in_child("cms", url, args, folder),
+                    "simulated": in_child("simulated", sim_urls[name], args, folder),
+                }
                 for kind, key in (("cms", "cms_s"), ("simulated", "simulated_s")):
                     outcome[kind]["bound_s"] = bound[key]
                     outcome[kind]["x_bound"] = round(
@@ -426,7 +460,7 @@ async def main() -> None:
             for url in made:
                 await databases.drop_postgres_database(args.postgres, url)
     results["steady_budget_per_s"] = args.budget
-    results["peak_rss_mb"] = peak_rss_mb()
+    results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(results, indent=2, ensure_ascii=False))
     out = RESULTS / "launch.json"
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
