@@ -369,12 +369,22 @@ async def one_database_sim(url: str, args: argparse.Namespace) -> dict[str, Any]
 
 
 def _child(queue: Any, kind: str, url: str, args: argparse.Namespace, folder: str) -> None:
-    if kind == "cms":
-        result = asyncio.run(one_database(url, args, Path(folder)))["cms"]
-    else:
-        result = asyncio.run(one_database_sim(url, args))
-    result["peak_rss_mb"] = peak_rss_mb()
-    queue.put(result)
+    import faulthandler
+
+    # LAUNCH_DUMP_AFTER=<seconds>: print every thread's stack if the launch takes that long.
+    if os.environ.get("LAUNCH_DUMP_AFTER"):
+        faulthandler.dump_traceback_later(float(os.environ["LAUNCH_DUMP_AFTER"]))
+
+    async def launch() -> None:
+        if kind == "cms":
+            result = (await one_database(url, args, Path(folder)))["cms"]
+        else:
+            result = await one_database_sim(url, args)
+        result["peak_rss_mb"] = peak_rss_mb()
+        # Handed over before the loop closes: the parent ends this process once it has it.
+        queue.put(result)
+
+    asyncio.run(launch())
 
 
 def in_child(kind: str, url: str, args: argparse.Namespace, folder: str) -> dict[str, Any]:
@@ -385,9 +395,12 @@ def in_child(kind: str, url: str, args: argparse.Namespace, folder: str) -> dict
     process = context.Process(target=_child, args=(queue, kind, url, args, folder))
     process.start()
     try:
-        result: dict[str, Any] = queue.get(timeout=900)
+        result: dict[str, Any] = queue.get(timeout=600)
     finally:
-        process.join(timeout=60)
+        process.join(timeout=20)
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=10)
     return result
 
 
