@@ -99,4 +99,6 @@ async def test_a_launch_through_a_flaky_bridge_api(
     assert isinstance(bridge, SimulatedBridge)
     conference = next(iter(bridge.mcu._conferences.values()))
     per_site = Counter(leg.site_id for leg in conference.legs.values())
+    # The built-in bridge's link leg (when its flaky dial got through) is not a site.
+    per_site = Counter({k: v for k, v in per_site.items() if not str(k).startswith("link-run-")})
     assert len(per_site) == SITES - len(DEAD) and set(per_site.values()) == {1}

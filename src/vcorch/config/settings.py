@@ -205,6 +205,12 @@ class Settings(BaseSettings):
     ring_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     failover_after: int = Field(default=3, ge=1, le=100)
     supervise_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Supervision's reconciling listings (docs/operations.md#supervision): the least wait
+    # between two listings of a conference while sites are called and once they are
+    # settled, and the share of a bridge's request budget supervision may use.
+    reconcile_launch_seconds: float = Field(default=1.0, gt=0, le=600)
+    reconcile_steady_seconds: float = Field(default=20.0, gt=0, le=3600)
+    supervision_budget_share: float = Field(default=0.5, gt=0, le=1)
     scheduler_sync_seconds: float = Field(default=15.0, gt=0, le=600)
     scheduler_horizon_minutes: int = Field(default=120, ge=10, le=10_080)
     leader_check_seconds: float = Field(default=1.0, gt=0, le=60)

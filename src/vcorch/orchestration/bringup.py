@@ -29,9 +29,9 @@ from vcorch.orchestration.channels import BROWSER_CHANNELS
 from vcorch.orchestration.collaborators import HealthReader
 from vcorch.orchestration.fallback import Fallback
 from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, RunSite
-from vcorch.orchestration.placement import BridgeOption, SiteNeed, place
+from vcorch.orchestration.placement import BridgeOption, SiteNeed, place, rehome
 from vcorch.orchestration.policy import ACTIVE_RUN, OrchestrationPolicy
-from vcorch.orchestration.snapshot import RunView
+from vcorch.orchestration.snapshot import ConferenceView, RunView
 from vcorch.rooms import Unit
 
 log = logging.getLogger(__name__)
@@ -203,3 +203,89 @@ class BringUp:
             run.status = "live"
         for site_id, reason in reasons.items():
             await self._fallback.fall_back(view.id, site_id, reason)
+
+    async def rehome(
+        self, view: RunView, host: ConferenceView, site_ids: Sequence[int], exclude: set[str]
+    ) -> dict[str, tuple[int, ...]]:
+        """Place these sites (of a failed cascaded bridge) on the meeting's standing
+        conferences, or on new ones linked to ``host``; nobody else moves.  Returns where
+        they went (bridge: sites); the ones with no place fall back."""
+        now = self._clock()
+        wanted = set(site_ids)
+        needs = [SiteNeed(s.id, s.endpoint_kind) for s in view.sites if s.id in wanted]
+        options = {o.name: o for o in await self._bridge_options(exclude)}
+        standing = [c for c in view.conferences if c.bridge in options and c.role != "fallback"]
+        standing.sort(key=lambda c: c.id != host.id)
+        used = {c.bridge for c in standing}
+        plan = rehome(
+            needs,
+            [options[c.bridge] for c in standing],
+            [o for name, o in options.items() if name not in used],
+        )
+        placed: dict[int, int] = {}  # site: conference row
+        by_bridge = {c.bridge: c for c in standing}
+        for bridge_name, ids in plan.joins.items():
+            for site_id in ids:
+                placed[site_id] = by_bridge[bridge_name].id
+        created: list[tuple[str, ConferenceRef, str | None, tuple[int, ...]]] = []
+        unplaced = list(plan.unplaced)
+        host_bridge = self._registry[host.bridge]
+        for bridge_name, ids in plan.new.items():
+            bridge = self._registry[bridge_name]
+            key = f"{conference_key(view.id, view.generation, bridge_name)}-m{host.id}"
+            try:
+                ref = await bridge.create_conference(
+                    ConferenceSpec(key=key, title=view.title, expected_sites=len(ids))
+                )
+            except BridgeError as err:
+                log.warning(
+                    "run %s: %s cannot take the sites: %s", view.id, bridge_name, err.reason
+                )
+                unplaced.extend(ids)
+                continue
+            link: str | None = None
+            try:
+                leg = await host_bridge.cascade(host.ref(), ref, ref.extra.get("dial_in", ""))
+                link = leg.participant_id
+            except BridgeError as err:
+                log.warning("cascade %s -> %s failed: %s", host.bridge, bridge_name, err.reason)
+            created.append((key, ref, link, ids))
+        async with self._sessions.begin() as session:
+            rows = {
+                s.id: s
+                for s in (
+                    await session.execute(select(RunSite).where(RunSite.id.in_(sorted(wanted))))
+                ).scalars()
+            }
+            for key, ref, link, ids in created:
+                row = RunConference(
+                    run_id=view.id,
+                    bridge=ref.bridge,
+                    conference_id=ref.conference_id,
+                    conference_key=key,
+                    extra=dict(ref.extra),
+                    role="cascade",
+                    active=True,
+                    link_participant_id=link,
+                    created_at=now,
+                )
+                session.add(row)
+                await session.flush()
+                for site_id in ids:
+                    placed[site_id] = row.id
+            for site_id, row_id in placed.items():
+                site = rows.get(site_id)
+                if site is None:
+                    continue
+                site.conference_row_id = row_id
+                site.participant_id = None
+                site.state = "pending"
+                site.since = now
+                site.attempts = 0
+                site.dial_deadline = None
+        for site_id in unplaced:
+            await self._fallback.fall_back(view.id, site_id, "no bridge can call this site now")
+        moved: dict[str, tuple[int, ...]] = dict(plan.joins)
+        for _, ref, _, ids in created:
+            moved[ref.bridge] = ids
+        return moved

@@ -4,7 +4,7 @@ the bridges' health, each as the small protocol it needs."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from vcorch.mcu_adapter import BridgeHealth, Participant
@@ -27,7 +27,14 @@ class DialMetrics(Protocol):
     def meetings_live(self, count: int) -> None: ...
 
 
+class HealthView(Protocol):
+    def of(self, name: str) -> BridgeHealth | None: ...
+
+
 class HealthReader(Protocol):
-    """The bridges' last known health (None: not looked at yet)."""
+    """The bridges' last known health (None: not looked at yet), and a health check made
+    now (``fresh`` with a ``max_age`` of 0): the only thing that counts toward fail-over."""
 
     def health_of(self, name: str) -> BridgeHealth | None: ...
+
+    async def fresh(self, max_age: timedelta | None = None) -> HealthView: ...

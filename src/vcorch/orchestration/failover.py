@@ -1,8 +1,13 @@
-"""Fail-over: a hosting bridge that stopped answering loses the whole meeting to another.
+"""Fail-over: the sites on a bridge that stopped answering move to another.
 
-:class:`BridgeFailures` counts each conference's failed looks in a row (the supervisor's
-polls and dial-outs); :func:`vcorch.orchestration.reconcile.after_look` says when the
-count is enough.  Only failed health fails over: a busy answer is not a failure here.
+:class:`BridgeFailures` counts each conference's failed health checks in a row (one is
+made each time a look at the bridge fails; a busy answer is not a failure and makes
+none); :func:`vcorch.orchestration.reconcile.after_look` says when the count is enough.
+
+Only the sites on the failing bridge move: a failed cascaded bridge's sites go to the
+meeting's standing conferences or to a new one linked to the host, and every other site
+keeps its call.  A failed *host* takes the meeting with it (its cascades are linked to
+it): the meeting is brought up again elsewhere, every site called again.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.booking import Meeting
 from vcorch.mcu_adapter import BridgeRegistry
-from vcorch.orchestration.bridge_calls import end_quietly
+from vcorch.orchestration.bridge_calls import drop_quietly, end_quietly
 from vcorch.orchestration.bringup import BringUp
 from vcorch.orchestration.channels import BROWSER_CHANNELS
 from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, RunSite
@@ -62,10 +67,60 @@ class FailOver:
     async def fail_over(
         self, view: RunView, failing: Sequence[ConferenceView], now: datetime
     ) -> None:
-        """Move the whole run off the failing bridge(s): new conferences, every site redialled."""
+        """Move the sites on the failing bridge(s) elsewhere."""
         bad = {c.bridge for c in failing}
         for conference in failing:
             self._failures.clear(conference.id)
+        hosts = [c for c in view.conferences if c.role == "host"]
+        if hosts and all(c.role == "cascade" for c in failing) and hosts[0].bridge not in bad:
+            await self._move_cascaded(view, hosts[0], failing, bad, now)
+            return
+        await self._move_all(view, failing, bad, now)
+
+    async def _move_cascaded(
+        self,
+        view: RunView,
+        host: ConferenceView,
+        failing: Sequence[ConferenceView],
+        bad: set[str],
+        now: datetime,
+    ) -> None:
+        """Only the failed cascades' sites move; everyone else keeps their call."""
+        ids = {c.id for c in failing}
+        moving = [
+            s.id
+            for s in view.sites
+            if s.conference_row_id in ids
+            and not s.held
+            and s.state in ("pending", "dialling", "connected", "failed")
+        ]
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(RunConference)
+                .where(RunConference.id.in_(sorted(ids)))
+                .values(active=False, ended_at=now)
+            )
+        for conference in failing:
+            if conference.role == "cascade":
+                # The host's link leg to it is dead: hang it up (best effort).
+                link = await self._link_of(conference.id)
+                host_bridge = self._registry.get(host.bridge)
+                if link and host_bridge is not None:
+                    await drop_quietly(host_bridge, host.ref(), link)
+            await end_quietly(self._registry, conference.bridge, conference.ref())
+        moved = await self._bring_up.rehome(view, host, moving, set(bad))
+        targets = ", ".join(sorted(moved)) or None
+        await self._record(view, bad, targets, now, len(moving))
+
+    async def _link_of(self, conference_row_id: int) -> str | None:
+        async with self._sessions() as session:
+            row = await session.get(RunConference, conference_row_id)
+            return row.link_participant_id if row is not None else None
+
+    async def _move_all(
+        self, view: RunView, failing: Sequence[ConferenceView], bad: set[str], now: datetime
+    ) -> None:
+        """The host failed: a new generation elsewhere, every site called again."""
         async with self._sessions.begin() as session:
             await session.execute(
                 update(RunConference)
@@ -109,14 +164,19 @@ class FailOver:
         await self._bring_up.bring_up(fresh, set(bad))
         after = await read_view(self._sessions, view.id)
         hosts = [c.bridge for c in after.conferences if c.role == "host"] if after else []
-        target = hosts[0] if hosts else None
+        await self._record(view, bad, hosts[0] if hosts else None, now, None)
+
+    async def _record(
+        self, view: RunView, bad: set[str], target: str | None, now: datetime, moved: int | None
+    ) -> None:
+        which = "" if moved is None else f"; {moved} site(s) on it moved, the others kept"
         async with self._sessions.begin() as session:
             session.add(
                 RunIncident(
                     run_id=view.id,
                     kind="failover",
                     at=now,
-                    detail=f"bridge {', '.join(sorted(bad))} stopped answering",
+                    detail=f"bridge {', '.join(sorted(bad))} stopped answering{which}",
                     from_bridge=sorted(bad)[0],
                     to_bridge=target,
                 )

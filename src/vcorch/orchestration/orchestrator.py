@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.access import Actor
-from vcorch.mcu_adapter import BridgeRegistry
+from vcorch.mcu_adapter import BridgeBusy, BridgeRegistry
 from vcorch.orchestration.bringup import BringUp
 from vcorch.orchestration.claim import EARLY_START, Claims
 from vcorch.orchestration.collaborators import (
@@ -100,10 +100,16 @@ class Orchestrator:
             fallback=self._fallback,
             metrics=metrics,
             on_poll=on_poll,
+            health=health,
         )
         self._control = Control(sessions, registry, clock)
         self._locks: dict[int, asyncio.Lock] = {}
         self._wake = asyncio.Event()
+
+    @property
+    def supervision_requests(self) -> dict[str, int]:
+        """Requests supervision sent so far, per bridge (listings and confirming looks)."""
+        return dict(self._supervisor.requests)
 
     # -- waking the supervisor ----------------------------------------------------------
 
@@ -146,7 +152,12 @@ class Orchestrator:
             if view is None or view.status not in ACTIVE_RUN:
                 return None
             if not view.conferences and not view.whole_fallback:
-                await self._bring_up.bring_up(view, set())
+                try:
+                    await self._bring_up.bring_up(view, set())
+                except BridgeBusy as err:
+                    # Busy is not down: the bridge is not left out, the next step tries again.
+                    log.info("run %s: %s is busy creating the conference", run_id, err.bridge)
+                    return None
                 view = await read_view(self._sessions, run_id)
                 if view is None:
                     return None

@@ -139,3 +139,67 @@ def place(
                 plans.append(ConferencePlan(bridge.name, taken, host=False))
     unplaced.extend(site.site_id for site in remaining)
     return Placement(tuple(plans), tuple(unplaced))
+
+
+@dataclass(frozen=True)
+class Rehoming:
+    """Where the sites of a failed cascaded bridge go: ``joins`` onto conferences the
+    meeting already has (by bridge), ``new`` conferences to create and link to the host,
+    ``unplaced`` sites that fall back."""
+
+    joins: dict[str, tuple[int, ...]]
+    new: dict[str, tuple[int, ...]]
+    unplaced: tuple[int, ...]
+
+
+def rehome(
+    sites: Sequence[SiteNeed],
+    homes: Sequence[BridgeOption],
+    spares: Sequence[BridgeOption],
+) -> Rehoming:
+    """Place the sites of a failed cascaded bridge without moving anyone else.
+
+    ``homes``: the bridges of the meeting's conferences still standing, the host first;
+    ``spares``: other healthy bridges.  Free ports on the standing conferences go first,
+    the host's first; then spare bridges that can cascade, most free ports first, each
+    taking one port on itself and one on the host for its link."""
+    remaining = list(sites)
+    joins: dict[str, tuple[int, ...]] = {}
+    new: dict[str, tuple[int, ...]] = {}
+    host_ports = homes[0].free_ports if homes else 0
+
+    def take(bridge: BridgeOption, capacity: int) -> tuple[int, ...]:
+        chosen: list[int] = []
+        for site in list(remaining):
+            if len(chosen) >= capacity:
+                break
+            if bridge.can_dial(site.kind):
+                chosen.append(site.site_id)
+                remaining.remove(site)
+        return tuple(chosen)
+
+    for index, home in enumerate(homes):
+        if not home.healthy:
+            continue
+        capacity = home.free_ports
+        if index == 0:
+            # Keep one host port per spare that may need a link.
+            wanted_links = sum(1 for s in spares if s.healthy and s.capabilities.cascade)
+            needs = sum(1 for s in remaining if home.can_dial(s.kind)) > capacity
+            capacity = max(capacity - (wanted_links if needs else 0), 0)
+        taken = take(home, capacity)
+        if index == 0:
+            host_ports = home.free_ports - len(taken)
+        if taken:
+            joins[home.name] = taken
+    host_can_link = bool(homes) and homes[0].capabilities.cascade
+    for spare in sorted(spares, key=lambda b: (b.priority, -b.free_ports, b.name)):
+        if not remaining or not host_can_link or host_ports <= 0:
+            break
+        if not spare.healthy or not spare.capabilities.cascade or spare.free_ports < 2:
+            continue
+        taken = take(spare, spare.free_ports - 1)
+        if taken:
+            new[spare.name] = taken
+            host_ports -= 1
+    return Rehoming(joins, new, tuple(site.site_id for site in remaining))

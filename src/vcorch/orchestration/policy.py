@@ -26,6 +26,19 @@ class OrchestrationPolicy:
     """Calls placed at once per bridge, unless its ``options.dial_concurrency`` says less."""
     builtin_bridge: str = "webrtc"
     """The in-process WebRTC bridge that takes fallen-back sites (when it is configured)."""
+    reconcile_launch: timedelta = timedelta(seconds=1)
+    """Least wait between two listings of a conference while sites are still being called."""
+    reconcile_steady: timedelta = timedelta(seconds=20)
+    """Least wait between two listings once every site is settled (events carry the rest)."""
+    supervision_share: float = 0.5
+    """The share of a bridge's request budget supervision (listings, confirming looks) may
+    use; the rest is left to calls, drops and other work."""
+    confirm_looks: int = 10
+    """Direct looks per conference and step that confirm a site missing from a listing;
+    more missing sites wait for the next listing."""
+    progress_window: float = 0.1
+    """Seconds the site changes that landed are gathered before they are written (one
+    short transaction per window)."""
 
     def retry_delay(self, attempts: int, rand: Callable[[], float] = random.random) -> timedelta:
         """Wait before the next call after ``attempts`` failed ones: capped doubling, half

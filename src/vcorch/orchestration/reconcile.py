@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from vcorch.mcu_adapter import (
@@ -296,6 +296,28 @@ def call_placed(
             "participant_id": participant_id,
             "attempts": site.attempts + 1,
             "dial_deadline": now + policy.ring_timeout,
+        },
+    )
+
+
+def bridge_busy(
+    site: SiteView,
+    reason: str,
+    retry_after: float | None,
+    now: datetime,
+    policy: OrchestrationPolicy,
+) -> SiteChange:
+    """The bridge said busy to a call: call again once it asked (or after the first retry
+    wait); busy is not the site's fault, so it is not counted as an attempt."""
+    wait = timedelta(seconds=retry_after) if retry_after else policy.retry_base / 2
+    return SiteChange(
+        site,
+        {
+            "state": "dialling",
+            "since": now if site.state != "dialling" else site.since,
+            "participant_id": None,
+            "dial_deadline": now + wait,
+            "last_error": reason,
         },
     )
 

@@ -24,6 +24,9 @@ def orchestration_policy(settings: Settings) -> OrchestrationPolicy:
         ring_timeout=timedelta(seconds=settings.ring_timeout_seconds),
         failover_after=settings.failover_after,
         dial_concurrency=settings.dial_concurrency,
+        reconcile_launch=timedelta(seconds=settings.reconcile_launch_seconds),
+        reconcile_steady=timedelta(seconds=settings.reconcile_steady_seconds),
+        supervision_share=settings.supervision_budget_share,
     )
 
 
