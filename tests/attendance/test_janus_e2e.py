@@ -265,3 +265,16 @@ async def test_peers_joining_leaving_and_rejoining_on_janus(stack: Stack) -> Non
     events = await stored_events(app, BRIDGE)
     assert len(events) == len({e.event_id for e in events}) == 8
     assert all(e.at.tzinfo is UTC or e.at.utcoffset() == timedelta(0) for e in events)
+    # Ordered by the times Janus gave them, they tell what happened, as it happened; the
+    # three leaves of the end share its moment, in any order among themselves.
+    central_id, lc_id = reserved["central"], reserved["lao-cai"]
+    told = [(e.kind, e.participant_id) for e in events]
+    assert told[:5] == [
+        ("join", central_id),
+        ("join", lc_id),
+        ("join", "4242"),
+        ("leave", lc_id),
+        ("join", lc_id),
+    ], told
+    assert sorted(told[5:]) == sorted([("leave", central_id), ("leave", lc_id), ("leave", "4242")])
+    assert all(between(e.at.isoformat(), before_end, after_end) for e in events[5:]), told
