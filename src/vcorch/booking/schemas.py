@@ -120,6 +120,36 @@ class MeetingFields(StrictModel):
 class MeetingCreate(MeetingFields):
     """A meeting to book (or a past one to record)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Họp Ban Chỉ đạo chuyển đổi số quý I/2026",
+                    "kind": "meeting",
+                    "mode": "hybrid",
+                    "organizer_unit_id": 1,
+                    "start": "2026-03-16T08:30:00+07:00",
+                    "end": "2026-03-16T11:00:00+07:00",
+                    "timezone": "Asia/Ho_Chi_Minh",
+                    "host_room_id": 1,
+                    "sites": [
+                        {"room_id": 1},
+                        {"room_id": 12, "endpoint_id": 31, "contacts": ["vanphong@laocai.gov.vn"]},
+                        {"room_id": 15, "contacts": ["vanphong@dienbien.gov.vn"]},
+                    ],
+                    "rrule": "FREQ=MONTHLY;BYDAY=3MO;COUNT=4",
+                    "chair": "Đồng chí Phó Thủ tướng Chính phủ, Trưởng Ban Chỉ đạo",
+                    "agenda": "1. Kết quả chuyển đổi số quý I tại Lào Cai, Điện Biên\n"
+                    "2. Nhiệm vụ quý II",
+                    "invited": [{"email": "thuky.bcd@vpcp.gov.vn", "name": "Trần Thị Bình"}],
+                    "external_ref": "125/GM-BCĐ",
+                    "status": "scheduled",
+                }
+            ]
+        },
+    )
+
     title: Annotated[Line, Field(max_length=255)] = Field(description=TITLE_TEXT)
     kind: Kind = Field(description=KIND_TEXT)
     mode: Mode = Field(description=MODE_TEXT)
@@ -157,6 +187,70 @@ class InviteeOut(StrictModel):
 
 
 class MeetingOut(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "version": 1,
+                    "sequence": 0,
+                    "status": "scheduled",
+                    "title": "Họp Ban Chỉ đạo chuyển đổi số quý I/2026",
+                    "kind": "meeting",
+                    "mode": "hybrid",
+                    "organizer_unit_id": 1,
+                    "chair": "Đồng chí Phó Thủ tướng Chính phủ, Trưởng Ban Chỉ đạo",
+                    "agenda": "1. Kết quả chuyển đổi số quý I tại Lào Cai, Điện Biên\n"
+                    "2. Nhiệm vụ quý II",
+                    "start": "2026-03-16T01:30:00Z",
+                    "end": "2026-03-16T04:00:00Z",
+                    "start_local": "2026-03-16T08:30:00+07:00",
+                    "end_local": "2026-03-16T11:00:00+07:00",
+                    "timezone": "Asia/Ho_Chi_Minh",
+                    "rrule": "FREQ=MONTHLY;BYDAY=3MO;COUNT=4",
+                    "exdates": [],
+                    "host_room_id": 1,
+                    "sites": [
+                        {
+                            "site_id": 101,
+                            "room_id": 1,
+                            "endpoint_id": 1,
+                            "contacts": [],
+                            "approval": "accepted",
+                            "decided_at": None,
+                            "decision_note": None,
+                        },
+                        {
+                            "site_id": 102,
+                            "room_id": 12,
+                            "endpoint_id": 31,
+                            "contacts": ["vanphong@laocai.gov.vn"],
+                            "approval": "accepted",
+                            "decided_at": "2026-03-10T02:15:00Z",
+                            "decision_note": "Phòng họp trực tuyến UBND tỉnh Lào Cai sẵn sàng",
+                        },
+                        {
+                            "site_id": 103,
+                            "room_id": 15,
+                            "endpoint_id": None,
+                            "contacts": ["vanphong@dienbien.gov.vn"],
+                            "approval": "pending",
+                            "decided_at": None,
+                            "decision_note": None,
+                        },
+                    ],
+                    "invited": [{"email": "thuky.bcd@vpcp.gov.vn", "name": "Trần Thị Bình"}],
+                    "preferred_bridge": None,
+                    "external_ref": "125/GM-BCĐ",
+                    "created_by": "vanphong.tw",
+                    "created_at": "2026-03-09T03:00:00Z",
+                    "updated_at": "2026-03-10T02:15:00Z",
+                }
+            ]
+        },
+    )
+
     id: int
     version: int
     sequence: int

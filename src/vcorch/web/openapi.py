@@ -236,7 +236,14 @@ def example_of(schema: dict[str, Any], schemas: dict[str, Any], name: str = "") 
     for key in ("examples", "example"):
         if key in schema:
             found = schema[key]
-            return found[0] if key == "examples" and isinstance(found, list) and found else found
+            found = found[0] if key == "examples" and isinstance(found, list) and found else found
+            if isinstance(found, dict) and "properties" in schema:
+                # A model's own example, completed with the required fields added since.
+                found = dict(found)
+                for prop in schema.get("required", []):
+                    if prop not in found and prop in schema["properties"]:
+                        found[prop] = _field_example(prop, schema["properties"][prop], schemas)
+            return found
     if "const" in schema:
         return schema["const"]
     if "default" in schema and schema["default"] is not None:
