@@ -113,6 +113,11 @@ async def test_every_operation_has_valid_examples(document: dict[str, Any]) -> N
                     validator = _validator(document, content["schema"])
                     for error in validator.iter_errors(example):
                         problems.append(f"{name} {status} example: {error.message}")
+        for parameter in entry.get("parameters", []):
+            if "example" in parameter:
+                validator = _validator(document, parameter["schema"])
+                for error in validator.iter_errors(parameter["example"]):
+                    problems.append(f"{name} ?{parameter['name']} example: {error.message}")
         success = next(status for status in entry["responses"] if status != "4XX")
         if not answered and "content" in entry["responses"][success]:
             media = next(iter(entry["responses"][success]["content"]))

@@ -147,7 +147,7 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[d
         }
         example = _field_example(name, prop, schemas)
         if name in required and example is not None:
-            parameter["example"] = example if isinstance(example, str) else str(example)
+            parameter["example"] = example
         found.append(parameter)
     return found
 
@@ -172,6 +172,13 @@ _FORMAT_EXAMPLES = {
 }
 
 
+_FORMAT_SHAPES = {
+    "date": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+    "date-time": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})"),
+    "email": re.compile(r"[^@\s]+@[^@\s]+"),
+}
+
+
 def _fits(value: Any, schema: dict[str, Any]) -> bool:
     """Whether a hinted value keeps the plain limits of ``schema`` (type, length, range)."""
     kind = schema.get("type")
@@ -185,6 +192,9 @@ def _fits(value: Any, schema: dict[str, Any]) -> bool:
         if len(value) > schema.get("maxLength", len(value)) or len(value) < schema.get(
             "minLength", 0
         ):
+            return False
+        shape = _FORMAT_SHAPES.get(schema.get("format", ""))
+        if shape is not None and not shape.fullmatch(value):
             return False
         pattern = schema.get("pattern")
         return pattern is None or re.search(pattern, value) is not None
@@ -442,6 +452,10 @@ def build_openapi(
                     "schema": {"type": "string", "description": "The file or page itself"}
                 }
             }
+        for media, text in _downloads(entry["parameters"]).items():
+            success.setdefault("content", {})[media] = {
+                "schema": {"type": "string", "description": text}
+            }
         entry["responses"][str(op.status)] = success
         entry["responses"]["4XX"] = _problem_response(op, by_slug, every_slug)
         if op.authenticated:
@@ -511,6 +525,24 @@ the units below it. The roles each operation needs are in its description (and `
 
 **Errors** are `application/problem+json` (RFC 9457); `type` is one of the problem types
 in docs/errors.md. Lists are paged: pass `next` back as `cursor`."""
+
+
+# What ``?format=`` gives besides JSON (the exports of attendance and statistics).
+_DOWNLOADS = {
+    "csv": ("text/csv", "The same table as CSV (UTF-8, Vietnamese headers), `format=csv`"),
+    "xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "The same table as an Excel workbook, `format=xlsx`",
+    ),
+}
+
+
+def _downloads(parameters: Sequence[dict[str, Any]]) -> dict[str, str]:
+    for parameter in parameters:
+        if parameter["name"] == "format" and parameter["in"] == "query":
+            values = _plain(parameter["schema"], {}).get("enum", [])
+            return {_DOWNLOADS[v][0]: _DOWNLOADS[v][1] for v in values if v in _DOWNLOADS}
+    return {}
 
 
 def _success_text(op: Operation) -> str:
