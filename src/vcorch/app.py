@@ -35,7 +35,7 @@ from vcorch import (
 )
 from vcorch.config import Settings
 from vcorch.db import make_engine, make_sessionmaker, utcnow
-from vcorch.problem_types import problem_for
+from vcorch.problem_types import problem_for, problem_types
 from vcorch.runtime import Runtime
 from vcorch.web import (
     CLOCK,
@@ -45,6 +45,7 @@ from vcorch.web import (
     SESSIONS,
     SETTINGS,
     ApiRoutes,
+    ProblemDoc,
     build_openapi,
     metrics_route,
     ops,
@@ -178,7 +179,13 @@ def create_app(
     for table in ROUTE_TABLES:
         table.mount(app)
         operations.extend(table.operations)
-    app[ops.OPENAPI] = build_openapi(operations)
+    app[ops.OPENAPI] = build_openapi(
+        operations,
+        problems=[
+            ProblemDoc(problem.status, problem.type_uri, problem.title)
+            for problem in problem_types()
+        ],
+    )
     ops.mount(app)
     metrics_route.mount(app)
     pages.mount_static(app)

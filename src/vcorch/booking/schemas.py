@@ -19,6 +19,47 @@ Title = Annotated[str, Field(max_length=500)]
 RRule = Annotated[str, Field(min_length=1, max_length=500)]
 MAX_SITES = 2000
 
+# What the booking fields mean (the OpenAPI document shows it; MeetingCreate repeats the
+# fields it makes required, so the texts are shared).
+KIND_TEXT = (
+    "meeting (a working meeting), conference (hội nghị), workshop (hội thảo) or training "
+    "(tập huấn): how the statistics count it"
+)
+MODE_TEXT = (
+    "in_person (no bridge: nothing is dialled), online (every site joins through a bridge) or "
+    "hybrid (people in the host room and sites online); online and hybrid count as held online"
+)
+START_TEXT = (
+    "Start of the (first) occurrence, ISO 8601 with an offset (`2026-03-16T08:30:00+07:00`); "
+    "answers give it in UTC. A meeting lasts at most 24 hours"
+)
+END_TEXT = "End of the (first) occurrence, ISO 8601 with an offset; after `start`"
+TIMEZONE_TEXT = (
+    "IANA zone the recurrence and local times follow (`Asia/Ho_Chi_Minh`); default: the "
+    "organising unit's zone"
+)
+SITES_TEXT = (
+    "The rooms taking part (at most 2000), each with the endpoint to dial; a room outside "
+    "the organiser's units is a request its unit accepts or declines"
+)
+RRULE_TEXT = (
+    "Recurrence: one RFC 5545 RRULE value, without `RRULE:` or DTSTART "
+    "(`FREQ=WEEKLY;BYDAY=MO;COUNT=10`). FREQ is DAILY, WEEKLY, MONTHLY or YEARLY; INTERVAL "
+    "at most 366, COUNT at most 1000, UNTIL (UTC `20261231T000000Z` or a local date) within "
+    "ten years of the start; BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, BYWEEKNO, BYYEARDAY, WKST "
+    "as RFC 5545 allows them for that FREQ; no BYHOUR, BYMINUTE or BYSECOND (the time is "
+    "`start`'s). Null: a one-off meeting"
+)
+EXDATES_TEXT = (
+    "Occurrences left out of the series: their original starts, ISO 8601 with an offset "
+    "(at most 1000)"
+)
+STATUS_TEXT = "draft (not announced, no invitations) or scheduled (the default: booked)"
+ORGANIZER_TEXT = (
+    "The unit that organises the meeting (`GET /api/units`): the caller's unit or one below"
+)
+TITLE_TEXT = "Title, as invitations and the calendar show it (at most 255 characters)"
+
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -36,13 +77,15 @@ class InviteeIn(StrictModel):
 
 
 class MeetingFields(StrictModel):
-    title: Annotated[Line, Field(max_length=255)] | None = None
-    kind: Kind | None = None
-    mode: Mode | None = None
-    organizer_unit_id: int | None = None
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
-    timezone: Zone | None = None
+    title: Annotated[Line, Field(max_length=255)] | None = Field(
+        default=None, description=TITLE_TEXT
+    )
+    kind: Kind | None = Field(default=None, description=KIND_TEXT)
+    mode: Mode | None = Field(default=None, description=MODE_TEXT)
+    organizer_unit_id: int | None = Field(default=None, description=ORGANIZER_TEXT)
+    start: AwareDatetime | None = Field(default=None, description=START_TEXT)
+    end: AwareDatetime | None = Field(default=None, description=END_TEXT)
+    timezone: Zone | None = Field(default=None, description=TIMEZONE_TEXT)
     host_room_id: int | None = Field(
         default=None,
         description="The room from which the meeting is chaired: a site of the meeting "
@@ -50,26 +93,73 @@ class MeetingFields(StrictModel):
         "host (Điểm cầu chủ trì) in the live view and the invitations; must be a room of "
         "the organising unit or a unit below it (the organiser's scope)",
     )
-    sites: Annotated[list[SiteIn], Field(max_length=MAX_SITES)] | None = None
-    rrule: RRule | None = None
-    exdates: Annotated[list[AwareDatetime], Field(max_length=1000)] | None = None
-    chair: Line | None = None
-    agenda: LongText | None = None
-    invited: Annotated[list[InviteeIn], Field(max_length=500)] | None = None
-    preferred_bridge: ShortLine | None = None
-    external_ref: Line | None = None
-    status: BookableStatus | None = None
+    sites: Annotated[list[SiteIn], Field(max_length=MAX_SITES)] | None = Field(
+        default=None, description=SITES_TEXT
+    )
+    rrule: RRule | None = Field(default=None, description=RRULE_TEXT)
+    exdates: Annotated[list[AwareDatetime], Field(max_length=1000)] | None = Field(
+        default=None, description=EXDATES_TEXT
+    )
+    chair: Line | None = Field(default=None, description="Who chairs the meeting")
+    agenda: LongText | None = Field(default=None, description="The agenda, free text")
+    invited: Annotated[list[InviteeIn], Field(max_length=500)] | None = Field(
+        default=None,
+        description="People invited by e-mail (an iCalendar invitation each; at most 500)",
+    )
+    preferred_bridge: ShortLine | None = Field(
+        default=None,
+        description="A bridge by its configured name (`GET /api/bridges`); null: vcorch "
+        "chooses by the units it serves, its health and free ports",
+    )
+    external_ref: Line | None = Field(
+        default=None, description="A reference in another system (a document number)"
+    )
+    status: BookableStatus | None = Field(default=None, description=STATUS_TEXT)
 
 
 class MeetingCreate(MeetingFields):
-    title: Annotated[Line, Field(max_length=255)]
-    kind: Kind
-    mode: Mode
-    organizer_unit_id: int
-    start: AwareDatetime
-    end: AwareDatetime
-    sites: Annotated[list[SiteIn], Field(max_length=MAX_SITES)] = Field(default_factory=list)
-    status: BookableStatus = "scheduled"
+    """A meeting to book (or a past one to record)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Họp Ban Chỉ đạo chuyển đổi số quý I/2026",
+                    "kind": "meeting",
+                    "mode": "hybrid",
+                    "organizer_unit_id": 1,
+                    "start": "2026-03-16T08:30:00+07:00",
+                    "end": "2026-03-16T11:00:00+07:00",
+                    "timezone": "Asia/Ho_Chi_Minh",
+                    "host_room_id": 1,
+                    "sites": [
+                        {"room_id": 1},
+                        {"room_id": 12, "endpoint_id": 31, "contacts": ["vanphong@laocai.gov.vn"]},
+                        {"room_id": 15, "contacts": ["vanphong@dienbien.gov.vn"]},
+                    ],
+                    "rrule": "FREQ=MONTHLY;BYDAY=3MO;COUNT=4",
+                    "chair": "Đồng chí Phó Thủ tướng Chính phủ, Trưởng Ban Chỉ đạo",
+                    "agenda": "1. Kết quả chuyển đổi số quý I tại Lào Cai, Điện Biên\n"
+                    "2. Nhiệm vụ quý II",
+                    "invited": [{"email": "thuky.bcd@vpcp.gov.vn", "name": "Trần Thị Bình"}],
+                    "external_ref": "125/GM-BCĐ",
+                    "status": "scheduled",
+                }
+            ]
+        },
+    )
+
+    title: Annotated[Line, Field(max_length=255)] = Field(description=TITLE_TEXT)
+    kind: Kind = Field(description=KIND_TEXT)
+    mode: Mode = Field(description=MODE_TEXT)
+    organizer_unit_id: int = Field(description=ORGANIZER_TEXT)
+    start: AwareDatetime = Field(description=START_TEXT)
+    end: AwareDatetime = Field(description=END_TEXT)
+    sites: Annotated[list[SiteIn], Field(max_length=MAX_SITES)] = Field(
+        default_factory=list, description=SITES_TEXT
+    )
+    status: BookableStatus = Field(default="scheduled", description=STATUS_TEXT)
 
 
 class MeetingCheck(MeetingCreate):
@@ -126,6 +216,70 @@ class InviteeOut(StrictModel):
 
 
 class MeetingOut(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "version": 1,
+                    "sequence": 0,
+                    "status": "scheduled",
+                    "title": "Họp Ban Chỉ đạo chuyển đổi số quý I/2026",
+                    "kind": "meeting",
+                    "mode": "hybrid",
+                    "organizer_unit_id": 1,
+                    "chair": "Đồng chí Phó Thủ tướng Chính phủ, Trưởng Ban Chỉ đạo",
+                    "agenda": "1. Kết quả chuyển đổi số quý I tại Lào Cai, Điện Biên\n"
+                    "2. Nhiệm vụ quý II",
+                    "start": "2026-03-16T01:30:00Z",
+                    "end": "2026-03-16T04:00:00Z",
+                    "start_local": "2026-03-16T08:30:00+07:00",
+                    "end_local": "2026-03-16T11:00:00+07:00",
+                    "timezone": "Asia/Ho_Chi_Minh",
+                    "rrule": "FREQ=MONTHLY;BYDAY=3MO;COUNT=4",
+                    "exdates": [],
+                    "host_room_id": 1,
+                    "sites": [
+                        {
+                            "site_id": 101,
+                            "room_id": 1,
+                            "endpoint_id": 1,
+                            "contacts": [],
+                            "approval": "accepted",
+                            "decided_at": None,
+                            "decision_note": None,
+                        },
+                        {
+                            "site_id": 102,
+                            "room_id": 12,
+                            "endpoint_id": 31,
+                            "contacts": ["vanphong@laocai.gov.vn"],
+                            "approval": "accepted",
+                            "decided_at": "2026-03-10T02:15:00Z",
+                            "decision_note": "Phòng họp trực tuyến UBND tỉnh Lào Cai sẵn sàng",
+                        },
+                        {
+                            "site_id": 103,
+                            "room_id": 15,
+                            "endpoint_id": None,
+                            "contacts": ["vanphong@dienbien.gov.vn"],
+                            "approval": "pending",
+                            "decided_at": None,
+                            "decision_note": None,
+                        },
+                    ],
+                    "invited": [{"email": "thuky.bcd@vpcp.gov.vn", "name": "Trần Thị Bình"}],
+                    "preferred_bridge": None,
+                    "external_ref": "125/GM-BCĐ",
+                    "created_by": "vanphong.tw",
+                    "created_at": "2026-03-09T03:00:00Z",
+                    "updated_at": "2026-03-10T02:15:00Z",
+                }
+            ]
+        },
+    )
+
     id: int
     version: int
     sequence: int

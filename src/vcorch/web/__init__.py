@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from vcorch.web.keys import SESSIONS as SESSIONS
     from vcorch.web.keys import SETTINGS as SETTINGS
     from vcorch.web.middleware import problems_middleware as problems_middleware
+    from vcorch.web.openapi import ProblemDoc as ProblemDoc
     from vcorch.web.openapi import build_openapi as build_openapi
     from vcorch.web.pages import page_response as page_response
     from vcorch.web.problems import PROBLEM_TYPE_PREFIX as PROBLEM_TYPE_PREFIX
@@ -57,6 +58,7 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "PROBLEMS": ("vcorch.web.keys", "PROBLEMS"),
     "PROBLEM_TYPE_PREFIX": ("vcorch.web.problems", "PROBLEM_TYPE_PREFIX"),
     "PathOnlyAccessLogger": ("vcorch.web.access_log", "PathOnlyAccessLogger"),
+    "ProblemDoc": ("vcorch.web.openapi", "ProblemDoc"),
     "Reply": ("vcorch.web.api", "Reply"),
     "SESSIONS": ("vcorch.web.keys", "SESSIONS"),
     "SETTINGS": ("vcorch.web.keys", "SETTINGS"),
@@ -92,6 +94,7 @@ __all__ = [
     "Methods",
     "NoContent",
     "PathOnlyAccessLogger",
+    "ProblemDoc",
     "Reply",
     "Summaries",
     "build_openapi",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import swagger_ui_bundle
 from aiohttp import web
 from sqlalchemy import text
 
@@ -52,8 +55,41 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 async def docs_page(request: web.Request) -> web.Response:
     # The pages' policy: the reference echoes every summary, and nothing may frame it.
+    # Swagger UI keeps to it: its styles are a file, the styles it sets at run time go
+    # through the DOM (which style-src does not govern), and our own file starts it.
     return web.Response(
         text=render_docs(request.app[OPENAPI]), content_type="text/html", headers=PAGE_HEADERS
+    )
+
+
+# Swagger UI's files, from the swagger-ui-bundle-v2 wheel the install step fetches (never a
+# CDN: the programme's networks are often closed).  Only these are served.
+SWAGGER_UI_FILES = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "favicon-32x32.png": "image/png",
+}
+
+
+@cache
+def _swagger_ui_file(name: str) -> bytes:
+    return (Path(str(swagger_ui_bundle.swagger_ui_path)) / name).read_bytes()
+
+
+async def docs_asset(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    content_type = SWAGGER_UI_FILES.get(name)
+    if content_type is None:
+        raise web.HTTPNotFound()
+    return web.Response(
+        body=_swagger_ui_file(name),
+        content_type=content_type,
+        charset=None if content_type.startswith("image/") else "utf-8",
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            # The file changes only with the installed wheel, and the name with it not.
+            "Cache-Control": "public, max-age=86400",
+        },
     )
 
 
@@ -68,3 +104,4 @@ def mount(app: web.Application) -> None:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/api/openapi.json", openapi_json)
     app.router.add_get("/api/docs", docs_page)
+    app.router.add_get("/api/docs/assets/{name}", docs_asset)
