@@ -447,6 +447,15 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
     "PlannedJob.kind": "launch, end, remind, probe ...",
     "PlannedJob.run_at": f"When it runs, {UTC_TIME}",
     "PlannedJob.late": "It is past its time",
+    # -- the calendar's entries and site groups -------------------------------------------
+    "CalendarEntryOut.mode": "in_person, online or hybrid",
+    "CalendarEntryOut.host_room_id": "The room that chairs the meeting (null: none named)",
+    "CalendarEntryOut.recurring": "Whether the occurrence belongs to a series",
+    "CalendarEntryOut.chair": "Who chairs the meeting",
+    "SiteGroupOut.description": "What the group is for, free text (may be empty)",
+    "SiteGroupOut.rule": "The rule that adds rooms when read: every room of a unit's subtree, "
+    "optionally of one level only (null: the listed rooms only)",
+    "mode": "in_person, online or hybrid",
 }
 
 # Path and query parameters that no model describes.
