@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from tests.security.estate import Estate
 from tests.security.generated import Run, run_operations
 
@@ -68,6 +70,9 @@ def examples_for(role: str, method: str, path: str, entry: Mapping[str, Any]) ->
     return ALLOWED if role in entry.get("x-roles", ()) else REFUSED
 
 
+# Bounded by its case counts; the whole document's operations take longer than one
+# ordinary test on two shared cores.
+@pytest.mark.timeout(360)
 async def test_generated_requests_as_every_role(app_client: Any, estate: Estate) -> None:
     document = await (await app_client.get("/api/openapi.json")).json()
     run = Run(str(app_client.make_url("")).rstrip("/"), document)

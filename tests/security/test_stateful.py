@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import hypothesis
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis.checks import not_a_server_error, response_schema_conformance
@@ -19,6 +20,9 @@ STEPS = 8  # calls per sequence
 SEQUENCES = 25  # sequences per role
 
 
+# Bounded by its case counts; the whole document's operations take longer than one
+# ordinary test on two shared cores.
+@pytest.mark.timeout(360)
 async def test_chained_calls_as_every_role(app_client: Any, estate: Estate) -> None:
     document = await (await app_client.get("/api/openapi.json")).json()
     # The live stream lasts as long as its meeting: a chain would wait on it (it is tested
