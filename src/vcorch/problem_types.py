@@ -57,6 +57,7 @@ from vcorch.mcu_adapter import (
     MalformedEvents,
     NotSupported,
 )
+from vcorch.orchestration import ControlNotSupported
 from vcorch.rooms import DuplicateCode, UnitTreeError
 from vcorch.web import PROBLEM_TYPE_PREFIX, HttpProblem
 
@@ -111,6 +112,10 @@ PROBLEM_TYPES: dict[type[VcorchError], ProblemType] = {
     SiteNotRequested: ProblemType(409, "site-not-requested", "The site is not a request"),
     StaleVersion: ProblemType(412, "stale-version", "Precondition failed"),
     PreconditionRequired: ProblemType(428, "precondition-required", "Precondition required"),
+    # live control
+    ControlNotSupported: ProblemType(
+        409, "control-not-supported", "The meeting's bridge cannot do this"
+    ),
     # join (the WebRTC fallback)
     JoinLinkError: ProblemType(400, "join-link", REQUEST_REFUSED),
     LinkExpired: ProblemType(410, "link-expired", "The link has expired"),

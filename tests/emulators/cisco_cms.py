@@ -67,6 +67,7 @@ class EmuLeg:
     connected_at: datetime | None = None
     timer: asyncio.Task[None] | None = None
     layout: str = ""
+    direction: str = "outgoing"
 
 
 @dataclass
@@ -507,7 +508,7 @@ class CmsEmulator:
         _, leg = found
         element = self._leg_summary(leg)
         _sub(element, "type", "sip")
-        _sub(element, "direction", "outgoing")
+        _sub(element, "direction", leg.direction)
         configuration = ET.SubElement(element, "configuration")
         _sub(configuration, "rxAudioMute", "true" if leg.rx_audio_mute else "false")
         _sub(configuration, "txAudioMute", "false")
@@ -517,7 +518,7 @@ class CmsEmulator:
             int((datetime.now(UTC) - leg.connected_at).total_seconds()) if leg.connected_at else 0
         )
         _sub(status, "durationSeconds", str(duration))
-        _sub(status, "direction", "outgoing")
+        _sub(status, "direction", leg.direction)
         return _xml(element)
 
     async def _update_call_leg(self, request: web.Request) -> web.Response:
@@ -738,6 +739,7 @@ class CmsEmulator:
             rx_audio_mute=call.settings.get("joinAudioMuteOverride") == "true",
             connected_at=None if locked else datetime.now(UTC),
             layout=cospace.default_layout,
+            direction="incoming",
         )
         call.legs[leg.leg_id] = leg
         start = ET.Element("callLeg", id=leg.leg_id)

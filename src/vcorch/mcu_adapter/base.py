@@ -223,6 +223,9 @@ class Participant:
     connected: bool  # media is up (not merely ringing)
     muted: bool
     joined_at: datetime | None  # aware UTC
+    # The endpoint called the conference itself (dial-in), as the bridge says; None where
+    # it does not say.  An untagged incoming call from a site's address is that site.
+    incoming: bool | None = None
 
 
 @dataclass(frozen=True)

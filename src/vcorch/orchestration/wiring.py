@@ -7,6 +7,7 @@ from datetime import timedelta
 from vcorch.config import Settings
 from vcorch.mcu_adapter import BridgeHealthCoordinator, BridgeRegistry
 from vcorch.orchestration.collaborators import DialMetrics, FallbackLinks, PollSink
+from vcorch.orchestration.dial_in import DialInNotices
 from vcorch.orchestration.live import LiveService
 from vcorch.orchestration.orchestrator import OrchestrationPolicy, Orchestrator
 from vcorch.orchestration.routes import LIVE, ORCHESTRATOR
@@ -34,6 +35,7 @@ def setup(
     links: FallbackLinks,
     metrics: DialMetrics,
     on_poll: PollSink,
+    dial_in_notices: DialInNotices | None = None,
 ) -> Orchestrator:
     orchestrator = Orchestrator(
         runtime.sessions,
@@ -44,6 +46,7 @@ def setup(
         metrics=metrics,
         on_poll=on_poll,
         health=bridge_health,
+        dial_in_notices=dial_in_notices,
     )
     runtime.provide(ORCHESTRATOR, orchestrator)
     runtime.provide(LIVE, LiveService(runtime.sessions, orchestrator, runtime.clock))

@@ -372,6 +372,7 @@ class CiscoCmsBridge(Bridge):
                     connected=connected,
                     muted=leg.rx_audio_mute,
                     joined_at=joined_at,
+                    incoming=None if leg.direction is None else leg.direction == "incoming",
                 )
             )
         return result

@@ -104,6 +104,7 @@ class CmsCallLeg:
     state: str | None  # initial | ringing | connected | onHold
     duration_seconds: int | None
     rx_audio_mute: bool
+    direction: str | None = None  # incoming | outgoing (callLeg "direction")
 
 
 Method = Literal["GET", "POST", "PUT", "DELETE"]
@@ -314,6 +315,8 @@ class CmsClient:
             state=text_of(status, "state") if status is not None else None,
             duration_seconds=_to_int(duration, "durationSeconds") if duration else None,
             rx_audio_mute=bool(muted),
+            direction=text_of(root, "direction")
+            or (text_of(status, "direction") if status is not None else None),
         )
 
     async def update_call_leg(self, leg_id: str, form: Mapping[str, str]) -> None:

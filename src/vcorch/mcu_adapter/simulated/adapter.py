@@ -295,6 +295,7 @@ class SimulatedBridge(Bridge):
                 connected=leg.state == "connected",
                 muted=leg.muted,
                 joined_at=leg.joined_at,
+                incoming=leg.incoming,
             )
             for leg in legs
         ]

@@ -63,6 +63,7 @@ class SimLeg:
     state: Literal["ringing", "connected"] = "ringing"
     muted: bool = False
     joined_at: datetime | None = None
+    incoming: bool = False  # it called in (dial_in_call), nobody dialled it
 
 
 @dataclass
@@ -289,6 +290,7 @@ class SimulatedMcu:
             state="connected",
             muted=conference.all_muted,
             joined_at=self._clock(),
+            incoming=True,
         )
         conference.legs[leg.leg_id] = leg
         await self._emit("join", conference.conference_id, leg, None)
