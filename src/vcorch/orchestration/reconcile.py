@@ -225,6 +225,38 @@ def came_by_dial_in(
     )
 
 
+def dial_in_beside_fallback(
+    site: SiteView, hosting: Sequence[Participant], now: datetime
+) -> Reading:
+    """A site placed on the built-in bridge's conference (it fell back from a SIP-only MCU)
+    whose room system called the hosting conference itself: read against the hosting
+    conference's listing.  Connected by ``dial_in`` while that call lasts, ``fallback``
+    (waiting for its people, its browser link still good) when it ends."""
+    if site.held:
+        return Reading(False, None)
+    if site.state == "connected" and site.channel == "dial_in":
+        if any(p.participant_id == site.participant_id and p.connected for p in hosting):
+            return Reading(True, None)
+        return Reading(
+            False,
+            SiteChange(
+                site,
+                {
+                    "state": "fallback",
+                    "since": now,
+                    "participant_id": None,
+                    "last_error": "the call ended",
+                },
+            ),
+        )
+    if site.state != "fallback":
+        return Reading(False, None)
+    called_in = dialled_in(site, hosting)
+    if called_in is None:
+        return Reading(False, None)
+    return Reading(True, came_by_dial_in(site, called_in, now, drop=None))
+
+
 def reconcile(
     site: SiteView,
     listed: Sequence[Participant],
@@ -246,8 +278,11 @@ def reconcile(
         return Reading(False, None)
     found = match(site, listed)
     called_in = dialled_in(site, listed)
-    if called_in is not None and (found is None or not found.connected):
-        return Reading(True, came_by_dial_in(site, called_in, now, drop=found))
+    if called_in is not None and (
+        found is None or not found.connected or found.participant_id == called_in.participant_id
+    ):
+        drop = found if found is not None and found is not called_in else None
+        return Reading(True, came_by_dial_in(site, called_in, now, drop=drop))
     if found is not None and found.connected:
         if site.state == "connected" and site.participant_id == found.participant_id:
             return Reading(True, None)

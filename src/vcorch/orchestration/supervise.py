@@ -40,6 +40,7 @@ from vcorch.orchestration.reconcile import (
     call_placed,
     call_refused,
     dial_gate,
+    dial_in_beside_fallback,
     reconcile,
     refusal,
     wants_call,
@@ -125,6 +126,8 @@ class Supervisor:
                     outcome.changes.append(reading.change)
                 if wants_call(site, reading.change, now):
                     to_dial.append((site, conference))
+            if conference.role == "host":
+                self._dial_ins_beside_fallback(view, listed, now, outcome)
         if failing:
             await self._fail_over.fail_over(view, failing, now)
             outcome.failed_over = True
@@ -133,6 +136,21 @@ class Supervisor:
         await self._dial_all(view, to_dial, now, outcome)
         await self._write(view, outcome)
         return outcome
+
+    def _dial_ins_beside_fallback(
+        self, view: RunView, hosting: Sequence[Participant], now: datetime, outcome: StepOutcome
+    ) -> None:
+        """Fallen-back sites on the built-in bridge's conference whose room system called
+        the hosting conference itself (reconcile.dial_in_beside_fallback)."""
+        builtin = {c.id for c in view.conferences if c.role == "fallback"}
+        for site in view.sites:
+            if site.conference_row_id not in builtin:
+                continue
+            reading = dial_in_beside_fallback(site, hosting, now)
+            if reading.connected:
+                outcome.connected += 1
+            if reading.change is not None:
+                outcome.changes.append(reading.change)
 
     async def _look_builtin(
         self, view: RunView, conference: ConferenceView, now: datetime, outcome: StepOutcome
@@ -153,6 +171,8 @@ class Supervisor:
         for site in view.sites:
             if site.conference_row_id != conference.id:
                 continue
+            if site.state == "connected" and site.channel == "dial_in":
+                continue  # in by its own call to the hosting conference, read there
             reading = reconcile(site, listed, now, self.policy, takes_browsers=True)
             if reading.connected:
                 outcome.connected += 1
