@@ -121,6 +121,7 @@ async def test_a_site_that_cannot_be_called_dials_in_and_is_counted(
     status, live = await secretariat.get(f"/api/meetings/{meeting_id}/live")
     dien_bien = by_code(live, world)["dien-bien"]
     assert (dien_bien["state"], dien_bien["channel"]) == ("connected", "dial_in")
+    assert dien_bien["bridge"] == HOST  # on the hosting conference by its own call
     assert dien_bien["channel_label"] == "Gọi vào (thiết bị tự quay số)"
     attempts = dien_bien["attempts"]
 

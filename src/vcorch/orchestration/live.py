@@ -295,6 +295,9 @@ class LiveService:
                 )
             ).all()
         bridge_of = {c.id: c.bridge for c in conferences}
+        # A fallen-back site that called in is on the hosting conference by that call.
+        hosting = next((c.bridge for c in conferences if c.active and c.role == "host"), None)
+        fallback_rows = {c.id for c in conferences if c.role == "fallback"}
         separate = separate_conferences(conferences, run.whole_fallback)
         running = run.status in ACTIVE_RUN
         sites = []
@@ -308,7 +311,12 @@ class LiveService:
                 "endpoint_id": site.endpoint_id,
                 "state": site.state,
                 "since": _iso(site.since),
-                "bridge": bridge_of.get(site.conference_row_id or -1),
+                "bridge": hosting
+                if site.state == "connected"
+                and site.channel == "dial_in"
+                and site.conference_row_id in fallback_rows
+                and hosting is not None
+                else bridge_of.get(site.conference_row_id or -1),
                 "attempts": site.attempts,
                 "last_error": site.last_error,
                 "muted": site.muted,
