@@ -144,6 +144,7 @@ async def _services(app: web.Application, metrics: monitoring.Metrics) -> AsyncI
         links=fallback_links,
         metrics=run_metrics,
         on_poll=people.record_poll,
+        dial_in_notices=calendars.DialInMail(calendar.policy),
     )
     # Last: the leader's work is complete once every package has added its share.
     scheduler.setup(

@@ -58,6 +58,7 @@ from vcorch.mcu_adapter import (
     NotSupported,
 )
 from vcorch.orchestration import TooManyStreams
+from vcorch.orchestration import ControlNotSupported
 from vcorch.rooms import DuplicateCode, UnitTreeError
 from vcorch.web import PROBLEM_TYPE_PREFIX, HttpProblem
 
@@ -114,6 +115,10 @@ PROBLEM_TYPES: dict[type[VcorchError], ProblemType] = {
     PreconditionRequired: ProblemType(428, "precondition-required", "Precondition required"),
     # orchestration (the live room)
     TooManyStreams: ProblemType(429, "too-many-streams", "Too many live streams"),
+    # live control
+    ControlNotSupported: ProblemType(
+        409, "control-not-supported", "The meeting's bridge cannot do this"
+    ),
     # join (the WebRTC fallback)
     JoinLinkError: ProblemType(400, "join-link", REQUEST_REFUSED),
     LinkExpired: ProblemType(410, "link-expired", "The link has expired"),

@@ -72,6 +72,7 @@ import aiohttp
 from aiohttp import web
 
 Mode = Literal["ok", "hang", "garbage", "busy"]
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 API = "/api/v1"
 
 
@@ -85,6 +86,7 @@ class EmuCoSpace:
     # API reference: callId only when asked (requireCallId=true); secret always made.
     call_id: str = ""
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    default_layout: str = ""
 
 
 @dataclass
@@ -98,6 +100,8 @@ class EmuLeg:
     rx_audio_mute: bool = False
     connected_at: datetime | None = None
     timer: asyncio.Task[None] | None = None
+    layout: str = ""
+    direction: str = "outgoing"
 
 
 @dataclass
@@ -107,6 +111,29 @@ class EmuCall:
     name: str
     correlator: str = field(default_factory=lambda: str(uuid.uuid4()))
     legs: dict[str, EmuLeg] = field(default_factory=dict)
+    # PUT /calls/<id> values (locked, messageText, joinAudioMuteOverride...), as sent.
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+# The API reference's layout values (coSpace defaultLayout, callLeg chosenLayout, the
+# "layout" of PUT /calls/<id>/participants/*).
+LAYOUT_VALUES = frozenset(
+    {
+        "allEqual",
+        "speakerOnly",
+        "telepresence",
+        "stacked",
+        "allEqualQuarters",
+        "allEqualNinths",
+        "allEqualSixteenths",
+        "allEqualTwentyFifths",
+        "onePlusFive",
+        "onePlusSeven",
+        "onePlusNine",
+        "automatic",
+        "onePlusN",
+    }
+)
 
 
 def _xml(root: ET.Element, status: int = 200) -> web.Response:
@@ -224,6 +251,7 @@ class CmsEmulator:
             ("PUT", "/callLegs/{id}", self._update_call_leg),
             ("DELETE", "/callLegs/{id}", self._delete_call_leg),
         ]
+        routes += self._control_routes()
         for method, path, handler in routes:
             app.router.add_route(method, API + path, handler)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
@@ -438,6 +466,10 @@ class CmsEmulator:
             cospace.call_id = self._new_call_id()
         if "passcode" in form:
             cospace.passcode = str(form["passcode"])
+        if "defaultLayout" in form:
+            if str(form["defaultLayout"]) not in LAYOUT_VALUES:
+                return _failure(400, "parameterError")
+            cospace.default_layout = str(form["defaultLayout"])
         return web.Response(status=200)
 
     async def _delete_cospace(self, request: web.Request) -> web.Response:
@@ -592,7 +624,7 @@ class CmsEmulator:
         _, leg = found
         element = self._leg_summary(leg)
         _sub(element, "type", "sip")
-        _sub(element, "direction", "outgoing")
+        _sub(element, "direction", leg.direction)
         configuration = ET.SubElement(element, "configuration")
         if leg.owner_id:
             _sub(configuration, "ownerId", leg.owner_id)
@@ -604,7 +636,7 @@ class CmsEmulator:
             int((datetime.now(UTC) - leg.connected_at).total_seconds()) if leg.connected_at else 0
         )
         _sub(status, "durationSeconds", str(duration))
-        _sub(status, "direction", "outgoing")
+        _sub(status, "direction", leg.direction)
         return _xml(element)
 
     async def _update_call_leg(self, request: web.Request) -> web.Response:
@@ -752,3 +784,97 @@ class CmsEmulator:
         """Wait until every CDR produced so far has been sent."""
         async with asyncio.timeout(within):
             await self._cdr_queue.join()
+
+    # -- in-call control and dial-in (API reference: "Modifying a call", PUT
+    # /calls/<call id>; "Set properties for all participants in a conference", PUT
+    # /calls/<call id>/participants/*) --------------------------------------------------
+
+    def _control_routes(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("PUT", "/calls/{id}", self._update_call),
+            ("PUT", "/calls/{id}/participants/*", self._update_all_participants),
+        ]
+
+    async def _update_call(self, request: web.Request) -> web.Response:
+        call = self.calls.get(request.match_info["id"])
+        if call is None:
+            return _failure(404, "callDoesNotExist")
+        form = await request.post()
+        booleans = ("locked", "joinAudioMuteOverride", "allowAllMuteSelf")
+        for name in booleans:
+            if name in form and str(form[name]) not in ("true", "false"):
+                return _failure(400, "parameterError")
+        if "messagePosition" in form and str(form["messagePosition"]) not in (
+            "top",
+            "middle",
+            "bottom",
+        ):
+            return _failure(400, "parameterError")
+        duration = str(form.get("messageDuration", "0"))
+        if not (duration.isdigit() or duration == "permanent"):
+            return _failure(400, "parameterError")
+        for name, value in form.items():
+            call.settings[name] = str(value)
+        return web.Response(status=200)
+
+    async def _update_all_participants(self, request: web.Request) -> web.Response:
+        call = self.calls.get(request.match_info["id"])
+        if call is None:
+            return _failure(404, "callDoesNotExist")
+        form = await request.post()
+        mute = str(form["rxAudioMute"]) if "rxAudioMute" in form else None
+        layout = str(form["layout"]) if "layout" in form else None
+        if mute is not None and mute not in ("true", "false"):
+            return _failure(400, "parameterError")
+        if layout is not None and layout not in LAYOUT_VALUES:
+            return _failure(400, "parameterError")
+        for leg in call.legs.values():
+            if mute is not None:
+                leg.rx_audio_mute = mute == "true"
+            if layout is not None:
+                leg.layout = layout
+        return web.Response(status=200)
+
+    def dial_in_call(self, call_id_number: str, passcode: str, remote_party: str) -> str | None:
+        """A SIP room system calls the Call Bridge, enters the coSpace's call ID and passcode
+        at the IVR: an incoming leg (``direction`` incoming in its CDRs).  A locked call
+        keeps the newcomer in the lobby (not connected, API reference on ``locked``); a wrong
+        ID or passcode gets no leg (``None``)."""
+        cospace = next(
+            (c for c in self.cospaces.values() if c.call_id and c.call_id == call_id_number),
+            None,
+        )
+        if cospace is None or (cospace.passcode and cospace.passcode != passcode):
+            return None
+        call = next((c for c in self.calls.values() if c.cospace_id == cospace.cospace_id), None)
+        if call is None:
+            return None
+        locked = call.settings.get("locked") == "true"
+        leg = EmuLeg(
+            leg_id=str(uuid.uuid4()),
+            call_id=call.call_id,
+            remote_party=remote_party,
+            name=remote_party,
+            state="initial" if locked else "connected",
+            rx_audio_mute=call.settings.get("joinAudioMuteOverride") == "true",
+            connected_at=None if locked else datetime.now(UTC),
+            layout=cospace.default_layout,
+            direction="incoming",
+        )
+        call.legs[leg.leg_id] = leg
+        start = ET.Element("callLeg", id=leg.leg_id)
+        _sub(start, "displayName", remote_party)
+        _sub(start, "remoteParty", remote_party)
+        _sub(start, "localAddress", cospace.uri)
+        _sub(start, "type", "sip")
+        _sub(start, "direction", "incoming")
+        _sub(start, "call", call.call_id)
+        self._cdr("callLegStart", start)
+        if not locked:
+            update = ET.Element("callLeg", id=leg.leg_id)
+            _sub(update, "state", "connected")
+            _sub(update, "call", call.call_id)
+            _sub(update, "remoteAddress", remote_party)
+            _sub(update, "deactivated", "false")
+            self._cdr("callLegUpdate", update)
+        return leg.leg_id

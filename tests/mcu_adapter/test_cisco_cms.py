@@ -323,3 +323,31 @@ async def test_failure_details_decide_the_error(setup: Setup, canned: CannedServ
     form = parse_qs(posted.decode("ascii"))
     assert form["remoteParty"] == ["room1@laocai.example.vn"]  # the sip: scheme is not sent
     assert form["nameLabelOverride"][0].startswith("Ủy ban nhân dân xã Tả Phìn")
+
+
+async def test_dial_in_is_the_cospace_call_id_and_a_derived_passcode(
+    setup: Setup, emulator: CmsEmulator
+) -> None:
+    key = "meeting-14@2026-12-07T02:00Z"
+    spec = ConferenceSpec(key=key, title="Giao ban", expected_sites=2)
+    bridge = setup.bridge(emulator.url)
+    ref = await bridge.create_conference(spec)
+    dial_in = await bridge.dial_in(ref)
+    cospace = emulator.cospaces[ref.extra["coSpace"]]
+    # Asked for a callId (requireCallId) since the coSpace had none; the passcode is set at
+    # creation: six digits, the same for another process holding the same API password.
+    assert (dial_in.number, dial_in.pin) == (cospace.call_id, cospace.passcode)
+    assert dial_in.number.isdigit() and len(dial_in.pin or "") == 6
+    assert ("PUT", f"/api/v1/coSpaces/{cospace.cospace_id}") in emulator.requests
+    emulator.cospaces.clear()
+    emulator.calls.clear()
+    again = setup.bridge(emulator.url, name="cms-other")
+    assert (await again.dial_in(await again.create_conference(spec))).pin == dial_in.pin
+    # Without options.dial_in_pin the coSpace has no passcode, and the dial-in no PIN.
+    plain = setup.bridge(
+        emulator.url, name="cms-plain", options={"retry_base_delay": 0.01, "dial_in_pin": False}
+    )
+    bare = await plain.dial_in(
+        await plain.create_conference(ConferenceSpec(key="other", title="x", expected_sites=1))
+    )
+    assert bare.pin is None and bare.number.isdigit()

@@ -217,3 +217,46 @@ async def test_health_reports_version_and_sessions(
     assert busy.ports_total == 50
     assert busy.load == pytest.approx(busy.ports_in_use / 50)
     await janus_bridge.end_conference(ref)
+
+
+async def test_mute_all_and_lock_on_a_real_janus(
+    janus_bridge: JanusBridge,
+    janus: JanusInstance,
+    janus_http: aiohttp.ClientSession,
+    join_peer: PeerFactory,
+) -> None:
+    ref = await janus_bridge.create_conference(
+        ConferenceSpec(key="meeting-17@2026-12-07T02:00Z", title="Họp khóa", expected_sites=3)
+    )
+    dial_in = await janus_bridge.dial_in(ref)
+    assert dial_in.number == ref.conference_id and dial_in.pin is None
+    first, second, late = [await janus_bridge.dial_out(ref, site(n)) for n in range(3)]
+    peer = await join_peer(
+        room=int(ref.conference_id), participant_id=int(first.participant_id), display="Một"
+    )
+
+    def room_muted(value: bool) -> bool:
+        # Janus tells every participant: {"audiobridge": "event", "muted": <value>}.
+        return any(
+            event.get("plugindata", {}).get("data", {}).get("muted") is value
+            and "id" not in event["plugindata"]["data"]
+            for event in peer.events
+        )
+
+    await janus_bridge.mute_all(ref, True)
+    await eventually(lambda: room_muted(True), what="Janus telling the room is muted")
+    await janus_bridge.mute_all(ref, False)
+    await eventually(lambda: room_muted(False), what="Janus telling the room is unmuted")
+
+    await janus_bridge.lock(ref, True)
+    with pytest.raises(AssertionError, match="join failed"):
+        await join_peer(
+            room=int(ref.conference_id), participant_id=int(late.participant_id), display="Muộn"
+        )
+    listed = await janus_bridge.participants(ref)
+    assert [p.participant_id for p in listed if p.connected] == [first.participant_id]
+    await janus_bridge.lock(ref, False)
+    await join_peer(
+        room=int(ref.conference_id), participant_id=int(second.participant_id), display="Hai"
+    )
+    await janus_bridge.end_conference(ref)

@@ -213,6 +213,10 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/meetings/{id}/sites/{site_id}/approval"): lambda ids: {"decision": "accept"},
     ("POST", "/api/meetings/{id}/start"): lambda ids: {},
     ("POST", "/api/meetings/{id}/extend"): lambda ids: {"minutes": 5},
+    ("POST", "/api/meetings/{id}/layout"): lambda ids: {"layout": "grid"},
+    ("POST", "/api/meetings/{id}/mute-all"): lambda ids: {"muted": True},
+    ("POST", "/api/meetings/{id}/lock"): lambda ids: {"locked": True},
+    ("POST", "/api/meetings/{id}/message"): lambda ids: {"text": "Xin chào", "seconds": 5},
     ("POST", "/api/meetings/{id}/attendance/entries"): lambda ids: {
         "room_id": ids["room"],
         "channel": "in_person",

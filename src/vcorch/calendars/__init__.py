@@ -7,15 +7,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from vcorch.calendars.invitations import DialInMail as DialInMail
+    from vcorch.calendars.invitations import dial_in_lines as dial_in_lines
     from vcorch.calendars.routes import routes as api_routes
     from vcorch.calendars.wiring import setup as setup
 
 _FACE: dict[str, tuple[str, str | None]] = {
+    "DialInMail": ("vcorch.calendars.invitations", "DialInMail"),
     "api_routes": ("vcorch.calendars.routes", "routes"),
+    "dial_in_lines": ("vcorch.calendars.invitations", "dial_in_lines"),
     "setup": ("vcorch.calendars.wiring", "setup"),
 }
 __all__ = [
+    "DialInMail",
     "api_routes",
+    "dial_in_lines",
     "setup",
 ]
 

@@ -29,12 +29,15 @@ from vcorch.booking import (
 )
 from vcorch.calendars.ical import IcsAttendee, IcsEvent, build_calendar
 from vcorch.mail import OutboxMail, named_address
+from vcorch.mcu_adapter import DialIn
 from vcorch.rooms import Room, Unit
 
 # How invitations name the room the meeting is chaired from (Meeting.host_room_id).
 HOST_SITE = "Điểm cầu chủ trì"
 # A requested room is listed as asked for; its contacts are invited once it is accepted.
 PENDING_SITE = "chờ đơn vị chủ quản phòng chấp thuận"
+# The second path: a room system calling the meeting by itself.
+DIAL_IN_HEADING = "Gọi vào hội nghị (khi điểm cầu không được gọi tới):"
 
 KIND_NAMES = {
     "meeting": "Cuộc họp",
@@ -160,6 +163,123 @@ async def meeting_events(
             )
         )
     return events
+
+
+def dial_in_lines(dial_in: DialIn) -> list[str]:
+    """How a room system calls the meeting itself, in Vietnamese, one fact a line."""
+    lines = [f"- Số hội nghị: {dial_in.number}"]
+    if dial_in.pin:
+        lines.append(f"- Mã PIN: {dial_in.pin}")
+    if dial_in.uri:
+        lines.append(f"- Địa chỉ SIP: {dial_in.uri}")
+    return lines
+
+
+def with_dial_in(event: IcsEvent, dial_in: DialIn) -> IcsEvent:
+    """The event with the dial-in in its DESCRIPTION (a paragraph of its own) and in its
+    LOCATION (one line, after the host room), so that a calendar shows it where people look."""
+    where = f"Số hội nghị {dial_in.number}" + (f", PIN {dial_in.pin}" if dial_in.pin else "")
+    description = "\n".join(
+        part for part in (event.description, DIAL_IN_HEADING, *dial_in_lines(dial_in)) if part
+    )
+    return dataclasses.replace(
+        event,
+        description=description,
+        location=f"{event.location}; {where}" if event.location else where,
+    )
+
+
+async def queue_dial_in_notice(
+    session: AsyncSession,
+    meeting: Meeting,
+    occurrence_key: datetime,
+    dial_in: DialIn,
+    policy: MailPolicy,
+    now: datetime,
+) -> int:
+    """Tell the meeting's people how to dial in, once its conference exists (the launch):
+    an invitation update (iTIP REQUEST, same UID and SEQUENCE, a later DTSTAMP: nothing
+    about the time changed) whose DESCRIPTION and LOCATION carry the numbers.  A series
+    gets the numbers on the occurrence only (its RECURRENCE-ID): each run has its own
+    conference.  Returns how many mails were queued; the dedupe key makes repeats harmless."""
+    sites = list(
+        (
+            await session.execute(select(MeetingSite).where(MeetingSite.meeting_id == meeting.id))
+        ).scalars()
+    )
+    people = recipients(meeting, sites)
+    if not people or meeting.mode == "in_person":
+        return 0
+    events = await meeting_events(session, meeting, sites, policy)
+    if meeting.rrule is None:
+        chosen = events[0]
+    else:
+        own = [e for e in events if e.recurrence_id == occurrence_key]
+        chosen = (
+            own[0]
+            if own
+            else dataclasses.replace(
+                events[0],
+                start=occurrence_key,
+                end=occurrence_key + (meeting.end_at - meeting.start_at),
+                rrule=None,
+                exdates=[],
+                recurrence_id=occurrence_key,
+            )
+        )
+    calendar = build_calendar([with_dial_in(chosen, dial_in)], method="REQUEST")
+    when = f"{_local(chosen.start, meeting.timezone)} ({meeting.timezone})"
+    body = "\n".join(
+        (
+            f"{meeting.title} ({when}) đã sẵn sàng trên cầu truyền hình.",
+            "Nếu điểm cầu của bạn không được gọi tới, thiết bị phòng họp có thể tự gọi vào:",
+            *dial_in_lines(dial_in),
+        )
+    )
+    key = f"dial-in:{meeting.id}:{occurrence_key_text(occurrence_key)}:{dial_in.number}"
+    queued = 0
+    for email, name in people:
+        dedupe = f"{key}:{email.casefold()}"
+        exists = (
+            await session.execute(select(OutboxMail.id).where(OutboxMail.dedupe_key == dedupe))
+        ).first()
+        if exists:
+            continue
+        session.add(
+            OutboxMail(
+                dedupe_key=dedupe,
+                meeting_id=meeting.id,
+                recipients=[named_address(name, email)],
+                subject=f"Số gọi vào: {meeting.title}",
+                body=body + f"\n\n{policy.public_url.rstrip('/')}/api/meetings/{meeting.id}",
+                calendar=calendar.decode("utf-8"),
+                method="REQUEST",
+                status="pending",
+                next_attempt_at=now,
+            )
+        )
+        queued += 1
+    return queued
+
+
+class DialInMail:
+    """The orchestrator's dial-in notices (``orchestration.DialInNotices``) as mail."""
+
+    def __init__(self, policy: MailPolicy) -> None:
+        self._policy = policy
+
+    async def dial_in_ready(
+        self,
+        session: AsyncSession,
+        meeting_id: int,
+        occurrence_key: datetime,
+        dial_in: DialIn,
+        now: datetime,
+    ) -> None:
+        meeting = await session.get(Meeting, meeting_id)
+        if meeting is None:
+            return
+        await queue_dial_in_notice(session, meeting, occurrence_key, dial_in, self._policy, now)
 
 
 def recipients(meeting: Meeting, sites: Sequence[MeetingSite]) -> list[tuple[str, str | None]]:

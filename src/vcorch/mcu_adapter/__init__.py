@@ -15,6 +15,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from vcorch.mcu_adapter.base import LAYOUTS as LAYOUTS
+    from vcorch.mcu_adapter.base import MESSAGE_MAX_CHARS as MESSAGE_MAX_CHARS
+    from vcorch.mcu_adapter.base import MESSAGE_MAX_SECONDS as MESSAGE_MAX_SECONDS
     from vcorch.mcu_adapter.base import Bridge as Bridge
     from vcorch.mcu_adapter.base import BridgeBusy as BridgeBusy
     from vcorch.mcu_adapter.base import BridgeError as BridgeError
@@ -64,6 +67,9 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "BridgeUnavailable": ("vcorch.mcu_adapter.base", "BridgeUnavailable"),
     "BridgeBusy": ("vcorch.mcu_adapter.base", "BridgeBusy"),
     "DialIn": ("vcorch.mcu_adapter.base", "DialIn"),
+    "LAYOUTS": ("vcorch.mcu_adapter.base", "LAYOUTS"),
+    "MESSAGE_MAX_CHARS": ("vcorch.mcu_adapter.base", "MESSAGE_MAX_CHARS"),
+    "MESSAGE_MAX_SECONDS": ("vcorch.mcu_adapter.base", "MESSAGE_MAX_SECONDS"),
     "ListingUnreliable": ("vcorch.mcu_adapter.base", "ListingUnreliable"),
     "RequestBudget": ("vcorch.mcu_adapter.budget", "RequestBudget"),
     "Capabilities": ("vcorch.mcu_adapter.base", "Capabilities"),
@@ -90,6 +96,9 @@ _FACE: dict[str, tuple[str, str | None]] = {
 }
 __all__ = [
     "EVENT_SINK",
+    "LAYOUTS",
+    "MESSAGE_MAX_CHARS",
+    "MESSAGE_MAX_SECONDS",
     "REJECTED_SINK",
     "Bridge",
     "BridgeBusy",

@@ -195,6 +195,15 @@ class DialIn:
     uri: str | None = None
 
 
+# Vendor-neutral layout names (``Capabilities.layout_names``, ``Bridge.set_layout``); each
+# adapter maps the ones it can show onto its own values (docs/bridges.md, "In-call control").
+LAYOUTS: tuple[str, ...] = ("speaker", "grid", "presentation", "automatic")
+# The longest on-screen message vcorch sends (``Bridge.show_message``): what a room
+# system's overlay shows legibly; the live-control route refuses longer ones.
+MESSAGE_MAX_CHARS = 200
+MESSAGE_MAX_SECONDS = 3600
+
+
 @dataclass(frozen=True)
 class ParticipantRef:
     """A participant (a call leg) the bridge created for a dial-out."""
@@ -214,6 +223,9 @@ class Participant:
     connected: bool  # media is up (not merely ringing)
     muted: bool
     joined_at: datetime | None  # aware UTC
+    # The endpoint called the conference itself (dial-in), as the bridge says; None where
+    # it does not say.  An untagged incoming call from a site's address is that site.
+    incoming: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from vcorch.orchestration.channels import CHANNELS as CHANNELS
     from vcorch.orchestration.channels import Channel as Channel
     from vcorch.orchestration.channels import mark_browser as mark_browser
+    from vcorch.orchestration.control import ControlNotSupported as ControlNotSupported
+    from vcorch.orchestration.dial_in import DialInNotices as DialInNotices
     from vcorch.orchestration.hot_endpoints import MeetingSites as MeetingSites
     from vcorch.orchestration.hot_endpoints import SiteInRun as SiteInRun
     from vcorch.orchestration.live_feed import TooManyStreams as TooManyStreams
@@ -36,6 +38,8 @@ _FACE: dict[str, tuple[str, str | None]] = {
     "Channel": ("vcorch.orchestration.channels", "Channel"),
     "mark_browser": ("vcorch.orchestration.channels", "mark_browser"),
     "ACTIVE_RUN": ("vcorch.orchestration.orchestrator", "ACTIVE_RUN"),
+    "ControlNotSupported": ("vcorch.orchestration.control", "ControlNotSupported"),
+    "DialInNotices": ("vcorch.orchestration.dial_in", "DialInNotices"),
     "MeetingRun": ("vcorch.orchestration.models", "MeetingRun"),
     "MeetingSites": ("vcorch.orchestration.hot_endpoints", "MeetingSites"),
     "SiteInRun": ("vcorch.orchestration.hot_endpoints", "SiteInRun"),
@@ -58,6 +62,8 @@ __all__ = [
     "CHANNELS",
     "CHANNEL_LABELS",
     "Channel",
+    "ControlNotSupported",
+    "DialInNotices",
     "MeetingRun",
     "MeetingSites",
     "Orchestrator",

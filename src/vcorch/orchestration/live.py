@@ -18,12 +18,16 @@ from vcorch.access import Actor, Principal, Role, audit
 from vcorch.booking import ACCEPTED, Meeting, MeetingSite, occurrence_key_text
 from vcorch.errors import Conflict, NotFound, PermissionDenied
 from vcorch.orchestration.channels import BROWSER_CHANNELS, CHANNEL_LABELS
+from vcorch.orchestration.control import ConferenceAction
 from vcorch.orchestration.models import MeetingRun, RunConference, RunIncident, RunSite
 from vcorch.orchestration.orchestrator import ACTIVE_RUN, Orchestrator
 from vcorch.rooms import Room, Unit
 
 SiteAction = Literal["redial", "disconnect", "mute", "unmute"]
 CONTROLLERS = (Role.ADMIN, Role.SECRETARIAT)
+# In-call controls of the whole meeting: the organiser's admins and secretariat, and the
+# operators of the organiser's unit (who run its host room and its MCU).
+CONFERENCE_CONTROLLERS = (Role.ADMIN, Role.SECRETARIAT, Role.OPERATOR)
 
 
 def separate_conferences(conferences: Sequence[RunConference], whole_fallback: bool) -> set[int]:
@@ -43,6 +47,29 @@ def separate_conferences(conferences: Sequence[RunConference], whole_fallback: b
         and c.link_participant_id is None
         and any(bridge != c.bridge for bridge in hosts)
     }
+
+
+def _dial_in_of(conference: RunConference) -> dict[str, Any] | None:
+    if not conference.dial_in_number:
+        return None
+    return {
+        "bridge": conference.bridge,
+        "number": conference.dial_in_number,
+        "pin": conference.dial_in_pin,
+        "uri": conference.dial_in_uri,
+    }
+
+
+def _dial_in_block(conferences: Sequence[RunConference]) -> dict[str, Any] | None:
+    """How a room system calls the meeting itself: the active hosting conference's numbers
+    (its host, else a cascaded one's)."""
+    for role in ("host", "cascade"):
+        for conference in conferences:
+            if conference.active and conference.role == role:
+                found = _dial_in_of(conference)
+                if found is not None:
+                    return found
+    return None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -89,13 +116,19 @@ class LiveService:
             return meeting
         raise NotFound("no such meeting")
 
-    async def _controllable(self, session: AsyncSession, who: Principal, meeting_id: int) -> None:
+    async def _controllable(
+        self,
+        session: AsyncSession,
+        who: Principal,
+        meeting_id: int,
+        roles: tuple[Role, ...] = CONTROLLERS,
+    ) -> None:
         _, organizer_path = await self._meeting(session, meeting_id)
         if not who.sees(organizer_path):
             if any(who.sees(p) for p in await self._site_paths(session, meeting_id)):
                 raise PermissionDenied("only the organiser's secretariat controls this meeting")
             raise NotFound("no such meeting")
-        if who.role not in CONTROLLERS:
+        if who.role not in roles:
             raise PermissionDenied("only the organiser's secretariat controls this meeting")
 
     @staticmethod
@@ -122,9 +155,11 @@ class LiveService:
         self._orchestrator.wake()
         return await self.live(actor.principal, meeting_id, run_id=run_id)
 
-    async def _active_run_id(self, actor: Actor, meeting_id: int) -> int:
+    async def _active_run_id(
+        self, actor: Actor, meeting_id: int, roles: tuple[Role, ...] = CONTROLLERS
+    ) -> int:
         async with self._sessions() as session:
-            await self._controllable(session, actor.principal, meeting_id)
+            await self._controllable(session, actor.principal, meeting_id, roles)
             run = await self._current_run(session, meeting_id, active_only=True)
         if run is None:
             raise Conflict("the meeting is not live")
@@ -138,6 +173,24 @@ class LiveService:
     async def extend(self, actor: Actor, meeting_id: int, minutes: int) -> dict[str, Any]:
         run_id = await self._active_run_id(actor, meeting_id)
         await self._orchestrator.extend(run_id, actor, minutes)
+        return await self.live(actor.principal, meeting_id, run_id=run_id)
+
+    async def conference_control(
+        self,
+        actor: Actor,
+        meeting_id: int,
+        action: ConferenceAction,
+        *,
+        layout: str | None = None,
+        on: bool = True,
+        text: str = "",
+        seconds: int = 0,
+    ) -> dict[str, Any]:
+        """Layout, mute everyone, lock, a message: on the live meeting's conference."""
+        run_id = await self._active_run_id(actor, meeting_id, CONFERENCE_CONTROLLERS)
+        await self._orchestrator.conference_control(
+            run_id, actor, action, layout=layout, on=on, text=text, seconds=seconds
+        )
         return await self.live(actor.principal, meeting_id, run_id=run_id)
 
     async def site_action(
@@ -253,6 +306,9 @@ class LiveService:
             if not whole:
                 incidents = []
         bridge_of = {c.id: c.bridge for c in conferences}
+        # A fallen-back site that called in is on the hosting conference by that call.
+        hosting = next((c.bridge for c in conferences if c.active and c.role == "host"), None)
+        fallback_rows = {c.id for c in conferences if c.role == "fallback"}
         separate = separate_conferences(conferences, run.whole_fallback)
         running = run.status in ACTIVE_RUN
         sites = []
@@ -266,7 +322,12 @@ class LiveService:
                 "endpoint_id": site.endpoint_id,
                 "state": site.state,
                 "since": _iso(site.since),
-                "bridge": bridge_of.get(site.conference_row_id or -1),
+                "bridge": hosting
+                if site.state == "connected"
+                and site.channel == "dial_in"
+                and site.conference_row_id in fallback_rows
+                and hosting is not None
+                else bridge_of.get(site.conference_row_id or -1),
                 "attempts": site.attempts,
                 "last_error": site.last_error,
                 "muted": site.muted,
@@ -286,6 +347,7 @@ class LiveService:
                     entry["fallback_url"] = url
             sites.append(entry)
         return {
+            "dial_in": _dial_in_block(conferences),
             "meeting_id": meeting.id,
             "run_id": run.id,
             "status": run.status,
@@ -303,6 +365,8 @@ class LiveService:
                     "active": c.active,
                     "since": _iso(c.created_at),
                     "until": _iso(c.ended_at),
+                    "dial_in": _dial_in_of(c),
+                    "controls": self._controls_of(c),
                 }
                 for c in conferences
             ],
@@ -317,6 +381,18 @@ class LiveService:
                 }
                 for i in incidents
             ],
+        }
+
+    def _controls_of(self, conference: RunConference) -> dict[str, Any]:
+        capabilities = self._orchestrator.capabilities_of(conference.bridge)
+        return {
+            "layouts": list(capabilities.layout_names) if capabilities else [],
+            "mute_all": bool(capabilities and capabilities.mute_all),
+            "lock": bool(capabilities and capabilities.lock),
+            "message": bool(capabilities and capabilities.message),
+            "layout": conference.layout,
+            "locked": bool(conference.locked),
+            "all_muted": bool(conference.all_muted),
         }
 
     async def _not_started(
@@ -357,6 +433,7 @@ class LiveService:
             "launched_at": None,
             "ended_at": None,
             "whole_fallback": False,
+            "dial_in": None,
             "bridges": [],
             "sites": [
                 {

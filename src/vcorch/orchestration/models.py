@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vcorch.db import Base, UtcDateTime, clock_now
@@ -66,6 +75,16 @@ class RunConference(Base):
     link_participant_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock_now)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # How a room system dials in by itself (Bridge.dial_in), read once the conference
+    # exists; NULL where the bridge has no dial-in number (or has not answered yet).
+    dial_in_number: Mapped[str | None] = mapped_column(String(32))
+    dial_in_pin: Mapped[str | None] = mapped_column(String(32))
+    dial_in_uri: Mapped[str | None] = mapped_column(String(255))
+    # In-call control as last set through vcorch (orchestration/control.py); the layout is
+    # vendor-neutral (mcu_adapter.LAYOUTS), NULL until someone chose one.
+    layout: Mapped[str | None] = mapped_column(String(32))
+    locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    all_muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RunSite(Base):

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vcorch.access import Actor
-from vcorch.mcu_adapter import BridgeBusy, BridgeRegistry
+from vcorch.mcu_adapter import BridgeBusy, BridgeRegistry, Capabilities
 from vcorch.orchestration.bringup import BringUp
 from vcorch.orchestration.claim import EARLY_START, Claims
 from vcorch.orchestration.collaborators import (
@@ -42,7 +42,8 @@ from vcorch.orchestration.collaborators import (
     HealthReader,
     PollSink,
 )
-from vcorch.orchestration.control import MAX_EXTENSION, Control, SiteAction
+from vcorch.orchestration.control import MAX_EXTENSION, ConferenceAction, Control, SiteAction
+from vcorch.orchestration.dial_in import DialInNotices, DialInNumbers
 from vcorch.orchestration.failover import BridgeFailures, FailOver
 from vcorch.orchestration.fallback import Fallback
 from vcorch.orchestration.models import MeetingRun
@@ -81,6 +82,7 @@ class Orchestrator:
         metrics: DialMetrics | None = None,
         on_poll: PollSink | None = None,
         health: HealthReader | None = None,
+        dial_in_notices: DialInNotices | None = None,
     ) -> None:
         self._sessions = sessions
         self.policy = policy or OrchestrationPolicy()
@@ -103,6 +105,7 @@ class Orchestrator:
             health=health,
         )
         self._control = Control(sessions, registry, clock)
+        self._dial_in = DialInNumbers(sessions, registry, clock, dial_in_notices)
         self._locks: dict[int, asyncio.Lock] = {}
         self._wake = asyncio.Event()
 
@@ -161,7 +164,11 @@ class Orchestrator:
                 view = await read_view(self._sessions, run_id)
                 if view is None:
                     return None
-            return await self._supervisor.supervise(view)
+            outcome = await self._supervisor.supervise(view)
+            # After the look, so that dialling never waits for it; a new conference (a
+            # bring-up, a fail-over) gets its numbers at the step that follows.
+            await self._dial_in.record(run_id)
+            return outcome
 
     async def step_all(self) -> int:
         """One step of every active run; returns how many were looked at."""
@@ -197,6 +204,26 @@ class Orchestrator:
 
     async def extend(self, run_id: int, actor: Actor, minutes: int) -> datetime:
         return await self._control.extend(run_id, actor, minutes)
+
+    def capabilities_of(self, bridge: str) -> Capabilities | None:
+        """What a configured bridge can do (None: not configured here)."""
+        return self._control.capabilities_of(bridge)
+
+    async def conference_control(
+        self,
+        run_id: int,
+        actor: Actor,
+        action: ConferenceAction,
+        *,
+        layout: str | None = None,
+        on: bool = True,
+        text: str = "",
+        seconds: int = 0,
+    ) -> None:
+        """The meeting's in-call controls (layout, mute everyone, lock, a message)."""
+        await self._control.conference_control(
+            run_id, actor, action, layout=layout, on=on, text=text, seconds=seconds
+        )
 
     async def site_action(
         self, run_id: int, site_id: int, action: SiteAction, actor: Actor

@@ -181,6 +181,82 @@ def presence(
     return Reading(False, None)
 
 
+def dialled_in(site: SiteView, listed: Sequence[Participant]) -> Participant | None:
+    """The site's room system in the conference by its own call: connected, untagged
+    (nobody dialled it), incoming as the bridge says, from the address of the site's
+    endpoint (the rooms registry)."""
+    if not site.address:
+        return None
+    wanted = address_key(site.address)
+    for participant in listed:
+        if (
+            participant.connected
+            and participant.incoming
+            and participant.site_id is None
+            and participant.address is not None
+            and address_key(participant.address) == wanted
+        ):
+            return participant
+    return None
+
+
+def came_by_dial_in(
+    site: SiteView, called_in: Participant, now: datetime, *, drop: Participant | None
+) -> SiteChange | None:
+    """The site called in while vcorch was calling it (or before): it is connected by
+    ``dial_in``, and vcorch's own call, still ringing, is hung up."""
+    if (
+        site.state == "connected"
+        and site.channel == "dial_in"
+        and site.participant_id == called_in.participant_id
+    ):
+        return None
+    return SiteChange(
+        site,
+        {
+            "state": "connected",
+            "channel": "dial_in",
+            "since": now,
+            "participant_id": called_in.participant_id,
+            "last_error": None,
+            "dial_deadline": None,
+            "_drop": drop.participant_id if drop is not None else None,
+        },
+    )
+
+
+def dial_in_beside_fallback(
+    site: SiteView, hosting: Sequence[Participant], now: datetime
+) -> Reading:
+    """A site placed on the built-in bridge's conference (it fell back from a SIP-only MCU)
+    whose room system called the hosting conference itself: read against the hosting
+    conference's listing.  Connected by ``dial_in`` while that call lasts, ``fallback``
+    (waiting for its people, its browser link still good) when it ends."""
+    if site.held:
+        return Reading(False, None)
+    if site.state == "connected" and site.channel == "dial_in":
+        if any(p.participant_id == site.participant_id and p.connected for p in hosting):
+            return Reading(True, None)
+        return Reading(
+            False,
+            SiteChange(
+                site,
+                {
+                    "state": "fallback",
+                    "since": now,
+                    "participant_id": None,
+                    "last_error": "the call ended",
+                },
+            ),
+        )
+    if site.state != "fallback":
+        return Reading(False, None)
+    called_in = dialled_in(site, hosting)
+    if called_in is None:
+        return Reading(False, None)
+    return Reading(True, came_by_dial_in(site, called_in, now, drop=None))
+
+
 def reconcile(
     site: SiteView,
     listed: Sequence[Participant],
@@ -201,6 +277,12 @@ def reconcile(
     if site.state in SETTLED:
         return Reading(False, None)
     found = match(site, listed)
+    called_in = dialled_in(site, listed)
+    if called_in is not None and (
+        found is None or not found.connected or found.participant_id == called_in.participant_id
+    ):
+        drop = found if found is not None and found is not called_in else None
+        return Reading(True, came_by_dial_in(site, called_in, now, drop=drop))
     if found is not None and found.connected:
         if site.state == "connected" and site.participant_id == found.participant_id:
             return Reading(True, None)

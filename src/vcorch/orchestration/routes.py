@@ -1,4 +1,5 @@
-"""HTTP edge of live control: start, end, extend, per-site actions and the live view."""
+"""HTTP edge of live control: start, end, extend, the meeting's in-call controls (layout,
+mute everyone, lock, an on-screen message), per-site actions and the live view."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ ID = "{id:[0-9]+}"
 SITE = "{site_id:-?[0-9]+}"
 CONTROLLERS = (Role.ADMIN, Role.SECRETARIAT)
 SITE_ACTORS = (Role.ADMIN, Role.SECRETARIAT, Role.OPERATOR)
+# The organiser's operators too (they run its host room): the service checks the unit.
+CONFERENCE_ACTORS = (Role.ADMIN, Role.SECRETARIAT, Role.OPERATOR)
 
 
 def _live(view: dict[str, Any]) -> schemas.LiveOut:
@@ -68,6 +71,62 @@ async def extend_meeting(
     id: int, body: schemas.ExtendIn, actor: Actor, app: web.Application
 ) -> schemas.LiveOut:
     return _live(await app[LIVE].extend(actor, id, body.minutes))
+
+
+@routes.post(
+    f"/api/meetings/{ID}/layout",
+    summary="Show the live meeting in another layout (every site's screen)",
+    body=schemas.LayoutIn,
+    response=schemas.LiveOut,
+    roles=CONFERENCE_ACTORS,
+)
+async def meeting_layout(
+    id: int, body: schemas.LayoutIn, actor: Actor, app: web.Application
+) -> schemas.LiveOut:
+    return _live(await app[LIVE].conference_control(actor, id, "layout", layout=body.layout))
+
+
+@routes.post(
+    f"/api/meetings/{ID}/mute-all",
+    summary="Mute (or unmute) every site of the live meeting at once",
+    body=schemas.MuteAllIn,
+    response=schemas.LiveOut,
+    roles=CONFERENCE_ACTORS,
+)
+async def meeting_mute_all(
+    id: int, body: schemas.MuteAllIn, actor: Actor, app: web.Application
+) -> schemas.LiveOut:
+    return _live(await app[LIVE].conference_control(actor, id, "mute_all", on=body.muted))
+
+
+@routes.post(
+    f"/api/meetings/{ID}/lock",
+    summary="Lock the live meeting (nobody new gets in) or open it again",
+    body=schemas.LockIn,
+    response=schemas.LiveOut,
+    roles=CONFERENCE_ACTORS,
+)
+async def meeting_lock(
+    id: int, body: schemas.LockIn, actor: Actor, app: web.Application
+) -> schemas.LiveOut:
+    return _live(await app[LIVE].conference_control(actor, id, "lock", on=body.locked))
+
+
+@routes.post(
+    f"/api/meetings/{ID}/message",
+    summary="Show a short message on every site's screen for a while",
+    body=schemas.MessageIn,
+    response=schemas.LiveOut,
+    roles=CONFERENCE_ACTORS,
+)
+async def meeting_message(
+    id: int, body: schemas.MessageIn, actor: Actor, app: web.Application
+) -> schemas.LiveOut:
+    return _live(
+        await app[LIVE].conference_control(
+            actor, id, "message", text=body.text, seconds=body.seconds
+        )
+    )
 
 
 @routes.get(

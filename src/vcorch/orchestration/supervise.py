@@ -54,6 +54,7 @@ from vcorch.orchestration.reconcile import (
     call_placed,
     call_refused,
     dial_gate,
+    dial_in_beside_fallback,
     match,
     reconcile,
     refusal,
@@ -283,8 +284,22 @@ class Supervisor:
             except Exception:
                 log.exception("run %s: recording the polled participants failed", step.view.id)
         await self._reconcile_listing(step, bridge, conference, listed)
+        if conference.role == "host":
+            self._dial_ins_beside_fallback(step, listed)
         self._schedule(bridge, conference, step.sites_of(conference))
         return "reconcile"
+
+    def _dial_ins_beside_fallback(self, step: _Step, hosting: Sequence[Participant]) -> None:
+        """Fallen-back sites on the built-in bridge's conference whose room system called
+        the hosting conference itself (reconcile.dial_in_beside_fallback)."""
+        builtin = {c.id: c for c in step.view.conferences if c.role == "fallback"}
+        for site in step.book.views():
+            conference = builtin.get(site.conference_row_id)  # type: ignore[arg-type]
+            if conference is None:
+                continue
+            reading = dial_in_beside_fallback(site, hosting, step.now)
+            if reading.change is not None:
+                self._apply(step, conference, reading.change)
 
     async def _trouble(
         self, step: _Step, bridge: Bridge, conference: ConferenceView, reason: str
@@ -410,6 +425,8 @@ class Supervisor:
             log.debug("run %s: built-in conference not listed: %s", step.view.id, err.reason)
             listed = []
         for site in step.sites_of(conference):
+            if site.state == "connected" and site.channel == "dial_in":
+                continue  # in by its own call to the hosting conference, read there
             reading = reconcile(site, listed, step.now, self.policy, takes_browsers=True)
             if reading.change is not None:
                 self._apply(step, conference, reading.change)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from vcorch.config import Settings
 from vcorch.mcu_adapter import BridgeHealthCoordinator, BridgeRegistry
 from vcorch.orchestration.collaborators import DialMetrics, FallbackLinks, PollSink
+from vcorch.orchestration.dial_in import DialInNotices
 from vcorch.orchestration.live import LiveService
 from vcorch.orchestration.live_feed import FeedPolicy, LiveFeed
 from vcorch.orchestration.orchestrator import OrchestrationPolicy, Orchestrator
@@ -38,6 +39,7 @@ def setup(
     links: FallbackLinks,
     metrics: DialMetrics,
     on_poll: PollSink,
+    dial_in_notices: DialInNotices | None = None,
 ) -> Orchestrator:
     orchestrator = Orchestrator(
         runtime.sessions,
@@ -48,6 +50,7 @@ def setup(
         metrics=metrics,
         on_poll=on_poll,
         health=bridge_health,
+        dial_in_notices=dial_in_notices,
     )
     runtime.provide(ORCHESTRATOR, orchestrator)
     live = LiveService(runtime.sessions, orchestrator, runtime.clock)

@@ -18,6 +18,7 @@ import pytest
 
 from tests.mcu_adapter.contract.harness import HARNESS_RETRIES, HARNESS_TIMEOUT, Harness
 from vcorch.mcu_adapter.base import (
+    LAYOUTS,
     Bridge,
     BridgeEvent,
     BridgeProtocolError,
@@ -311,3 +312,74 @@ async def test_pushed_events_need_credentials_and_a_readable_body(
         assert request is not None
         with pytest.raises(BridgeProtocolError):
             bridge.parse_events(request)
+
+
+# -- dial-in and in-call control ----------------------------------------------------------
+
+
+async def test_dial_in_follows_capabilities(bridge: Bridge) -> None:
+    """A conference has a numeric ID (and maybe a PIN) a room system dials in with; the
+    same key gives the same numbers (what the invitation told stays true)."""
+    same = spec("dial-in")
+    ref = await bridge.create_conference(same)
+    if not bridge.capabilities.dial_in_id:
+        with pytest.raises(NotSupported):
+            await bridge.dial_in(ref)
+        return
+    dial_in = await bridge.dial_in(ref)
+    assert dial_in.number.isdigit()
+    assert dial_in.pin is None or dial_in.pin.isdigit()
+    again = await bridge.dial_in(await bridge.create_conference(same))
+    assert again == dial_in
+    other = await bridge.dial_in(await bridge.create_conference(spec("other")))
+    assert other.number != dial_in.number
+
+
+async def test_layouts_follow_capabilities(bridge: Bridge) -> None:
+    """Layouts are named vendor-neutrally; each one declared can be chosen, others not."""
+    ref = await bridge.create_conference(spec())
+    names = bridge.capabilities.layout_names
+    assert set(names) <= set(LAYOUTS)
+    for layout in names:
+        await bridge.set_layout(ref, layout)
+    for layout in set(LAYOUTS) - set(names) | {"cinema"}:
+        with pytest.raises(NotSupported):
+            await bridge.set_layout(ref, layout)
+
+
+async def test_mute_all_follows_capabilities(harness: Harness, bridge: Bridge) -> None:
+    ref = await bridge.create_conference(spec())
+    if not bridge.capabilities.mute_all:
+        with pytest.raises(NotSupported):
+            await bridge.mute_all(ref, True)
+        return
+    participant_id = await joined(harness, bridge, ref, "120")
+    await bridge.mute_all(ref, True)
+    await bridge.mute_all(ref, True)  # twice is the same
+    await bridge.mute_all(ref, False)
+    still = await listed(bridge, ref, participant_id)
+    assert still is not None
+    assert still.connected  # muting everyone drops nobody
+
+
+async def test_lock_follows_capabilities(harness: Harness, bridge: Bridge) -> None:
+    ref = await bridge.create_conference(spec())
+    if not bridge.capabilities.lock:
+        with pytest.raises(NotSupported):
+            await bridge.lock(ref, True)
+        return
+    participant_id = await joined(harness, bridge, ref, "121")
+    await bridge.lock(ref, True)
+    inside = await listed(bridge, ref, participant_id)
+    assert inside is not None
+    assert inside.connected  # those in stay in
+    await bridge.lock(ref, False)
+
+
+async def test_message_follows_capabilities(bridge: Bridge) -> None:
+    ref = await bridge.create_conference(spec())
+    if not bridge.capabilities.message:
+        with pytest.raises(NotSupported):
+            await bridge.show_message(ref, "Các điểm cầu chuẩn bị phát biểu", 20)
+        return
+    await bridge.show_message(ref, "Các điểm cầu chuẩn bị phát biểu", 20)

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import hmac
 import unicodedata
 import uuid
 from collections import OrderedDict
@@ -45,6 +46,7 @@ from vcorch.mcu_adapter.base import (
     ConferenceRef,
     ConferenceSpec,
     DialFailed,
+    DialIn,
     DialTarget,
     InboundRequest,
     ListingUnreliable,
@@ -82,6 +84,18 @@ _FULL = frozenset(
         "loadBalancingDisabled",
     }
 )
+# Vendor-neutral layouts onto the API's ``layout``/``defaultLayout`` values (API reference,
+# coSpace "defaultLayout" and "Default layout options"): ``speakerOnly`` the active speaker
+# full screen, ``allEqual`` everyone the same size, ``onePlusN`` one large pane (the speaker
+# or the presentation) with the others small beneath it, ``automatic`` the server's choice.
+CMS_LAYOUTS: dict[str, str] = {
+    "speaker": "speakerOnly",
+    "grid": "allEqual",
+    "presentation": "onePlusN",
+    "automatic": "automatic",
+}
+# messagePosition: top | middle | bottom ("Modifying a call"); the bottom band hides least.
+_MESSAGE_POSITION = "bottom"
 _REMEMBERED_LEGS = 20_000  # leg → call/site notes kept for CDRs that do not name the call
 _DETAIL_CONCURRENCY = 8  # GET /callLegs/<id> requests in flight for one participants() call
 _REREAD_WAIT = 1.0  # a shifted listing is read again if the budget has room within this (s)
@@ -130,13 +144,16 @@ class _Leg:
     state: str | None = None  # the last state seen; "connected" spares a direct look
     connected_at: datetime | None = None
     muted: bool = False
+    incoming: bool | None = None  # the leg called in (callLeg "direction"); None: not known
 
 
 class CiscoCmsBridge(Bridge):
     """Options: ``cospace_uri_prefix`` (default ``vcorch-``); ``webapp_url`` (the CMS web
     app's address as browsers reach it: with it, a fallen-back site's browser joins the
     meeting's own coSpace there); ``sip_domain`` (coSpaces' SIP domain, for a gateway to
-    dial); hook auth as in the base class."""
+    dial); ``dial_in_pin`` (default true: every coSpace gets a six-digit passcode, derived
+    from the API password and the conference key, which room systems dialling in by call ID
+    type; false leaves coSpaces without one); hook auth as in the base class."""
 
     type_name: ClassVar[str] = "cisco_cms"
     # Cisco publishes no request rate for the Meeting Server API: the API reference only
@@ -152,6 +169,11 @@ class CiscoCmsBridge(Bridge):
         mute=True,
         layouts=True,
         disconnect=True,
+        dial_in_id=True,
+        layout_names=tuple(CMS_LAYOUTS),
+        mute_all=True,
+        lock=True,
+        message=True,
     )
 
     def __init__(self, config: BridgeConfig, context: BridgeContext) -> None:
@@ -182,6 +204,12 @@ class CiscoCmsBridge(Bridge):
         )
         self._uri_prefix = str(config.options.get("cospace_uri_prefix", "vcorch-"))
         self._legs: OrderedDict[str, _Leg] = OrderedDict()
+        dial_in_pin = config.options.get("dial_in_pin", True)
+        if not isinstance(dial_in_pin, bool):
+            raise ConfigError(f"bridges.{config.name}.options.dial_in_pin: true or false")
+        # The PIN is derived, not drawn, so that creating again under the same key (another
+        # process, a retry) offers the same passcode; the API password keeps it unguessable.
+        self._pin_key: bytes | None = password.encode("utf-8") if dial_in_pin else None
         # (call id, display name) -> site id of the web-app guest links given out: a web
         # app guest's leg carries only the name the link set, so that name maps it back.
         self._web_guests: OrderedDict[tuple[str, str], str] = OrderedDict()
@@ -264,7 +292,10 @@ class CiscoCmsBridge(Bridge):
             try:
                 cospace_id = await self._cms(
                     lambda: self._client.create_cospace(
-                        name=spec.title, uri=uri, cdr_tag=spec.key[:100], passcode=spec.pin
+                        name=spec.title,
+                        uri=uri,
+                        cdr_tag=spec.key[:100],
+                        passcode=spec.pin or self._derived_pin(spec.key),
                     )
                 )
             except BridgeProtocolError:
@@ -281,6 +312,73 @@ class CiscoCmsBridge(Bridge):
         return ConferenceRef(
             bridge=self.name, conference_id=call_id, extra={"coSpace": cospace_id, "uri": uri}
         )
+
+    def _derived_pin(self, key: str) -> str | None:
+        if self._pin_key is None:
+            return None
+        digest = hmac.new(self._pin_key, f"pin:{key}".encode(), hashlib.sha256).digest()
+        return f"{int.from_bytes(digest[:8], 'big') % 1_000_000:06d}"
+
+    async def dial_in(self, ref: ConferenceRef) -> DialIn:
+        """The coSpace's ``callId`` ("the numeric ID that a user would enter at the IVR") and
+        ``passcode`` (API reference, GET ``/coSpaces/<id>``); a coSpace without a callId is
+        given one (``requireCallId=true``)."""
+        cospace_id = ref.extra.get("coSpace")
+        if not cospace_id:
+            raise ConferenceNotFound(self.name, "the conference names no coSpace")
+        access = await self._cms(lambda: self._client.cospace_access(cospace_id))
+        if access.call_id is None:
+            await self._cms(lambda: self._client.require_call_id(cospace_id))
+            access = await self._cms(lambda: self._client.cospace_access(cospace_id))
+        if access.call_id is None or not access.call_id.isdigit():
+            raise BridgeProtocolError(self.name, f"coSpace {cospace_id} has no numeric callId")
+        uri = ref.extra.get("uri")
+        return DialIn(
+            number=access.call_id,
+            pin=access.passcode,
+            uri=f"sip:{uri}@{self._sip_domain}" if uri and self._sip_domain else None,
+        )
+
+    async def set_layout(self, ref: ConferenceRef, layout: str) -> None:
+        """Every participant now (``layout`` on ``/calls/<id>/participants/*``) and every
+        later one (the coSpace's ``defaultLayout``)."""
+        value = CMS_LAYOUTS.get(layout)
+        if value is None:
+            raise NotSupported(self.name, f"no layout {layout!r} here")
+        await self._cms(
+            lambda: self._client.update_all_participants(ref.conference_id, {"layout": value})
+        )
+        cospace_id = ref.extra.get("coSpace")
+        if cospace_id:
+            await self._cms(
+                lambda: self._client.update_cospace(cospace_id, {"defaultLayout": value})
+            )
+
+    async def mute_all(self, ref: ConferenceRef, muted: bool) -> None:
+        """``rxAudioMute`` on every participant (the others stop hearing them), and
+        ``joinAudioMuteOverride`` so that those who join later come in muted too."""
+        value = "true" if muted else "false"
+        await self._cms(
+            lambda: self._client.update_all_participants(ref.conference_id, {"rxAudioMute": value})
+        )
+        await self._cms(
+            lambda: self._client.update_call(ref.conference_id, {"joinAudioMuteOverride": value})
+        )
+
+    async def lock(self, ref: ConferenceRef, locked: bool) -> None:
+        """The call's ``locked``: newcomers that need activation (guests) wait in the lobby
+        until it is unlocked; those already in stay (API reference, "Modifying a call")."""
+        value = "true" if locked else "false"
+        await self._cms(lambda: self._client.update_call(ref.conference_id, {"locked": value}))
+
+    async def show_message(self, ref: ConferenceRef, text: str, seconds: int) -> None:
+        """``messageText`` for ``messageDuration`` seconds on every participant's screen."""
+        form = {
+            "messageText": unicodedata.normalize("NFC", text),
+            "messagePosition": _MESSAGE_POSITION,
+            "messageDuration": str(seconds),
+        }
+        await self._cms(lambda: self._client.update_call(ref.conference_id, form))
 
     async def dial_in_uri(self, ref: ConferenceRef) -> str:
         # API Reference Guide (Release 2.0+), coSpace: ``uri`` is the "URI user part ... that a
@@ -389,6 +487,8 @@ class CiscoCmsBridge(Bridge):
             )
         note.state = leg.state
         note.muted = leg.rx_audio_mute
+        if leg.direction is not None:
+            note.incoming = leg.direction == "incoming"
 
     def _participant(
         self, ref: ConferenceRef, leg_id: str, name: str | None, remote_party: str | None
@@ -406,6 +506,7 @@ class CiscoCmsBridge(Bridge):
             connected=connected,
             muted=note.muted,
             joined_at=note.connected_at if connected else None,
+            incoming=note.incoming,
         )
 
     async def disconnect(self, ref: ConferenceRef, participant_id: str) -> None:

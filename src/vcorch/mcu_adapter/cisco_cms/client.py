@@ -127,6 +127,7 @@ class CmsCallLeg:
     duration_seconds: int | None
     rx_audio_mute: bool
     owner_id: str | None = None  # configuration/ownerId: what the POST set (the site tag)
+    direction: str | None = None  # incoming | outgoing (callLeg "direction")
 
 
 Method = Literal["GET", "POST", "PUT", "DELETE"]
@@ -428,6 +429,8 @@ class CmsClient:
             owner_id=(text_of(configuration, "ownerId") if configuration is not None else None)
             or text_of(root, "ownerId")
             or None,
+            direction=text_of(root, "direction")
+            or (text_of(status, "direction") if status is not None else None),
         )
 
     async def update_call_leg(self, leg_id: str, form: Mapping[str, str]) -> None:
@@ -436,6 +439,22 @@ class CmsClient:
 
     async def delete_call_leg(self, leg_id: str) -> None:
         await self._request("DELETE", f"/callLegs/{leg_id}", idempotent=True)
+
+    # -- in-call control (API reference: "Modifying a call", PUT /calls/<call id>; "Set
+    # properties for all participants in a conference", PUT /calls/<call id>/participants/*;
+    # coSpace ``defaultLayout``, "the default layout to be used for new call legs") -----
+
+    async def update_call(self, call_id: str, form: Mapping[str, str]) -> None:
+        """``locked``, ``messageText``/``messagePosition``/``messageDuration``...: a PUT sets
+        values, so repeating it changes nothing more."""
+        await self._request("PUT", f"/calls/{call_id}", form=form, idempotent=True)
+
+    async def update_all_participants(self, call_id: str, form: Mapping[str, str]) -> None:
+        """``rxAudioMute``, ``layout``... for every participant of the call at once."""
+        await self._request("PUT", f"/calls/{call_id}/participants/*", form=form, idempotent=True)
+
+    async def update_cospace(self, cospace_id: str, form: Mapping[str, str]) -> None:
+        await self._request("PUT", f"/coSpaces/{cospace_id}", form=form, idempotent=True)
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -16,7 +16,16 @@ Configuration (``[[bridges]]``, see docs/bridges.md, "Janus"):
 - ``options.hook_secret_env`` / ``hook_secret_file``: what the event handler presents (as
   the ``backend_pwd`` of basic auth, or ``?token=`` in its backend URL);
 - ``options.admin_key_env`` / ``admin_key_file``: the AudioBridge/VideoRoom ``admin_key``
-  (the plugins' ``general.admin_key``), for a Janus that lets only its holders create rooms.
+  (the plugins' ``general.admin_key``), for a Janus that lets only its holders create rooms;
+- ``options.room_pin``: true gives every room a six-digit ``pin`` (derived from the admin
+  secret and the room number, so a repeated create offers the same one); default false.
+
+Dial-in (``dial_in``): the room number and its PIN, what a WebRTC client or a SIP gateway
+in front of the AudioBridge asks for.  In-call control: ``mute_all`` is AudioBridge's
+``mute_room``/``unmute_room``; ``lock`` is the rooms' token ACL (``allowed`` with action
+``enable`` and no token: nobody new may join, those in stay; ``disable`` opens again).
+Layouts are the browsers' own (VideoRoom forwards streams, it composes nothing) and there
+is no on-screen message: both ``NotSupported``.
 
 A conference is an AudioBridge room, plus a VideoRoom room with the same number unless
 the spec is audio-only.  Room numbers derive from ``spec.key``, so creating again finds
@@ -53,6 +62,7 @@ from vcorch.mcu_adapter.base import (
     ConferenceNotFound,
     ConferenceRef,
     ConferenceSpec,
+    DialIn,
     DialTarget,
     InboundRequest,
     NotSupported,
@@ -74,6 +84,7 @@ from vcorch.mcu_adapter.janus.naming import (
     join_url,
     participant_id_for,
     room_id_for,
+    room_pin,
     room_secret,
     site_of_participant,
 )
@@ -183,6 +194,9 @@ class JanusBridge(Bridge):
         layouts=False,
         cascade=False,
         disconnect=True,
+        dial_in_id=True,
+        mute_all=True,
+        lock=True,
     )
 
     def __init__(self, config: BridgeConfig, context: BridgeContext) -> None:
@@ -198,6 +212,10 @@ class JanusBridge(Bridge):
         # Only ``create`` needs it (measured on 1.1.2: edit and destroy take the room's
         # secret); like the admin secret it travels in request bodies only.
         self._plugin_admin_key = _option_secret(config, "admin_key")
+        pin_rooms = config.options.get("room_pin", False)
+        if not isinstance(pin_rooms, bool):
+            raise ConfigError(f"bridges.{config.name}.options.room_pin: true or false")
+        self._pin_rooms = pin_rooms
         self._api_url = config.url.rstrip("/")
         self._admin_url = _option_str(config, "admin_url", _default_admin_url(self._api_url))
         self._signalling_url = _option_str(config, "signalling_url", self._api_url)
@@ -316,6 +334,7 @@ class JanusBridge(Bridge):
 
     async def create_conference(self, spec: ConferenceSpec) -> ConferenceRef:
         room = room_id_for(spec.key)
+        pin = spec.pin or (room_pin(self._admin_secret, room) if self._pin_rooms else None)
         common: dict[str, Any] = {
             "request": "create",
             "room": room,
@@ -324,8 +343,8 @@ class JanusBridge(Bridge):
             "is_private": True,
             "permanent": False,
         }
-        if spec.pin:
-            common["pin"] = spec.pin
+        if pin:
+            common["pin"] = pin
         if self._plugin_admin_key is not None:
             common["admin_key"] = self._plugin_admin_key
         client = self._client()
@@ -338,9 +357,9 @@ class JanusBridge(Bridge):
                 tolerate={AUDIOBRIDGE_ROOM_EXISTS},
             )
         extra = {"audiobridge": str(room)}
-        if spec.pin:
+        if pin:
             # The join link needs it; it is the meeting's PIN, not a credential of vcorch.
-            extra["pin"] = spec.pin
+            extra["pin"] = pin
         if not spec.audio_only:
             if not await self._exists(VIDEOROOM, room):
                 await client.message_plugin(
@@ -460,6 +479,40 @@ class JanusBridge(Bridge):
             },
             idempotent=True,
         )
+
+    async def dial_in(self, ref: ConferenceRef) -> DialIn:
+        room = self._room(ref)
+        if not await self._exists(AUDIOBRIDGE, room):
+            raise ConferenceNotFound(self.name, f"no AudioBridge room {room}")
+        return DialIn(number=str(room), pin=ref.extra.get("pin"))
+
+    async def mute_all(self, ref: ConferenceRef, muted: bool) -> None:
+        room = self._room(ref)
+        await self._client().message_plugin(
+            AUDIOBRIDGE,
+            {
+                "request": "mute_room" if muted else "unmute_room",
+                "room": room,
+                "secret": room_secret(self._admin_secret, room),
+            },
+            idempotent=True,
+        )
+
+    async def lock(self, ref: ConferenceRef, locked: bool) -> None:
+        room = self._room(ref)
+        request = {
+            "request": "allowed",
+            "room": room,
+            "secret": room_secret(self._admin_secret, room),
+            "action": "enable" if locked else "disable",
+            "allowed": [],
+        }
+        client = self._client()
+        await client.message_plugin(AUDIOBRIDGE, request, idempotent=True)
+        if self._has_video(ref):
+            await client.message_plugin(
+                VIDEOROOM, request, idempotent=True, tolerate={VIDEOROOM_NO_SUCH_ROOM}
+            )
 
     async def webrtc_join_url(
         self, ref: ConferenceRef, target: DialTarget, expires_at: datetime

@@ -60,6 +60,13 @@ def room_secret(admin_secret: str, room: int) -> str:
     return mac.hexdigest()[:32]
 
 
+def room_pin(admin_secret: str, room: int) -> str:
+    """The room's six-digit PIN (``options.room_pin``), derived like its secret so that a
+    repeated create (or a restarted vcorch) offers the same one."""
+    mac = hmac.new(admin_secret.encode("utf-8"), f"pin:{room}".encode(), hashlib.sha256)
+    return f"{int.from_bytes(mac.digest()[:8], 'big') % 1_000_000:06d}"
+
+
 def join_url(
     page: str,
     *,

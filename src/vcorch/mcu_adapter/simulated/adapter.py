@@ -30,6 +30,7 @@ from vcorch.mcu_adapter.base import (
     ConferenceRef,
     ConferenceSpec,
     DialFailed,
+    DialIn,
     DialTarget,
     NotSupported,
     Participant,
@@ -37,6 +38,7 @@ from vcorch.mcu_adapter.base import (
 )
 from vcorch.mcu_adapter.retry import RetryPolicy, call_with_retry
 from vcorch.mcu_adapter.simulated.mcu import (
+    SIM_LAYOUTS,
     SimEvent,
     SimLeg,
     SimMcuError,
@@ -94,6 +96,11 @@ class SimulatedBridge(Bridge):
         disconnect=True,
         cascade=True,
         builtin_link=True,
+        dial_in_id=True,
+        layout_names=SIM_LAYOUTS,
+        mute_all=True,
+        lock=True,
+        message=True,
     )
 
     def __init__(self, config: BridgeConfig, context: BridgeContext) -> None:
@@ -177,8 +184,10 @@ class SimulatedBridge(Bridge):
             return ConferenceNotFound(self.name, str(err))
         if err.code == "capacity":
             return CapacityExceeded(self.name, str(err))
-        if err.code == "unknown_address":
+        if err.code in ("unknown_address", "refused"):
             return DialFailed(self.name, str(err))
+        if err.code == "bad_value":
+            return NotSupported(self.name, str(err))
         return BridgeUnavailable(self.name, str(err))
 
     async def close(self) -> None:
@@ -222,6 +231,30 @@ class SimulatedBridge(Bridge):
     async def end_conference(self, ref: ConferenceRef) -> None:
         await self._call("end", lambda: self.mcu.end(ref.conference_id))
 
+    async def dial_in(self, ref: ConferenceRef) -> DialIn:
+        conference = await self._call("dial-in", lambda: self.mcu.conference(ref.conference_id))
+        return DialIn(
+            number=conference.number,
+            pin=conference.pin or None,
+            uri=self._dial_in.replace("{conference}", ref.conference_id)
+            if self._dial_in is not None
+            else None,
+        )
+
+    async def set_layout(self, ref: ConferenceRef, layout: str) -> None:
+        if layout not in self.capabilities.layout_names:
+            raise NotSupported(self.name, f"no layout {layout!r} here")
+        await self._call("layout", lambda: self.mcu.set_layout(ref.conference_id, layout))
+
+    async def mute_all(self, ref: ConferenceRef, muted: bool) -> None:
+        await self._call("mute-all", lambda: self.mcu.mute_all(ref.conference_id, muted))
+
+    async def lock(self, ref: ConferenceRef, locked: bool) -> None:
+        await self._call("lock", lambda: self.mcu.set_locked(ref.conference_id, locked))
+
+    async def show_message(self, ref: ConferenceRef, text: str, seconds: int) -> None:
+        await self._call("message", lambda: self.mcu.show_message(ref.conference_id, text, seconds))
+
     async def dial_out(self, ref: ConferenceRef, target: DialTarget) -> ParticipantRef:
         if target.kind == "webrtc":
             raise NotSupported(self.name, "the simulated bridge cannot call WebRTC endpoints")
@@ -262,6 +295,7 @@ class SimulatedBridge(Bridge):
                 connected=leg.state == "connected",
                 muted=leg.muted,
                 joined_at=leg.joined_at,
+                incoming=leg.incoming,
             )
             for leg in legs
         ]

@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import logging
 import random
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +21,12 @@ from typing import Literal
 
 log = logging.getLogger(__name__)
 
-SimErrorCode = Literal["down", "failure", "not_found", "capacity", "unknown_address"]
+SimErrorCode = Literal[
+    "down", "failure", "not_found", "capacity", "unknown_address", "refused", "bad_value"
+]
+# The layouts the simulated MCU shows (the vendor-neutral names: it has no vocabulary of
+# its own to map them to).
+SIM_LAYOUTS: tuple[str, ...] = ("speaker", "grid", "presentation", "automatic")
 
 
 class SimMcuError(Exception):
@@ -57,6 +63,7 @@ class SimLeg:
     state: Literal["ringing", "connected"] = "ringing"
     muted: bool = False
     joined_at: datetime | None = None
+    incoming: bool = False  # it called in (dial_in_call), nobody dialled it
 
 
 @dataclass
@@ -65,6 +72,15 @@ class SimConference:
     key: str
     title: str
     legs: dict[str, SimLeg] = field(default_factory=dict)
+    # Dial-in: the numeric conference id a room system types, and its PIN.
+    number: str = ""
+    pin: str = ""
+    # In-call control state.
+    layout: str = "automatic"
+    locked: bool = False
+    all_muted: bool = False
+    message: str | None = None
+    message_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,8 +153,15 @@ class SimulatedMcu:
         existing = self._by_key.get(key)
         if existing is not None:
             return existing
-        conference_id = f"sim-{next(self._ids)}"
-        self._conferences[conference_id] = SimConference(conference_id, key, title)
+        serial = next(self._ids)
+        conference_id = f"sim-{serial}"
+        self._conferences[conference_id] = SimConference(
+            conference_id,
+            key,
+            title,
+            number=str(7_000_000 + serial),
+            pin=f"{secrets.randbelow(1_000_000):06d}",
+        )
         self._by_key[key] = conference_id
         return conference_id
 
@@ -214,6 +237,64 @@ class SimulatedMcu:
     async def set_mute(self, conference_id: str, leg_id: str, muted: bool) -> None:
         await self._api()
         self._leg(conference_id, leg_id).muted = muted
+
+    async def conference(self, conference_id: str) -> SimConference:
+        """One conference as the MCU holds it (dial-in numbers, control state)."""
+        await self._api()
+        return self._conference(conference_id)
+
+    async def set_layout(self, conference_id: str, layout: str) -> None:
+        await self._api()
+        if layout not in SIM_LAYOUTS:
+            raise SimMcuError("bad_value", f"no layout {layout!r}")
+        self._conference(conference_id).layout = layout
+
+    async def mute_all(self, conference_id: str, muted: bool) -> None:
+        await self._api()
+        conference = self._conference(conference_id)
+        conference.all_muted = muted
+        for leg in conference.legs.values():
+            leg.muted = muted
+
+    async def set_locked(self, conference_id: str, locked: bool) -> None:
+        await self._api()
+        self._conference(conference_id).locked = locked
+
+    async def show_message(self, conference_id: str, text: str, seconds: int) -> None:
+        await self._api()
+        conference = self._conference(conference_id)
+        conference.message = text
+        conference.message_seconds = seconds
+
+    async def dial_in_call(
+        self, number: str, pin: str | None, address: str, display_name: str = ""
+    ) -> str:
+        """A room system calls the conference by its number and PIN (not an API call: the
+        endpoint does it).  It is in at once, untagged (nobody dialled it), reported as a
+        join; a wrong number, a wrong PIN or a locked conference refuses it."""
+        conference = next((c for c in self._conferences.values() if c.number == number), None)
+        if conference is None:
+            raise SimMcuError("not_found", f"no conference numbered {number}")
+        if conference.pin and pin != conference.pin:
+            raise SimMcuError("refused", "wrong PIN")
+        if conference.locked:
+            raise SimMcuError("refused", "the conference is locked")
+        if self.ports_in_use() >= self.settings.ports:
+            raise SimMcuError("capacity", f"all {self.settings.ports} ports in use")
+        leg = SimLeg(
+            f"{conference.conference_id}-i{next(self._ids)}",
+            address,
+            "sip",
+            display_name or address,
+            None,
+            state="connected",
+            muted=conference.all_muted,
+            joined_at=self._clock(),
+            incoming=True,
+        )
+        conference.legs[leg.leg_id] = leg
+        await self._emit("join", conference.conference_id, leg, None)
+        return leg.leg_id
 
     # -- behaviour ------------------------------------------------------------------------
 
