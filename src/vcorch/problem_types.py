@@ -57,8 +57,7 @@ from vcorch.mcu_adapter import (
     MalformedEvents,
     NotSupported,
 )
-from vcorch.orchestration import TooManyStreams
-from vcorch.orchestration import ControlNotSupported
+from vcorch.orchestration import ControlNotSupported, TooManyStreams
 from vcorch.rooms import DuplicateCode, UnitTreeError
 from vcorch.web import PROBLEM_TYPE_PREFIX, HttpProblem
 

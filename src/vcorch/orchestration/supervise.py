@@ -195,6 +195,10 @@ class Supervisor:
         for event in events:
             site = site_of(event, step.sites_of(conference))
             if site is None:
+                if event.kind == "join" and conference.role == "host" and self._fallen_back(step):
+                    # Someone unknown called the meeting in: perhaps a fallen-back site's room
+                    # system by its dial-in number.  The listing says who (this step).
+                    self._next_listing.pop(conference.id, None)
                 continue
             reading = read_event(
                 event, site, now, self.policy, takes_browsers=self._takes_browsers(bridge)
@@ -203,6 +207,15 @@ class Supervisor:
                 self._apply(step, conference, reading.change)
             if event.kind == "join":
                 self._suspects.pop(site.id, None)
+
+    @staticmethod
+    def _fallen_back(step: _Step) -> bool:
+        """Whether a site waits on the built-in bridge (fallen back, not in by dial-in)."""
+        builtin = {c.id for c in step.view.conferences if c.role == "fallback"}
+        return any(
+            s.conference_row_id in builtin and s.state == "fallback" and not s.held
+            for s in step.book.views()
+        )
 
     def _interval(
         self, bridge: Bridge, conference: ConferenceView, sites: int, launching: bool
@@ -233,8 +246,11 @@ class Supervisor:
         sites: Sequence[SiteView],
         *,
         at_least: timedelta = timedelta(0),
+        settling: bool = False,
     ) -> None:
-        launching = any(s.state in ("pending", "dialling") and not s.held for s in sites)
+        launching = settling or any(
+            s.state in ("pending", "dialling") and not s.held for s in sites
+        )
         interval = max(self._interval(bridge, conference, len(sites), launching), at_least)
         self._next_listing[conference.id] = self._clock() + interval
         self._looks[conference.id] = 0
@@ -284,9 +300,13 @@ class Supervisor:
             except Exception:
                 log.exception("run %s: recording the polled participants failed", step.view.id)
         await self._reconcile_listing(step, bridge, conference, listed)
+        waiting = False
         if conference.role == "host":
             self._dial_ins_beside_fallback(step, listed)
-        self._schedule(bridge, conference, step.sites_of(conference))
+            waiting = self._fallen_back(step)
+        # While a fallen-back site may call in by the dial-in number, the host is listed at
+        # the launch cadence (still within the budget), so its call is seen within seconds.
+        self._schedule(bridge, conference, step.sites_of(conference), settling=waiting)
         return "reconcile"
 
     def _dial_ins_beside_fallback(self, step: _Step, hosting: Sequence[Participant]) -> None:

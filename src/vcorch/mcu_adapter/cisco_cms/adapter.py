@@ -446,10 +446,14 @@ class CiscoCmsBridge(Bridge):
                 except ConferenceNotFound:
                     return None  # left between the list and this look
 
+        # A leg is looked at while vcorch does not know it connected, and once if it carries
+        # no site and its direction is unknown (a room calling in: CDRs do not say which).
         unknown = [
             summary.leg_id
             for summary in summaries
-            if (note := self._legs.get(summary.leg_id)) is None or note.state != "connected"
+            if (note := self._legs.get(summary.leg_id)) is None
+            or note.state != "connected"
+            or (note.site_id is None and note.incoming is None)
         ]
         looked = await asyncio.gather(*(detail(leg_id) for leg_id in unknown))
         now = self.context.clock()
@@ -487,8 +491,8 @@ class CiscoCmsBridge(Bridge):
             )
         note.state = leg.state
         note.muted = leg.rx_audio_mute
-        if leg.direction is not None:
-            note.incoming = leg.direction == "incoming"
+        # Looked at once is enough: a detail without a direction is taken as not incoming.
+        note.incoming = leg.direction == "incoming"
 
     def _participant(
         self, ref: ConferenceRef, leg_id: str, name: str | None, remote_party: str | None
