@@ -392,8 +392,8 @@ async def test_lock_and_layout_act_on_the_running_conference(
     assert emulator.conferences[ref.conference_id].is_locked
     await bridge.lock(ref, False)
     assert not emulator.conferences[ref.conference_id].is_locked
-    assert "grid_2x2" in bridge.capabilities.layout_names
-    await bridge.set_layout(ref, "grid_2x2")
+    assert "grid" in bridge.capabilities.layout_names
+    await bridge.set_layout(ref, "grid")
     assert emulator.conferences[ref.conference_id].layout == "4:0"
     with pytest.raises(NotSupported):
         await bridge.set_layout(ref, "mosaic-of-doom")

@@ -335,11 +335,14 @@ async def test_dial_in_follows_capabilities(bridge: Bridge) -> None:
     assert other.number != dial_in.number
 
 
-async def test_layouts_follow_capabilities(bridge: Bridge) -> None:
-    """Layouts are named vendor-neutrally; each one declared can be chosen, others not."""
+async def test_layouts_follow_capabilities(harness: Harness, bridge: Bridge) -> None:
+    """Layouts are named vendor-neutrally; each one declared can be chosen, others not
+    (in a conference someone is in: some bridges run a conference only then)."""
     ref = await bridge.create_conference(spec())
     names = bridge.capabilities.layout_names
     assert set(names) <= set(LAYOUTS)
+    if names:
+        await joined(harness, bridge, ref, "121")
     for layout in names:
         await bridge.set_layout(ref, layout)
     for layout in set(LAYOUTS) - set(names) | {"cinema"}:

@@ -68,15 +68,11 @@ T = TypeVar("T")
 # Composition), as the transform_layout command and the client API's available_layouts name
 # them.
 LAYOUTS: dict[str, str] = {
-    "speaker": "1:0",
-    "speaker_strip": "1:7",
-    "speaker_strip_large": "1:21",
-    "two_speakers": "2:21",
-    "grid_2x2": "4:0",
-    "grid_3x3": "9:0",
-    "grid_4x4": "16:0",
-    "grid_5x5": "25:0",
-    "adaptive": "ac",
+    # The contract's vendor-neutral names (base.LAYOUTS) onto transform_layout's values.
+    "speaker": "1:0",  # the speaker alone
+    "grid": "4:0",  # four the same size
+    "presentation": "1:7",  # one large pane, seven small beneath it
+    "automatic": "ac",  # Pexip's adaptive composition
 }
 _REMEMBERED = 20_000  # participant -> site notes kept (bounded)
 _DIAL_PROTOCOL = {"sip": "sip", "h323": "h323"}

@@ -232,7 +232,12 @@ class SimulatedBridge(Bridge):
         await self._call("end", lambda: self.mcu.end(ref.conference_id))
 
     async def dial_in(self, ref: ConferenceRef) -> DialIn:
-        conference = await self._call("dial-in", lambda: self.mcu.conference(ref.conference_id))
+        # Read off the conference without a simulated API call: the numbers are the
+        # conference's own, and a call here would shift the simulated network's failures.
+        try:
+            conference = self.mcu.peek(ref.conference_id)
+        except SimMcuError as err:
+            raise self._translate(err) from err
         return DialIn(
             number=conference.number,
             pin=conference.pin or None,

@@ -243,6 +243,9 @@ class SimulatedMcu:
         await self._api()
         return self._conference(conference_id)
 
+    def peek(self, conference_id: str) -> SimConference:
+        return self._conference(conference_id)
+
     async def set_layout(self, conference_id: str, layout: str) -> None:
         await self._api()
         if layout not in SIM_LAYOUTS:
