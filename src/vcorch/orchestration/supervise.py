@@ -89,6 +89,10 @@ class _Step:
     def sites_of(self, conference: ConferenceView) -> list[SiteView]:
         return [s for s in self.book.views() if s.conference_row_id == conference.id]
 
+    def fallback_conferences(self) -> dict[int, ConferenceView]:
+        """The run's conferences on the built-in bridge, by row id."""
+        return {c.id: c for c in self.view.conferences if c.role == "fallback"}
+
 
 class Supervisor:
     def __init__(
@@ -211,7 +215,7 @@ class Supervisor:
     @staticmethod
     def _fallen_back(step: _Step) -> bool:
         """Whether a site waits on the built-in bridge (fallen back, not in by dial-in)."""
-        builtin = {c.id for c in step.view.conferences if c.role == "fallback"}
+        builtin = step.fallback_conferences()
         return any(
             s.conference_row_id in builtin and s.state == "fallback" and not s.held
             for s in step.book.views()
@@ -312,7 +316,7 @@ class Supervisor:
     def _dial_ins_beside_fallback(self, step: _Step, hosting: Sequence[Participant]) -> None:
         """Fallen-back sites on the built-in bridge's conference whose room system called
         the hosting conference itself (reconcile.dial_in_beside_fallback)."""
-        builtin = {c.id: c for c in step.view.conferences if c.role == "fallback"}
+        builtin = step.fallback_conferences()
         for site in step.book.views():
             conference = builtin.get(site.conference_row_id)  # type: ignore[arg-type]
             if conference is None:
